@@ -1,0 +1,119 @@
+//! The running application: the runtime plus a swappable snapshot of everything derived
+//! from the config (plugins, routes, auth). Requests take the snapshot once and finish on it.
+
+use crate::auth::{Authenticator, ClaimMapping, DevProvider};
+use crate::config::{AuthMode, LoadedConfig};
+use crate::plugins::{LoadedPlugin, PluginSet, Runtime};
+use crate::storage::{self, Storage};
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// A route of the config with its plugins resolved.
+pub struct Route {
+    pub path: String,
+    pub handler: Arc<LoadedPlugin>,
+    pub auth: AuthMode,
+    pub policies: Vec<Arc<LoadedPlugin>>,
+}
+
+pub struct Snapshot {
+    pub config: LoadedConfig,
+    pub plugins: PluginSet,
+    pub routes: Vec<Route>,
+    pub auth: Authenticator,
+}
+
+impl Snapshot {
+    /// Builds a snapshot: loads every plugin and the auth providers.
+    pub async fn build(config: LoadedConfig, runtime: &Runtime) -> anyhow::Result<Self> {
+        let plugins = runtime.load_all(&config).await?;
+        let mut routes = Vec::new();
+        for r in &config.config.routes {
+            // Validation guarantees these names exist; a miss here is a bug, not input.
+            let handler = plugins
+                .get(&r.handler)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("route handler {:?} was not loaded", r.handler))?;
+            let mut policies = Vec::new();
+            for p in &r.policies {
+                policies.push(
+                    plugins
+                        .get(p)
+                        .cloned()
+                        .ok_or_else(|| anyhow::anyhow!("policy {p:?} was not loaded"))?,
+                );
+            }
+            routes.push(Route {
+                path: r.path.trim_end_matches('/').to_string(),
+                handler,
+                auth: r.auth,
+                policies,
+            });
+        }
+        // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".
+        routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
+        let a = &config.config.auth;
+        let dev = match &a.dev {
+            Some(dc) => Some(DevProvider::load(&config, dc)?),
+            None => None,
+        };
+        let auth = Authenticator::new(
+            dev,
+            ClaimMapping {
+                default_tenant: a.default_tenant.clone(),
+                tenant_claim: a.tenant_claim.clone(),
+                tier_claim: a.tier_claim.clone(),
+            },
+        );
+        Ok(Self {
+            config,
+            plugins,
+            routes,
+            auth,
+        })
+    }
+
+    /// The route serving `path`, and the rest of the path after its prefix.
+    pub fn route<'a>(&self, path: &'a str) -> Option<(&Route, &'a str)> {
+        self.routes.iter().find_map(|r| {
+            let rest = path.strip_prefix(r.path.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then_some((r, rest))
+        })
+    }
+}
+
+pub struct App {
+    pub runtime: Runtime,
+    pub snapshot: ArcSwap<Snapshot>,
+    ready: AtomicBool,
+    pub started: Instant,
+}
+
+impl App {
+    /// Opens storage, starts the plugin runtime and loads the config's plugins.
+    pub async fn start(config: LoadedConfig) -> anyhow::Result<Arc<Self>> {
+        let data_dir = config.data_dir();
+        let storage: Storage = {
+            let d = data_dir.clone();
+            tokio::task::spawn_blocking(move || storage::embedded::open(&d)).await??
+        };
+        let runtime = Runtime::new(&config.config.runtime, storage)?;
+        let snapshot = Snapshot::build(config, &runtime).await?;
+        Ok(Arc::new(Self {
+            runtime,
+            snapshot: ArcSwap::from_pointee(snapshot),
+            ready: AtomicBool::new(false),
+            started: Instant::now(),
+        }))
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,172 @@
+//! The `mcp-prompts` command line: serve, check, import, token.
+
+mod import;
+mod serve;
+
+use crate::config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-prompts",
+    version,
+    about = "WebAssembly-extensible prompt server (REST + MCP)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate the config and load every plugin; exit 0 if all is well.
+    Check {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Import prompt JSON files from a directory (idempotent).
+    Import {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+        /// Directory of `*.json` prompt files.
+        dir: PathBuf,
+        /// Route whose prompt handler receives the prompts (default: the first route).
+        #[arg(long)]
+        route: Option<String>,
+        /// Tenant to import into (default: auth.default_tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Print a development JWT signed with the config's `[auth.dev]` secret.
+    Token {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+        /// Subject (`sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// Scope to grant; repeat for several.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. "1h", "30m".
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// Tenant claim to include.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Subscription tier claim to include.
+        #[arg(long)]
+        tier: Option<String>,
+        /// Group (`cognito:groups`) to include; repeat for several.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve::serve(&config))),
+        Command::Check { config } => runtime().and_then(|rt| rt.block_on(check(&config))),
+        Command::Import {
+            config,
+            dir,
+            route,
+            tenant,
+        } => runtime().and_then(|rt| rt.block_on(import::run(&config, &dir, route, tenant))),
+        Command::Token {
+            config,
+            sub,
+            scopes,
+            ttl,
+            tenant,
+            tier,
+            groups,
+        } => token(
+            &config,
+            &sub,
+            &scopes,
+            ttl,
+            TokenClaims {
+                tenant,
+                tier,
+                groups,
+            },
+        ),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let lc = config::load(path)?;
+    crate::telemetry::init(&lc.config.logging);
+    // Plugins are compiled and checked against a scratch store: `check` must work while
+    // a server holds the real data directory.
+    let scratch = tempfile::tempdir()?;
+    let storage = crate::storage::embedded::open(scratch.path())?;
+    let runtime = crate::plugins::Runtime::new(&lc.config.runtime, storage)?;
+    let snapshot = crate::app::Snapshot::build(lc, &runtime).await?;
+    println!(
+        "{}: ok ({} plugins, {} routes)",
+        path.display(),
+        snapshot.plugins.len(),
+        snapshot.routes.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Optional claims of a development token.
+struct TokenClaims {
+    tenant: Option<String>,
+    tier: Option<String>,
+    groups: Vec<String>,
+}
+
+fn token(
+    path: &std::path::Path,
+    sub: &str,
+    scopes: &[String],
+    ttl: Duration,
+    c: TokenClaims,
+) -> anyhow::Result<ExitCode> {
+    let lc = config::load(path)?;
+    let auth = &lc.config.auth;
+    let Some(dc) = &auth.dev else {
+        anyhow::bail!(
+            "{}: auth.dev: not configured; `token` needs an HS256 development provider",
+            path.display()
+        );
+    };
+    let provider = crate::auth::DevProvider::load(&lc, dc)?;
+    let mut extra = serde_json::Map::new();
+    if let Some(t) = c.tenant {
+        extra.insert(auth.tenant_claim.clone(), t.into());
+    }
+    if let Some(t) = c.tier {
+        extra.insert(auth.tier_claim.clone(), t.into());
+    }
+    if !c.groups.is_empty() {
+        extra.insert("cognito:groups".into(), c.groups.into());
+    }
+    println!("{}", provider.mint(sub, scopes, ttl, extra)?);
+    Ok(ExitCode::SUCCESS)
+}

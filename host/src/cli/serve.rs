@@ -1,0 +1,85 @@
+//! `mcp-prompts serve`.
+
+use crate::app::App;
+use crate::config::{self, ListenerMode};
+use crate::server::{self, tls};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
+    let lc = config::load(path)?;
+    crate::telemetry::init(&lc.config.logging);
+    let sc = lc.config.server.clone();
+    let data_dir = lc.data_dir();
+    let tls_config = match sc.mode {
+        ListenerMode::Tls => {
+            let cert = sc.cert_file.as_ref().map(|p| lc.resolve(p));
+            let key = sc.key_file.as_ref().map(|p| lc.resolve(p));
+            let (cfg, source) = tls::server_config(cert.as_deref(), key.as_deref(), &data_dir)?;
+            match source {
+                tls::CertSource::Generated { cert } => {
+                    eprintln!(
+                        "generated a self-signed development certificate: {}",
+                        cert.display()
+                    )
+                }
+                tls::CertSource::Existing { cert } => {
+                    eprintln!(
+                        "using the self-signed development certificate: {}",
+                        cert.display()
+                    )
+                }
+                tls::CertSource::Files => {}
+            }
+            Some(cfg)
+        }
+        ListenerMode::Plain => None,
+    };
+    let app = App::start(lc).await?;
+    let (listener, acceptor) = server::bind(&sc, tls_config).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, allocator = ?app.runtime.allocator(), data_dir = %data_dir.display(), "listening");
+    // The test harness and scripts read this line to learn the bound port.
+    println!("mcp-prompts listening on {scheme}://{addr}");
+    app.set_ready(true);
+    let ready_app = app.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        ready_app.set_ready(false);
+        tracing::info!("shutting down: draining connections");
+    };
+    server::run(
+        app,
+        listener,
+        acceptor,
+        sc,
+        shutdown,
+        Duration::from_secs(20),
+    )
+    .await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

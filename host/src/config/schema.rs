@@ -1,0 +1,548 @@
+//! The config file's schema. Documented key by key in docs/configuration.md.
+
+use super::{ByteSize, ConfigError, LoadedConfig};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerMode {
+    /// HTTPS terminated by this server (rustls).
+    Tls,
+    /// Plain HTTP, for running behind a TLS-terminating load balancer.
+    Plain,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_mode")]
+    pub mode: ListenerMode,
+    /// PEM certificate chain; without it (and in `tls` mode) a self-signed certificate is
+    /// generated into `<data_dir>/tls/` on first run.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    #[serde(default = "default_max_body")]
+    pub max_body_size: ByteSize,
+    #[serde(default = "default_header_timeout", with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    #[serde(default = "default_handshake_timeout", with = "humantime_serde")]
+    pub tls_handshake_timeout: Duration,
+    /// Deadline for a whole request (reading the body, policies, plugin calls).
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            mode: default_mode(),
+            cert_file: None,
+            key_file: None,
+            max_body_size: default_max_body(),
+            header_read_timeout: default_header_timeout(),
+            tls_handshake_timeout: default_handshake_timeout(),
+            request_timeout: default_request_timeout(),
+            max_connections: default_max_connections(),
+            max_headers: default_max_headers(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 3003))
+}
+fn default_mode() -> ListenerMode {
+    ListenerMode::Tls
+}
+fn default_max_body() -> ByteSize {
+    ByteSize::mib(1)
+}
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_handshake_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_headers() -> usize {
+    100
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Embedded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default = "default_backend")]
+    pub backend: StorageBackend,
+    /// Holds the embedded database, blobs, the generated TLS certificate and dev secret.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: default_backend(),
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+fn default_backend() -> StorageBackend {
+    StorageBackend::Embedded
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Tenant for anonymous requests and tokens without a tenant claim.
+    #[serde(default = "default_tenant")]
+    pub default_tenant: String,
+    /// Claim holding the tenant id.
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+    /// Claim holding the subscription tier.
+    #[serde(default = "default_tier_claim")]
+    pub tier_claim: String,
+    /// HS256 development token provider.
+    pub dev: Option<DevAuthConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            default_tenant: default_tenant(),
+            tenant_claim: default_tenant_claim(),
+            tier_claim: default_tier_claim(),
+            dev: None,
+        }
+    }
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+fn default_tenant_claim() -> String {
+    "custom:tenant".into()
+}
+fn default_tier_claim() -> String {
+    "custom:subscriptionTier".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevAuthConfig {
+    #[serde(default = "default_dev_issuer")]
+    pub issuer: String,
+    /// Expected `aud`; tokens minted by `mcp-prompts token` carry it.
+    #[serde(default = "default_dev_audience")]
+    pub audience: String,
+    /// File holding the HS256 secret (at least 32 bytes).
+    pub secret_file: Option<PathBuf>,
+    /// Environment variable holding the secret, used when `secret_file` is not set.
+    pub secret_env: Option<String>,
+    /// Generate a random secret into `secret_file` when it does not exist yet.
+    #[serde(default)]
+    pub generate_if_missing: bool,
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+}
+
+fn default_dev_issuer() -> String {
+    "mcp-prompts-dev".into()
+}
+fn default_dev_audience() -> String {
+    "mcp-prompts".into()
+}
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Use wasmtime's pooling allocator (falls back to on-demand if it cannot reserve memory).
+    #[serde(default = "yes")]
+    pub pooling: bool,
+    /// Concurrent plugin instances the pool holds (each request uses one to three).
+    #[serde(default = "default_max_instances")]
+    pub max_instances: u32,
+    /// Upper bound for any plugin's `memory_limit`; sizes the pool's memory slots.
+    #[serde(default = "default_max_memory")]
+    pub max_memory: ByteSize,
+    /// Epoch tick: the granularity of plugin deadlines and of yielding to other requests.
+    #[serde(default = "default_epoch_tick", with = "humantime_serde")]
+    pub epoch_tick: Duration,
+    /// Memory kept resident per pool slot between instances (avoids page faults on reuse).
+    #[serde(default = "default_keep_resident")]
+    pub keep_resident: ByteSize,
+    /// Maximum native stack for wasm code (deep recursion traps beyond it).
+    #[serde(default = "default_wasm_stack")]
+    pub max_wasm_stack: ByteSize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            pooling: true,
+            max_instances: default_max_instances(),
+            max_memory: default_max_memory(),
+            epoch_tick: default_epoch_tick(),
+            keep_resident: default_keep_resident(),
+            max_wasm_stack: default_wasm_stack(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_instances() -> u32 {
+    1000
+}
+fn default_max_memory() -> ByteSize {
+    ByteSize::mib(256)
+}
+fn default_epoch_tick() -> Duration {
+    Duration::from_millis(5)
+}
+fn default_keep_resident() -> ByteSize {
+    ByteSize::mib(1)
+}
+fn default_wasm_stack() -> ByteSize {
+    ByteSize(512 * 1024)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. "info" or "mcp_prompts=debug"; `RUST_LOG` wins.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    PromptHandler,
+    Renderer,
+    Policy,
+}
+
+impl World {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::PromptHandler => "prompt-handler",
+            World::Renderer => "renderer",
+            World::Policy => "policy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Path to the component (`.wasm`).
+    pub path: PathBuf,
+    pub world: World,
+    /// Linear memory cap per instance.
+    #[serde(default = "default_plugin_memory")]
+    pub memory_limit: ByteSize,
+    /// Deadline for one call into the plugin (including host calls it makes).
+    #[serde(default = "default_plugin_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// kv namespaces this plugin may use.
+    #[serde(default)]
+    pub kv: Vec<String>,
+    /// Blob buckets this plugin may use.
+    #[serde(default)]
+    pub blob: Vec<String>,
+    /// Renderer plugin behind this plugin's `render` import (prompt handlers).
+    pub renderer: Option<String>,
+    /// The plugin's own settings, readable through its `config` import.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+fn default_plugin_memory() -> ByteSize {
+    ByteSize::mib(64)
+}
+fn default_plugin_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// A valid token is required.
+    Required,
+    /// Anonymous allowed; a presented token must still be valid.
+    Optional,
+    /// Tokens are not looked at.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Path prefix the prompt REST API is mounted at, e.g. "/v1/prompts".
+    pub path: String,
+    /// A `prompt-handler` plugin.
+    pub handler: String,
+    #[serde(default = "default_auth_mode")]
+    pub auth: AuthMode,
+    /// `policy` plugins consulted in order; the first denial wins.
+    #[serde(default)]
+    pub policies: Vec<String>,
+}
+
+fn default_auth_mode() -> AuthMode {
+    AuthMode::Optional
+}
+
+/// Name rules shared by tenants, plugins, namespaces and buckets: they end up in storage
+/// keys and file names, so keep them to a safe alphabet.
+pub fn is_valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Checks the relations between keys that serde cannot express.
+pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
+    let c = &lc.config;
+    let s = &c.server;
+    if s.max_connections == 0 {
+        return Err(lc.invalid("server.max_connections", "must be at least 1"));
+    }
+    if s.max_body_size.0 == 0 {
+        return Err(lc.invalid("server.max_body_size", "must be at least 1 byte"));
+    }
+    match (&s.cert_file, &s.key_file) {
+        (Some(_), None) => {
+            return Err(lc.invalid("server.key_file", "required when server.cert_file is set"));
+        }
+        (None, Some(_)) => {
+            return Err(lc.invalid("server.cert_file", "required when server.key_file is set"));
+        }
+        _ => {}
+    }
+    if s.mode == ListenerMode::Plain && s.cert_file.is_some() {
+        return Err(lc.invalid(
+            "server.cert_file",
+            "set, but server.mode is \"plain\"; remove it or use mode = \"tls\"",
+        ));
+    }
+    if !is_valid_name(&c.auth.default_tenant) {
+        return Err(lc.invalid(
+            "auth.default_tenant",
+            "must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
+        ));
+    }
+    if let Some(dev) = &c.auth.dev {
+        if dev.secret_file.is_none() && dev.secret_env.is_none() {
+            return Err(lc.invalid("auth.dev", "needs secret_file or secret_env"));
+        }
+        if dev.generate_if_missing && dev.secret_file.is_none() {
+            return Err(lc.invalid(
+                "auth.dev.generate_if_missing",
+                "needs auth.dev.secret_file to write the generated secret to",
+            ));
+        }
+    }
+    let r = &c.runtime;
+    if r.max_instances == 0 {
+        return Err(lc.invalid("runtime.max_instances", "must be at least 1"));
+    }
+    if r.epoch_tick < Duration::from_millis(1) || r.epoch_tick > Duration::from_secs(1) {
+        return Err(lc.invalid("runtime.epoch_tick", "must be between 1ms and 1s"));
+    }
+    for (name, p) in &c.plugins {
+        let key = |k: &str| format!("plugins.{name}.{k}");
+        if !is_valid_name(name) {
+            return Err(lc.invalid(
+                format!("plugins.{name}"),
+                "plugin names are 1-64 characters of A-Z a-z 0-9 . _ -",
+            ));
+        }
+        if p.memory_limit.0 < 64 * 1024 {
+            return Err(lc.invalid(
+                key("memory_limit"),
+                "must be at least 64KiB (one wasm page)",
+            ));
+        }
+        if p.memory_limit > r.max_memory {
+            return Err(lc.invalid(
+                key("memory_limit"),
+                format!(
+                    "{} exceeds runtime.max_memory ({})",
+                    p.memory_limit, r.max_memory
+                ),
+            ));
+        }
+        if p.timeout.is_zero() {
+            return Err(lc.invalid(key("timeout"), "must be greater than zero"));
+        }
+        for ns in &p.kv {
+            if !is_valid_name(ns) {
+                return Err(lc.invalid(key("kv"), format!("invalid namespace name {ns:?}")));
+            }
+        }
+        for b in &p.blob {
+            if !is_valid_name(b) {
+                return Err(lc.invalid(key("blob"), format!("invalid bucket name {b:?}")));
+            }
+        }
+        match (&p.renderer, p.world) {
+            (Some(rn), World::PromptHandler) => match c.plugins.get(rn) {
+                Some(rp) if rp.world == World::Renderer => {}
+                Some(rp) => {
+                    return Err(lc.invalid(
+                        key("renderer"),
+                        format!(
+                            "plugin {rn:?} is a {} plugin, not a renderer",
+                            rp.world.as_str()
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(lc.invalid(key("renderer"), format!("no plugin named {rn:?}")));
+                }
+            },
+            (Some(_), w) => {
+                return Err(lc.invalid(
+                    key("renderer"),
+                    format!(
+                        "only prompt-handler plugins have a renderer, this is a {} plugin",
+                        w.as_str()
+                    ),
+                ));
+            }
+            (None, _) => {}
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, route) in c.routes.iter().enumerate() {
+        let key = |k: &str| format!("routes[{i}].{k}");
+        let path = route.path.trim_end_matches('/');
+        if !route.path.starts_with('/') || path.is_empty() {
+            return Err(lc.invalid(key("path"), "must start with '/' and not be the root"));
+        }
+        if path.contains("{") || path.contains('*') || path.contains("//") {
+            return Err(lc.invalid(key("path"), "must be a literal path prefix"));
+        }
+        let reserved = ["/health", "/ready"];
+        if reserved
+            .iter()
+            .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+        {
+            return Err(lc.invalid(key("path"), format!("{path} is a built-in route")));
+        }
+        if !seen.insert(path.to_string()) {
+            return Err(lc.invalid(key("path"), format!("duplicate route {path}")));
+        }
+        match c.plugins.get(&route.handler) {
+            Some(p) if p.world == World::PromptHandler => {}
+            Some(p) => {
+                return Err(lc.invalid(
+                    key("handler"),
+                    format!(
+                        "plugin {:?} is a {} plugin, not a prompt-handler",
+                        route.handler,
+                        p.world.as_str()
+                    ),
+                ));
+            }
+            None => {
+                return Err(lc.invalid(
+                    key("handler"),
+                    format!("no plugin named {:?}", route.handler),
+                ));
+            }
+        }
+        for pol in &route.policies {
+            match c.plugins.get(pol) {
+                Some(p) if p.world == World::Policy => {}
+                Some(p) => {
+                    return Err(lc.invalid(
+                        key("policies"),
+                        format!(
+                            "plugin {pol:?} is a {} plugin, not a policy",
+                            p.world.as_str()
+                        ),
+                    ));
+                }
+                None => return Err(lc.invalid(key("policies"), format!("no plugin named {pol:?}"))),
+            }
+        }
+    }
+    Ok(())
+}

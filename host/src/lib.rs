@@ -1,0 +1,15 @@
+//! mcp-prompts: a WebAssembly-extensible edge server for LLM prompts.
+//!
+//! The host owns protocols (HTTP, TLS, JWT, REST shapes, errors, limits); plugins —
+//! WebAssembly components written against `wit/plugin.wit` — own prompt logic.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod plugins;
+pub mod router;
+pub mod server;
+pub mod storage;
+pub mod telemetry;

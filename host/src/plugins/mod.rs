@@ -1,0 +1,13 @@
+//! The WebAssembly plugin runtime (wasmtime 48, component model).
+//!
+//! One engine and one linker for the process, an `InstancePre` per plugin, and a fresh
+//! store per call with memory/table/instance limits and an epoch deadline.
+
+pub mod bindings;
+mod engine;
+mod runtime;
+mod state;
+
+pub use engine::Allocator;
+pub use runtime::{CallScope, LoadError, LoadedPlugin, PluginFailure, PluginSet, Pre, Runtime};
+pub use state::State;

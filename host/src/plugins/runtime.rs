@@ -1,0 +1,463 @@
+//! Loading plugins (compile, check imports against grants, pre-instantiate) and calling
+//! them (a fresh store per call, with limits and a deadline).
+
+use super::bindings::{handler, policy, renderer, rendering};
+use super::engine::{self, Allocator};
+use super::state::{LimitExceeded, Limits, NestedFailure, State};
+use crate::config::{LoadedConfig, PluginConfig, RuntimeConfig, World};
+use crate::storage::Storage;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// What a call runs on behalf of.
+#[derive(Debug, Clone)]
+pub struct CallScope {
+    pub request_id: String,
+    pub tenant: String,
+    /// Log lines the plugin may still write during this call.
+    pub log_budget: u32,
+}
+
+impl CallScope {
+    pub fn new(request_id: impl Into<String>, tenant: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.into(),
+            tenant: tenant.into(),
+            log_budget: 100,
+        }
+    }
+}
+
+/// A plugin call that did not produce a result. Only the request that made the call fails.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PluginFailure {
+    #[error("plugin {plugin:?} exceeded its time limit of {limit:?}")]
+    Timeout { plugin: String, limit: Duration },
+    #[error("plugin {plugin:?} exceeded its {what} limit")]
+    Limit { plugin: String, what: String },
+    #[error("plugin {plugin:?} trapped: {message}")]
+    Trap { plugin: String, message: String },
+    #[error("no capacity to run plugin {plugin:?}: {message}")]
+    Busy { plugin: String, message: String },
+}
+
+impl PluginFailure {
+    pub fn plugin(&self) -> &str {
+        match self {
+            PluginFailure::Timeout { plugin, .. }
+            | PluginFailure::Limit { plugin, .. }
+            | PluginFailure::Trap { plugin, .. }
+            | PluginFailure::Busy { plugin, .. } => plugin,
+        }
+    }
+}
+
+/// Raised by the epoch callback when a call's deadline has passed.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline exceeded")]
+struct DeadlineExceeded;
+
+/// A plugin failed to load. The message names the plugin and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin {plugin:?}: cannot load {path}: {reason}")]
+    Compile {
+        plugin: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("plugin {plugin:?}: {reason}")]
+    Refused { plugin: String, reason: String },
+    #[error("plugin runtime: {0}")]
+    Engine(String),
+}
+
+pub enum Pre {
+    Handler(handler::PromptHandlerPre<State>),
+    Renderer(renderer::RendererPre<State>),
+    Policy(policy::PolicyPre<State>),
+}
+
+/// A compiled, import-checked, pre-instantiated plugin.
+pub struct LoadedPlugin {
+    pub name: String,
+    pub config: PluginConfig,
+    pub config_json: String,
+    pub pre: Pre,
+    pub renderer: Option<Arc<LoadedPlugin>>,
+}
+
+/// Every plugin of one configuration, by name.
+pub type PluginSet = BTreeMap<String, Arc<LoadedPlugin>>;
+
+/// The engine, linker and storage shared by every plugin call.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<State>,
+    storage: Storage,
+    allocator: Allocator,
+}
+
+impl Runtime {
+    pub fn new(rc: &RuntimeConfig, storage: Storage) -> Result<Self, LoadError> {
+        let (engine, allocator) =
+            engine::build(rc).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        engine::start_epoch_ticker(&engine, rc.epoch_tick);
+        let linker = build_linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                storage,
+                allocator,
+            }),
+        })
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    pub fn allocator(&self) -> Allocator {
+        self.inner.allocator
+    }
+
+    /// Loads every plugin of the config. Compilation runs on the blocking pool.
+    pub async fn load_all(&self, lc: &LoadedConfig) -> Result<PluginSet, LoadError> {
+        let mut set = PluginSet::new();
+        // Renderers first: prompt handlers hold a reference to theirs.
+        let mut order: Vec<_> = lc.config.plugins.iter().collect();
+        order.sort_by_key(|(_, p)| p.world != World::Renderer);
+        for (name, pc) in order {
+            let renderer = pc.renderer.as_ref().and_then(|r| set.get(r).cloned());
+            let plugin = self.load(name, pc, lc.resolve(&pc.path), renderer).await?;
+            set.insert(name.clone(), Arc::new(plugin));
+        }
+        Ok(set)
+    }
+
+    async fn load(
+        &self,
+        name: &str,
+        pc: &PluginConfig,
+        path: PathBuf,
+        renderer: Option<Arc<LoadedPlugin>>,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let engine = self.inner.engine.clone();
+        let p = path.clone();
+        let component = tokio::task::spawn_blocking(move || Component::from_file(&engine, &p))
+            .await
+            .map_err(|e| LoadError::Engine(e.to_string()))?
+            .map_err(|e| LoadError::Compile {
+                plugin: name.to_string(),
+                path: path.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        check_imports(name, pc, &component, &self.inner.engine)?;
+        let refused = |e: wasmtime::Error| LoadError::Refused {
+            plugin: name.to_string(),
+            reason: format!("does not match the {} world: {e:#}", pc.world.as_str()),
+        };
+        let ipre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(refused)?;
+        let pre = match pc.world {
+            World::PromptHandler => {
+                Pre::Handler(handler::PromptHandlerPre::new(ipre).map_err(refused)?)
+            }
+            World::Renderer => Pre::Renderer(renderer::RendererPre::new(ipre).map_err(refused)?),
+            World::Policy => Pre::Policy(policy::PolicyPre::new(ipre).map_err(refused)?),
+        };
+        let config_json = serde_json::to_string(&pc.config).map_err(|e| LoadError::Refused {
+            plugin: name.to_string(),
+            reason: format!("config table cannot be expressed as JSON: {e}"),
+        })?;
+        Ok(LoadedPlugin {
+            name: name.to_string(),
+            config: pc.clone(),
+            config_json,
+            pre,
+            renderer,
+        })
+    }
+
+    fn new_store(&self, plugin: &Arc<LoadedPlugin>, scope: &CallScope) -> Store<State> {
+        // No preopened directories, no environment, no network: WASI is granted only as
+        // far as clocks and randomness (and empty stdio), which language runtimes expect.
+        let wasi = WasiCtxBuilder::new()
+            .allow_blocking_current_thread(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = Limits {
+            memory: plugin.config.memory_limit.0 as usize,
+            table_elements: 100_000,
+            instances: 16,
+            tables: 16,
+            memories: 4,
+        };
+        let state = State {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            plugin: plugin.clone(),
+            scope: scope.clone(),
+            runtime: self.clone(),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let deadline = Instant::now() + plugin.config.timeout;
+        // Check the deadline on every epoch tick and yield to the executor in between, so a
+        // busy plugin neither blocks a tokio worker nor runs past its time.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+
+    /// Runs `f` on a fresh store, under the plugin's deadline, and classifies failures.
+    /// The future owns the store, so nothing of it outlives the call.
+    async fn run<R, Fut>(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        scope: &CallScope,
+        f: impl FnOnce(Store<State>) -> Fut,
+    ) -> Result<R, PluginFailure>
+    where
+        Fut: Future<Output = wasmtime::Result<R>>,
+    {
+        let store = self.new_store(plugin, scope);
+        // The epoch deadline stops wasm code; this bounds time spent in host calls as well.
+        let wall = plugin.config.timeout + Duration::from_millis(250);
+        match tokio::time::timeout(wall, f(store)).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(classify(plugin, e)),
+            Err(_) => Err(PluginFailure::Timeout {
+                plugin: plugin.name.clone(),
+                limit: plugin.config.timeout,
+            }),
+        }
+    }
+
+    /// Calls a prompt-handler plugin: `f` receives a fresh store and instance.
+    pub async fn handler<R, Fut>(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        scope: &CallScope,
+        f: impl FnOnce(Store<State>, handler::PromptHandler) -> Fut,
+    ) -> Result<R, PluginFailure>
+    where
+        Fut: Future<Output = wasmtime::Result<R>>,
+    {
+        let Pre::Handler(pre) = &plugin.pre else {
+            return Err(wrong_world(plugin, World::PromptHandler));
+        };
+        self.run(plugin, scope, |mut store| async move {
+            let instance = pre.instantiate_async(&mut store).await?;
+            f(store, instance).await
+        })
+        .await
+    }
+
+    /// Renders through a renderer plugin.
+    pub async fn render(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        scope: &CallScope,
+        request: rendering::RenderRequest,
+    ) -> Result<Result<String, rendering::RenderError>, PluginFailure> {
+        let Pre::Renderer(pre) = &plugin.pre else {
+            return Err(wrong_world(plugin, World::Renderer));
+        };
+        self.run(plugin, scope, |mut store| async move {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .mcp_prompts_plugin_template_renderer()
+                .call_render(&mut store, &request)
+                .await
+        })
+        .await
+    }
+
+    /// Asks a policy plugin for a decision.
+    pub async fn decide(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        scope: &CallScope,
+        request: super::bindings::access_policy::RequestInfo,
+    ) -> Result<super::bindings::access_policy::Decision, PluginFailure> {
+        let Pre::Policy(pre) = &plugin.pre else {
+            return Err(wrong_world(plugin, World::Policy));
+        };
+        self.run(plugin, scope, |mut store| async move {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .mcp_prompts_plugin_access_policy()
+                .call_decide(&mut store, &request)
+                .await
+        })
+        .await
+    }
+}
+
+fn wrong_world(plugin: &LoadedPlugin, want: World) -> PluginFailure {
+    PluginFailure::Trap {
+        plugin: plugin.name.clone(),
+        message: format!(
+            "is a {} plugin, called as a {} plugin",
+            plugin.config.world.as_str(),
+            want.as_str()
+        ),
+    }
+}
+
+/// Turns a wasmtime error from a call into the failure reported to the client and the log.
+fn classify(plugin: &LoadedPlugin, e: wasmtime::Error) -> PluginFailure {
+    let name = plugin.name.clone();
+    if let Some(n) = e.downcast_ref::<NestedFailure>() {
+        return n.0.clone();
+    }
+    if e.downcast_ref::<DeadlineExceeded>().is_some() {
+        return PluginFailure::Timeout {
+            plugin: name,
+            limit: plugin.config.timeout,
+        };
+    }
+    if let Some(l) = e.downcast_ref::<LimitExceeded>() {
+        return PluginFailure::Limit {
+            plugin: name,
+            what: format!("{} ({} bytes)", l.what, l.limit),
+        };
+    }
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::Interrupt => PluginFailure::Timeout {
+                plugin: name,
+                limit: plugin.config.timeout,
+            },
+            Trap::StackOverflow => PluginFailure::Limit {
+                plugin: name,
+                what: "stack".into(),
+            },
+            other => PluginFailure::Trap {
+                plugin: name,
+                message: other.to_string(),
+            },
+        };
+    }
+    let message = format!("{e:#}");
+    if message.contains("maximum concurrent") || message.contains("limit of") {
+        return PluginFailure::Busy {
+            plugin: name,
+            message,
+        };
+    }
+    PluginFailure::Trap {
+        plugin: name,
+        message,
+    }
+}
+
+/// One linker for all worlds: WASI (checked per plugin below) plus our interfaces.
+fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
+    use super::bindings::{blob, config, kv, log, render, rendering, types};
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    rendering::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    kv::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    blob::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    render::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    config::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+/// WASI interfaces any plugin may import. Filesystem is linked but the plugin gets no
+/// preopened directory, so it can open nothing; sockets and HTTP are never granted.
+const WASI_ALLOWED: &[&str] = &[
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+/// Refuses a plugin whose imports go beyond its world and its grants, with a message
+/// that says which import and which config key would grant it.
+fn check_imports(
+    name: &str,
+    pc: &PluginConfig,
+    component: &Component,
+    engine: &Engine,
+) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    for (import, _) in ty.imports(engine) {
+        let bare = import.split('@').next().unwrap_or(import);
+        let refuse = |reason: String| LoadError::Refused {
+            plugin: name.to_string(),
+            reason,
+        };
+        if let Some(iface) = bare.strip_prefix("mcp-prompts:plugin/") {
+            let world = pc.world;
+            let in_world = match (world, iface) {
+                (_, "types" | "log" | "config") => true,
+                (World::PromptHandler, "kv" | "blob" | "render" | "rendering") => true,
+                (World::Renderer, "rendering") => true,
+                (World::Policy, "kv") => true,
+                _ => false,
+            };
+            if !in_world {
+                return Err(refuse(format!(
+                    "imports {import}, which the {} world does not provide",
+                    world.as_str()
+                )));
+            }
+            let granted = match iface {
+                "kv" => !pc.kv.is_empty(),
+                "blob" => !pc.blob.is_empty(),
+                "render" => pc.renderer.is_some(),
+                _ => true,
+            };
+            if !granted {
+                let key = match iface {
+                    "kv" => "kv",
+                    "blob" => "blob",
+                    _ => "renderer",
+                };
+                return Err(refuse(format!(
+                    "imports {import} but is not granted it: set plugins.{name}.{key} in the config"
+                )));
+            }
+        } else if !WASI_ALLOWED.iter().any(|p| bare.starts_with(p)) {
+            return Err(refuse(format!(
+                "imports {import}, which plugins are not granted (no sockets, HTTP or other host access)"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! Request entry point: request id, built-in endpoints, route lookup, auth, access log.
+
+use crate::api::{self, Problem};
+use crate::app::{App, Route, Snapshot};
+use crate::auth::Principal;
+use crate::config::AuthMode;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub type Body = Full<Bytes>;
+
+/// What the API layer needs to know about the request besides the request itself.
+pub struct RequestContext {
+    pub request_id: String,
+    pub snapshot: Arc<Snapshot>,
+    pub principal: Option<Principal>,
+    pub tenant: String,
+    pub max_body: usize,
+}
+
+/// Serves one request. Never fails: every error becomes a problem response.
+pub async fn handle<B>(app: Arc<App>, req: Request<B>, tls: bool) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let snapshot = app.snapshot.load_full();
+    let limit = snapshot.config.config.server.request_timeout;
+    let (mut resp, route, subject) =
+        match tokio::time::timeout(limit, dispatch(&app, snapshot, req, &request_id)).await {
+            Ok(r) => r,
+            Err(_) => {
+                let p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "request-timeout",
+                    "Service Unavailable",
+                    format!("the request did not complete within {limit:?}"),
+                )
+                .with_header(header::RETRY_AFTER, "1");
+                (p.into_response(), None, None)
+            }
+        };
+    finish(&mut resp, &request_id, tls);
+    tracing::info!(
+        target: "access",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        route = route.as_deref().unwrap_or("-"),
+        status = resp.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        subject = subject.as_deref().unwrap_or("-"),
+        "request"
+    );
+    resp
+}
+
+async fn dispatch<B>(
+    app: &Arc<App>,
+    snapshot: Arc<Snapshot>,
+    req: Request<B>,
+    request_id: &str,
+) -> (Response<Body>, Option<String>, Option<String>)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let path = req.uri().path();
+    match path {
+        "/health" => return (builtin(&req, || health(app)), Some("/health".into()), None),
+        "/ready" => {
+            if req.method() != Method::GET && req.method() != Method::HEAD {
+                return (method_not_allowed("GET, HEAD"), Some("/ready".into()), None);
+            }
+            return (ready(app).await, Some("/ready".into()), None);
+        }
+        _ => {}
+    }
+    let Some((route, rest)) = snapshot.route(path) else {
+        let p = Problem::not_found(format!("no route for {path}"));
+        return (p.into_response(), None, None);
+    };
+    let route_name = route.path.clone();
+    let rest = rest.to_string();
+    let principal = match authenticate(&snapshot, route, &req) {
+        Ok(p) => p,
+        Err(resp) => return (resp, Some(route_name), None),
+    };
+    let subject = principal.as_ref().map(|p| p.subject.clone());
+    let tenant = principal
+        .as_ref()
+        .map(|p| p.tenant.clone())
+        .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
+    let max_body = snapshot.config.config.server.max_body_size.0 as usize;
+    let ctx = RequestContext {
+        request_id: request_id.to_string(),
+        snapshot: snapshot.clone(),
+        principal,
+        tenant,
+        max_body,
+    };
+    let resp = api::prompts::serve(app, &ctx, route, &rest, req).await;
+    (resp, Some(route_name), subject)
+}
+
+fn builtin<B>(req: &Request<B>, f: impl FnOnce() -> Response<Body>) -> Response<Body> {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        f()
+    } else {
+        method_not_allowed("GET, HEAD")
+    }
+}
+
+pub fn method_not_allowed(allow: &str) -> Response<Body> {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method Not Allowed",
+        format!("allowed methods: {allow}"),
+    )
+    .with_header(header::ALLOW, allow)
+    .into_response()
+}
+
+fn health(app: &App) -> Response<Body> {
+    api::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "status": "ok",
+            "uptimeSeconds": app.started.elapsed().as_secs(),
+        }),
+    )
+}
+
+async fn ready(app: &App) -> Response<Body> {
+    if !app.is_ready() {
+        return api::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "not ready"}),
+        );
+    }
+    match app.runtime.storage().ping().await {
+        Ok(()) => api::json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": "ready",
+                "plugins": app.snapshot.load().plugins.len(),
+            }),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: storage unavailable");
+            api::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "storage unavailable"}),
+            )
+        }
+    }
+}
+
+/// Applies the route's auth mode. Only the Authorization header carries tokens.
+fn authenticate<B>(
+    snapshot: &Snapshot,
+    route: &Route,
+    req: &Request<B>,
+) -> Result<Option<Principal>, Response<Body>> {
+    if route.auth == AuthMode::None {
+        return Ok(None);
+    }
+    let header = req.headers().get(header::AUTHORIZATION);
+    let Some(value) = header else {
+        if route.auth == AuthMode::Required {
+            return Err(unauthorized(None));
+        }
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized(Some("malformed Authorization header")))?;
+    match snapshot.auth.authenticate(value) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) => {
+            tracing::debug!(reason = %e, "token refused");
+            Err(unauthorized(Some(&e.to_string())))
+        }
+    }
+}
+
+fn unauthorized(reason: Option<&str>) -> Response<Body> {
+    let (detail, challenge) = match reason {
+        None => (
+            "authentication required".to_string(),
+            "Bearer realm=\"mcp-prompts\"".to_string(),
+        ),
+        Some(r) => (
+            r.to_string(),
+            format!(
+                "Bearer realm=\"mcp-prompts\", error=\"invalid_token\", error_description=\"{r}\""
+            ),
+        ),
+    };
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+    )
+    .with_header(header::WWW_AUTHENTICATE, &challenge)
+    .into_response()
+}
+
+/// Request id from the client (`X-Request-Id`, or the ALB's `X-Amzn-Trace-Id`) when it is
+/// short, visible ASCII; otherwise a fresh one.
+fn request_id<B>(req: &Request<B>) -> String {
+    for name in ["x-request-id", "x-amzn-trace-id"] {
+        if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok())
+            && !v.is_empty()
+            && v.len() <= 128
+            && v.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return v.to_string();
+        }
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn finish(resp: &mut Response<Body>, request_id: &str, tls: bool) {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-request-id", v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+}

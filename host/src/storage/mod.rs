@@ -1,0 +1,181 @@
+//! Storage behind the plugins' `kv` and `blob` imports.
+//!
+//! Backends see a [`Scope`] (namespace or bucket, plus tenant) on every call, so tenant
+//! isolation is a property of the key space rather than something each plugin must get right.
+
+pub mod embedded;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Where a call lands: a granted namespace (kv) or bucket (blob), within one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub space: String,
+    pub tenant: String,
+}
+
+/// Longest key a plugin may use (DynamoDB's sort key limit is 1024 bytes; stay well inside).
+pub const MAX_KEY_BYTES: usize = 512;
+/// Largest kv value (DynamoDB's item limit is 400 KB; larger bodies belong in blobs).
+pub const MAX_VALUE_BYTES: usize = 380 * 1024;
+/// Largest blob object.
+pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
+/// Most writes in one transaction (DynamoDB's TransactWriteItems limit).
+pub const MAX_TRANSACT_OPS: usize = 100;
+/// Most entries in one query page.
+pub const MAX_PAGE: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    None,
+    Absent,
+    Version(u64),
+}
+
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Put {
+        key: String,
+        value: Vec<u8>,
+        precondition: Precondition,
+    },
+    Delete {
+        key: String,
+        precondition: Precondition,
+    },
+}
+
+impl WriteOp {
+    pub fn key(&self) -> &str {
+        match self {
+            WriteOp::Put { key, .. } | WriteOp::Delete { key, .. } => key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A precondition failed on this key.
+    #[error("precondition failed for key {0:?}")]
+    Conflict(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait KvStore: Send + Sync + 'static {
+    async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Entry>, StorageError>;
+
+    /// Applies all ops atomically; returns each op's new version (0 for deletes).
+    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError>;
+
+    /// Entries with `prefix`, ascending, strictly after `start_after` if given.
+    /// Returns at most `limit` entries and whether more may follow.
+    async fn query(
+        &self,
+        scope: &Scope,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), StorageError>;
+
+    /// Cheap liveness probe for `/ready`.
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    async fn put(&self, scope: &Scope, key: &str, data: Vec<u8>) -> Result<(), StorageError>;
+    async fn delete(&self, scope: &Scope, key: &str) -> Result<bool, StorageError>;
+    async fn list(
+        &self,
+        scope: &Scope,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<ObjectInfo>, bool), StorageError>;
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+/// The storage a running server hands to plugins.
+#[derive(Clone)]
+pub struct Storage {
+    pub kv: Arc<dyn KvStore>,
+    pub blob: Arc<dyn BlobStore>,
+}
+
+impl Storage {
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.kv.ping().await?;
+        self.blob.ping().await
+    }
+}
+
+/// Checks a plugin-supplied key before it reaches a backend.
+pub fn check_key(key: &str) -> Result<(), StorageError> {
+    if key.is_empty() {
+        return Err(StorageError::Invalid("key must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StorageError::Invalid(format!(
+            "key is {} bytes, the limit is {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    if key.contains('\0') {
+        return Err(StorageError::Invalid("key must not contain NUL".into()));
+    }
+    Ok(())
+}
+
+/// Checks a transaction before it reaches a backend.
+pub fn check_ops(ops: &[WriteOp]) -> Result<(), StorageError> {
+    if ops.is_empty() {
+        return Err(StorageError::Invalid(
+            "transaction has no operations".into(),
+        ));
+    }
+    if ops.len() > MAX_TRANSACT_OPS {
+        return Err(StorageError::Invalid(format!(
+            "transaction has {} operations, the limit is {MAX_TRANSACT_OPS}",
+            ops.len()
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    for op in ops {
+        check_key(op.key())?;
+        if !keys.insert(op.key()) {
+            return Err(StorageError::Invalid(format!(
+                "key {:?} appears twice in one transaction",
+                op.key()
+            )));
+        }
+        if let WriteOp::Put { value, .. } = op
+            && value.len() > MAX_VALUE_BYTES
+        {
+            return Err(StorageError::Invalid(format!(
+                "value for {:?} is {} bytes, the limit is {MAX_VALUE_BYTES}",
+                op.key(),
+                value.len()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Rendering a stored prompt with caller-supplied variables.
+
+use crate::backend::{Backend, Error, RenderError, RenderRequest};
+use crate::refs::referenced_names;
+use crate::store::load_head;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// Upper bound on partials fetched for one render: each costs a kv read and another
+/// render call, and a legitimate prompt needs a handful.
+pub const MAX_PARTIALS: usize = 32;
+
+/// Mirrors WIT `prompts.applied`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub content: String,
+    pub applied_variables: Vec<String>,
+    pub missing_variables: Vec<String>,
+}
+
+fn has_value(vars: &Map<String, Value>, name: &str) -> bool {
+    vars.get(name).is_some_and(|v| !v.is_null())
+}
+
+pub fn apply(b: &dyn Backend, id: &str, variables_json: &str) -> Result<Applied, Error> {
+    let (prompt, _) =
+        load_head(b, id)?.ok_or_else(|| Error::NotFound(format!("prompt '{id}' not found")))?;
+    // An empty body means "no variables" (a client applying a prompt without any).
+    let mut vars = match serde_json::from_str::<Value>(variables_json) {
+        Ok(Value::Object(map)) => map,
+        _ if variables_json.trim().is_empty() => Map::new(),
+        _ => return Err(Error::invalid("variables", "must be a JSON object")),
+    };
+
+    // Defaults fill gaps (absent or null); what is still missing is either an error
+    // (required) or reported back (optional).
+    let mut missing_required = Vec::new();
+    let mut missing_optional = Vec::new();
+    for var in &prompt.variables {
+        if has_value(&vars, &var.name) {
+            continue;
+        }
+        match &var.default {
+            Some(default) => {
+                vars.insert(var.name.clone(), default.clone());
+            }
+            None if var.required => missing_required.push(var.name.clone()),
+            None => missing_optional.push(var.name.clone()),
+        }
+    }
+    if !missing_required.is_empty() {
+        missing_required.sort();
+        return Err(Error::MissingVariables(missing_required));
+    }
+
+    let variables_json = serde_json::to_string(&vars)
+        .map_err(|e| Error::Internal(format!("cannot serialise variables: {e}")))?;
+    let mut request = RenderRequest {
+        template: prompt.content.clone(),
+        variables_json,
+        partials: Vec::new(),
+        required: prompt
+            .variables
+            .iter()
+            .filter(|v| v.required)
+            .map(|v| v.name.clone())
+            .collect(),
+    };
+    let content = render_with_partials(b, &mut request)?;
+
+    let mut names: BTreeSet<String> = prompt.variables.iter().map(|v| v.name.clone()).collect();
+    referenced_names(&request.template, &mut names);
+    for (_, template) in &request.partials {
+        referenced_names(template, &mut names);
+    }
+    missing_optional.sort();
+    Ok(Applied {
+        content,
+        applied_variables: names.into_iter().filter(|n| has_value(&vars, n)).collect(),
+        missing_variables: missing_optional,
+    })
+}
+
+/// Renders, fetching partials (other prompts, by id) one at a time as the renderer
+/// asks for them. The renderer detects cycles; this loop only bounds the fetching.
+fn render_with_partials(b: &dyn Backend, request: &mut RenderRequest) -> Result<String, Error> {
+    loop {
+        let name = match b.render(request) {
+            Ok(text) => return Ok(text),
+            Err(RenderError::MissingPartial(name)) => name,
+            Err(e) => return Err(map_render_error(e)),
+        };
+        if request.partials.iter().any(|(n, _)| *n == name) {
+            return Err(Error::RenderFailed(format!(
+                "the renderer asked again for partial '{name}', which was supplied"
+            )));
+        }
+        if request.partials.len() >= MAX_PARTIALS {
+            return Err(Error::RenderFailed(format!(
+                "too many partials (more than {MAX_PARTIALS})"
+            )));
+        }
+        let (partial, _) = load_head(b, &name)?
+            .ok_or_else(|| Error::RenderFailed(format!("partial '{name}' not found")))?;
+        request.partials.push((name, partial.content));
+    }
+}
+
+fn map_render_error(e: RenderError) -> Error {
+    match e {
+        RenderError::Syntax {
+            message,
+            position,
+            source_name,
+        } => {
+            let place = if source_name.is_empty() {
+                "template".to_owned()
+            } else {
+                format!("partial '{source_name}'")
+            };
+            Error::RenderFailed(match position {
+                Some((line, column)) => {
+                    format!("syntax error in {place} at {line}:{column}: {message}")
+                }
+                None => format!("syntax error in {place}: {message}"),
+            })
+        }
+        RenderError::PartialCycle(chain) => {
+            Error::RenderFailed(format!("partial cycle: {}", chain.join(" -> ")))
+        }
+        RenderError::MissingVariables(names) => Error::MissingVariables(names),
+        RenderError::Failed(message) => Error::RenderFailed(message),
+        RenderError::MissingPartial(name) => {
+            Error::RenderFailed(format!("partial '{name}' not found"))
+        }
+    }
+}

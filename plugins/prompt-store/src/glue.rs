@@ -1,0 +1,262 @@
+//! Binding to the WIT world `prompt-handler`: converts between the generated types and
+//! the plain ones the logic uses, and implements [`Backend`] with the host imports.
+
+use crate::apply::{self, Applied};
+use crate::backend::{
+    self, Backend, Entry, Error, KvError, Page, RenderError, RenderRequest, WriteOp,
+};
+use crate::{clock, list, store};
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "prompt-handler",
+});
+
+use exports::mcp_prompts::plugin::prompts as wit;
+use mcp_prompts::plugin::types::{CallContext, FieldError};
+use mcp_prompts::plugin::{config, kv, log, render, rendering};
+
+const DEFAULT_NAMESPACE: &str = "prompts";
+
+/// The host as seen by one call. Config is read per call: instances are short-lived and
+/// the lookup is a cheap host call.
+struct Host {
+    namespace: String,
+}
+
+impl Host {
+    fn new() -> Self {
+        let namespace = config::get("namespace")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        Host { namespace }
+    }
+}
+
+fn kv_error(e: kv::KvError) -> KvError {
+    match e {
+        kv::KvError::Denied(m) => KvError::Denied(m),
+        kv::KvError::Conflict(m) => KvError::Conflict(m),
+        kv::KvError::Invalid(m) => KvError::Invalid(m),
+        kv::KvError::Unavailable(m) => KvError::Unavailable(m),
+    }
+}
+
+fn precondition(p: backend::Precondition) -> kv::Precondition {
+    match p {
+        backend::Precondition::None => kv::Precondition::None,
+        backend::Precondition::Absent => kv::Precondition::Absent,
+        backend::Precondition::Version(v) => kv::Precondition::Version(v),
+    }
+}
+
+fn entry(e: kv::Entry) -> Entry {
+    Entry {
+        key: e.key,
+        value: e.value,
+        version: e.version,
+    }
+}
+
+impl Backend for Host {
+    fn kv_get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        kv::get(&self.namespace, key)
+            .map(|e| e.map(entry))
+            .map_err(kv_error)
+    }
+
+    fn kv_transact(&self, ops: Vec<WriteOp>) -> Result<Vec<u64>, KvError> {
+        let ops: Vec<kv::WriteOp> = ops
+            .into_iter()
+            .map(|op| match op {
+                WriteOp::Put {
+                    key,
+                    value,
+                    precondition: p,
+                } => kv::WriteOp::Put(kv::PutOp {
+                    key,
+                    value,
+                    precondition: precondition(p),
+                }),
+                WriteOp::Delete {
+                    key,
+                    precondition: p,
+                } => kv::WriteOp::Delete(kv::DeleteOp {
+                    key,
+                    precondition: precondition(p),
+                }),
+            })
+            .collect();
+        kv::transact(&self.namespace, &ops).map_err(kv_error)
+    }
+
+    fn kv_query(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<Page, KvError> {
+        kv::query(&self.namespace, prefix, cursor, limit)
+            .map(|page| Page {
+                entries: page.entries.into_iter().map(entry).collect(),
+                next_cursor: page.next_cursor,
+            })
+            .map_err(kv_error)
+    }
+
+    fn render(&self, request: &RenderRequest) -> Result<String, RenderError> {
+        let request = rendering::RenderRequest {
+            template: request.template.clone(),
+            variables_json: request.variables_json.clone(),
+            partials: request
+                .partials
+                .iter()
+                .map(|(name, template)| rendering::Partial {
+                    name: name.clone(),
+                    template: template.clone(),
+                })
+                .collect(),
+            required: request.required.clone(),
+        };
+        render::render(&request).map_err(|e| match e {
+            rendering::RenderError::Syntax(s) => RenderError::Syntax {
+                message: s.message,
+                position: s.position.map(|p| (p.line, p.column)),
+                source_name: s.source_name,
+            },
+            rendering::RenderError::MissingPartial(name) => RenderError::MissingPartial(name),
+            rendering::RenderError::PartialCycle(chain) => RenderError::PartialCycle(chain),
+            rendering::RenderError::MissingVariables(names) => RenderError::MissingVariables(names),
+            rendering::RenderError::Failed(m) => RenderError::Failed(m),
+        })
+    }
+
+    fn warn(&self, message: &str) {
+        log::log(log::Level::Warn, message);
+    }
+
+    fn now(&self) -> String {
+        clock::now_rfc3339()
+    }
+}
+
+fn handler_error(e: Error) -> wit::HandlerError {
+    match e {
+        Error::NotFound(m) => wit::HandlerError::NotFound(m),
+        Error::Invalid(errors) => wit::HandlerError::Invalid(
+            errors
+                .into_iter()
+                .map(|e| FieldError {
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+        ),
+        Error::Conflict(m) => wit::HandlerError::Conflict(m),
+        Error::PreconditionFailed(m) => wit::HandlerError::PreconditionFailed(m),
+        Error::MissingVariables(names) => wit::HandlerError::MissingVariables(names),
+        Error::RenderFailed(m) => wit::HandlerError::RenderFailed(m),
+        Error::Unavailable(m) => wit::HandlerError::Unavailable(m),
+        Error::Internal(m) => {
+            // Internal errors mean misconfiguration or a bug: make them visible in the
+            // host log, not only in the response.
+            log::log(log::Level::Error, &m);
+            wit::HandlerError::Internal(m)
+        }
+    }
+}
+
+/// The caller's subject, recorded as author of new prompts.
+fn author(ctx: &CallContext) -> Option<&str> {
+    ctx.principal
+        .as_ref()
+        .map(|p| p.subject.as_str())
+        .filter(|s| !s.is_empty())
+}
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn list(
+        _ctx: CallContext,
+        query: wit::ListQuery,
+    ) -> Result<wit::PromptPage, wit::HandlerError> {
+        let query = list::Query {
+            category: query.category,
+            tags: query.tags,
+            text: query.text,
+            access_level: query.access_level,
+            limit: query.limit,
+            cursor: query.cursor,
+        };
+        let run = || {
+            let page = list::list(&Host::new(), &query)?;
+            Ok(wit::PromptPage {
+                prompts_json: list::to_json(&page)?,
+                next_cursor: page.next_cursor,
+            })
+        };
+        run().map_err(handler_error)
+    }
+
+    fn get(
+        _ctx: CallContext,
+        id: String,
+        version: Option<u64>,
+    ) -> Result<String, wit::HandlerError> {
+        store::get(&Host::new(), &id, version).map_err(handler_error)
+    }
+
+    fn create(ctx: CallContext, prompt_json: String) -> Result<String, wit::HandlerError> {
+        store::create(&Host::new(), &prompt_json, author(&ctx)).map_err(handler_error)
+    }
+
+    fn update(
+        _ctx: CallContext,
+        id: String,
+        prompt_json: String,
+        expected_version: Option<u64>,
+    ) -> Result<String, wit::HandlerError> {
+        store::update(&Host::new(), &id, &prompt_json, expected_version).map_err(handler_error)
+    }
+
+    fn delete(_ctx: CallContext, id: String) -> Result<(), wit::HandlerError> {
+        store::delete(&Host::new(), &id).map_err(handler_error)
+    }
+
+    fn upsert(
+        ctx: CallContext,
+        prompt_json: String,
+    ) -> Result<(wit::UpsertOutcome, String), wit::HandlerError> {
+        let (outcome, json) =
+            store::upsert(&Host::new(), &prompt_json, author(&ctx)).map_err(handler_error)?;
+        let outcome = match outcome {
+            store::Outcome::Created => wit::UpsertOutcome::Created,
+            store::Outcome::Updated => wit::UpsertOutcome::Updated,
+            store::Outcome::Unchanged => wit::UpsertOutcome::Unchanged,
+        };
+        Ok((outcome, json))
+    }
+
+    fn versions(_ctx: CallContext, id: String) -> Result<String, wit::HandlerError> {
+        store::versions(&Host::new(), &id).map_err(handler_error)
+    }
+
+    fn apply(
+        _ctx: CallContext,
+        id: String,
+        variables_json: String,
+    ) -> Result<wit::Applied, wit::HandlerError> {
+        apply::apply(&Host::new(), &id, &variables_json)
+            .map(
+                |Applied {
+                     content,
+                     applied_variables,
+                     missing_variables,
+                 }| wit::Applied {
+                    content,
+                    applied_variables,
+                    missing_variables,
+                },
+            )
+            .map_err(handler_error)
+    }
+}
+
+export!(Component);

@@ -1,0 +1,160 @@
+//! The stored prompt model.
+//!
+//! This is the only shape the plugin ever writes or returns. Client input is never
+//! deserialised into it directly: `input` normalises the many shapes found in the wild
+//! (catalog files, older exports) first, so that this type can stay strict and every
+//! output carries every field.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A prompt as stored under `p/{id}` and `v/{id}/{version}`.
+///
+/// Optional fields serialise as `null` and lists as `[]` (never omitted), so clients can
+/// rely on every key being present.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prompt {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub content: String,
+    pub is_template: bool,
+    pub category: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    /// 1 on create, +1 per update. Independent of the kv entry version (which is only
+    /// used for compare-and-set) so that the model stays meaningful outside the store.
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub access_level: AccessLevel,
+    pub author: Option<String>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+/// A declared template variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variable {
+    pub name: String,
+    pub description: Option<String>,
+    pub required: bool,
+    /// Any JSON scalar, stored as given (a default of `"3"` stays a string, `3` a number).
+    pub default: Option<Value>,
+}
+
+impl Variable {
+    /// A variable declared by name only (the catalog's plain-string form).
+    pub fn named(name: impl Into<String>) -> Self {
+        Variable {
+            name: name.into(),
+            description: None,
+            required: true,
+            default: None,
+        }
+    }
+}
+
+/// Who may see a prompt. The store only records it; enforcing it is the policy's job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLevel {
+    #[default]
+    Public,
+    Private,
+    Premium,
+}
+
+impl AccessLevel {
+    pub const ALL: [AccessLevel; 3] = [
+        AccessLevel::Public,
+        AccessLevel::Private,
+        AccessLevel::Premium,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessLevel::Public => "public",
+            AccessLevel::Private => "private",
+            AccessLevel::Premium => "premium",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|level| level.as_str() == s)
+    }
+}
+
+/// One field-level validation problem (mirrors the WIT `field-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_every_field_even_when_empty() {
+        let p = Prompt {
+            id: "a".into(),
+            name: "A".into(),
+            description: None,
+            content: "x".into(),
+            is_template: false,
+            category: None,
+            tags: vec![],
+            variables: vec![Variable::named("v")],
+            version: 1,
+            created_at: "t".into(),
+            updated_at: "t".into(),
+            access_level: AccessLevel::Public,
+            author: None,
+            metadata: Map::new(),
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        let obj = v.as_object().unwrap();
+        for key in [
+            "id",
+            "name",
+            "description",
+            "content",
+            "isTemplate",
+            "category",
+            "tags",
+            "variables",
+            "version",
+            "createdAt",
+            "updatedAt",
+            "accessLevel",
+            "author",
+            "metadata",
+        ] {
+            assert!(obj.contains_key(key), "missing {key}");
+        }
+        assert_eq!(obj["description"], Value::Null);
+        assert_eq!(obj["accessLevel"], "public");
+        assert_eq!(obj["metadata"], serde_json::json!({}));
+        assert_eq!(
+            obj["variables"],
+            serde_json::json!([{"name": "v", "description": null, "required": true, "default": null}])
+        );
+        let back: Prompt = serde_json::from_value(v).unwrap();
+        assert_eq!(back, p);
+    }
+}

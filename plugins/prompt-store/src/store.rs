@@ -1,0 +1,364 @@
+//! Versioned prompt storage on the kv interface.
+//!
+//! Layout (inside the configured namespace; the host already scopes it per tenant):
+//! - `p/{id}`: the current prompt JSON (the "head");
+//! - `v/{id}/{version:020}`: every version ever written, the current one included.
+//!   Zero-padding makes kv's ascending key order the version order.
+//!
+//! The head's kv entry version is used for compare-and-set; the prompt's own `version`
+//! field is what clients see. Version entries may outlive their prompt (a delete removes
+//! them after the head, best effort), so readers only trust versions up to the head's
+//! current version: a re-created prompt overwrites stale ones as it goes.
+
+use crate::backend::{Backend, Entry, Error, KvError, Precondition, WriteOp};
+use crate::compose::{Stamp, merge, new_prompt};
+use crate::input::parse_body;
+use crate::model::{FieldError, Prompt};
+use crate::validate::{combine, is_valid_id, validate};
+
+/// Attempts for writes without an expected version before giving up with a conflict.
+const MAX_ATTEMPTS: usize = 5;
+/// A transaction holds at most 100 ops; version cleanup uses one for its guard.
+const CLEANUP_BATCH: u32 = 99;
+/// kv's maximum page size.
+const KV_PAGE: u32 = 1000;
+
+pub fn head_key(id: &str) -> String {
+    format!("p/{id}")
+}
+
+pub fn version_key(id: &str, version: u64) -> String {
+    format!("v/{id}/{version:020}")
+}
+
+fn versions_prefix(id: &str) -> String {
+    format!("v/{id}/")
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("prompt '{id}' not found"))
+}
+
+pub fn decode_prompt(entry: &Entry) -> Result<Prompt, Error> {
+    serde_json::from_slice(&entry.value).map_err(|e| {
+        Error::Internal(format!(
+            "stored entry '{}' is not a valid prompt: {e}",
+            entry.key
+        ))
+    })
+}
+
+fn encode_prompt(p: &Prompt) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(p).map_err(|e| Error::Internal(format!("cannot serialise prompt: {e}")))
+}
+
+pub fn to_json(p: &Prompt) -> Result<String, Error> {
+    serde_json::to_string(p).map_err(|e| Error::Internal(format!("cannot serialise prompt: {e}")))
+}
+
+/// The current prompt and its head's kv version, or `None`. Ids that could never have
+/// been stored read as absent, so odd path segments never reach the kv store as keys.
+pub fn load_head(b: &dyn Backend, id: &str) -> Result<Option<(Prompt, u64)>, Error> {
+    if !is_valid_id(id) {
+        return Ok(None);
+    }
+    match b.kv_get(&head_key(id))? {
+        Some(entry) => Ok(Some((decode_prompt(&entry)?, entry.version))),
+        None => Ok(None),
+    }
+}
+
+/// The ops writing `p` as the new head (expected to be `head` at kv level) plus its
+/// version entry. The version entry is written unconditionally: a leftover from a
+/// deleted prompt with the same id is simply replaced.
+fn write_ops(p: &Prompt, head: Precondition) -> Result<Vec<WriteOp>, Error> {
+    let value = encode_prompt(p)?;
+    Ok(vec![
+        WriteOp::Put {
+            key: head_key(&p.id),
+            value: value.clone(),
+            precondition: head,
+        },
+        WriteOp::Put {
+            key: version_key(&p.id, p.version),
+            value,
+            precondition: Precondition::None,
+        },
+    ])
+}
+
+pub fn get(b: &dyn Backend, id: &str, version: Option<u64>) -> Result<String, Error> {
+    let (head, _) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+    let Some(n) = version else {
+        return to_json(&head);
+    };
+    let missing = || Error::NotFound(format!("prompt '{id}' has no version {n}"));
+    if n == 0 || n > head.version {
+        return Err(missing());
+    }
+    let entry = b.kv_get(&version_key(id, n))?.ok_or_else(missing)?;
+    to_json(&decode_prompt(&entry)?)
+}
+
+/// The prompt a create-like body describes (version 1), validated.
+fn fresh_prompt(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<Prompt, Error> {
+    let parsed = parse_body(body).map_err(Error::Invalid)?;
+    let now = b.now();
+    let stamp = Stamp { now: &now, author };
+    let id_given = parsed.draft.id.is_some();
+    let (prompt, id_errors) = new_prompt(parsed.draft, &stamp);
+    let mut errors = parsed.errors;
+    errors.extend(id_errors);
+    let mut errors = combine(errors, validate(&prompt));
+    // An id derived from a bad name is bad too; the name's error already says why.
+    if !id_given && errors.iter().any(|e| e.field == "name") {
+        errors.retain(|e| e.field != "id");
+    }
+    if errors.is_empty() {
+        Ok(prompt)
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+pub fn create(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<String, Error> {
+    let prompt = fresh_prompt(b, body, author)?;
+    match b.kv_transact(write_ops(&prompt, Precondition::Absent)?) {
+        Ok(_) => to_json(&prompt),
+        // Only the head carries a precondition, so a conflict means the id is taken.
+        Err(KvError::Conflict(_)) => Err(Error::Conflict(format!(
+            "prompt '{}' already exists",
+            prompt.id
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What [`upsert`] did (mirrors WIT `upsert-outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Whether two prompts agree on every field a client can set.
+fn same_user_fields(a: &Prompt, b: &Prompt) -> bool {
+    a.name == b.name
+        && a.description == b.description
+        && a.content == b.content
+        && a.is_template == b.is_template
+        && a.category == b.category
+        && a.tags == b.tags
+        && a.variables == b.variables
+        && a.access_level == b.access_level
+        && a.metadata == b.metadata
+}
+
+/// Import: the body is the whole truth about the prompt (replace semantics, unlike
+/// `update`'s merge). A field the file omits takes its default, exactly as on create,
+/// so importing the same file twice compares equal and writes nothing the second time.
+/// History (`createdAt`, `author`) of an existing prompt is kept.
+pub fn upsert(
+    b: &dyn Backend,
+    body: &str,
+    author: Option<&str>,
+) -> Result<(Outcome, String), Error> {
+    let fresh = fresh_prompt(b, body, author)?;
+    for _ in 0..MAX_ATTEMPTS {
+        let (outcome, prompt, head) = match load_head(b, &fresh.id)? {
+            None => (Outcome::Created, fresh.clone(), Precondition::Absent),
+            Some((stored, _)) if same_user_fields(&stored, &fresh) => {
+                return Ok((Outcome::Unchanged, to_json(&stored)?));
+            }
+            Some((stored, kv_version)) => {
+                let next = Prompt {
+                    version: stored.version.saturating_add(1),
+                    created_at: stored.created_at,
+                    author: stored.author,
+                    ..fresh.clone()
+                };
+                (Outcome::Updated, next, Precondition::Version(kv_version))
+            }
+        };
+        match b.kv_transact(write_ops(&prompt, head)?) {
+            Ok(_) => return Ok((outcome, to_json(&prompt)?)),
+            // Created or changed in between: decide again on the new state.
+            Err(KvError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(too_busy(&fresh.id))
+}
+
+pub fn update(
+    b: &dyn Backend,
+    id: &str,
+    body: &str,
+    expected: Option<u64>,
+) -> Result<String, Error> {
+    let parsed = parse_body(body).map_err(Error::Invalid)?;
+    let mut type_errors = parsed.errors;
+    if let Some(body_id) = &parsed.draft.id
+        && body_id != id
+    {
+        type_errors.push(FieldError::new(
+            "id",
+            format!("must match the prompt being updated ('{id}'); ids cannot be changed"),
+        ));
+    }
+    let now = b.now();
+    let stamp = Stamp {
+        now: &now,
+        author: None,
+    };
+
+    for _ in 0..MAX_ATTEMPTS {
+        let (stored, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+        if let Some(n) = expected
+            && n != stored.version
+        {
+            return Err(precondition_failed(n, stored.version));
+        }
+        let next = merge(&stored, parsed.draft.clone(), &stamp);
+        let errors = combine(type_errors.clone(), validate(&next));
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        match b.kv_transact(write_ops(&next, Precondition::Version(kv_version))?) {
+            Ok(_) => return to_json(&next),
+            Err(KvError::Conflict(_)) => match expected {
+                // The client asked for exactly this version and someone else won the race.
+                Some(n) => {
+                    return Err(match load_head(b, id)? {
+                        Some((current, _)) => precondition_failed(n, current.version),
+                        None => not_found(id),
+                    });
+                }
+                // Last-writer-wins without If-Match, but never a lost update: re-read the
+                // winner's state and merge this body onto it.
+                None => continue,
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(too_busy(id))
+}
+
+fn precondition_failed(expected: u64, current: u64) -> Error {
+    Error::PreconditionFailed(format!("expected version {expected}, current is {current}"))
+}
+
+fn too_busy(id: &str) -> Error {
+    Error::Conflict(format!(
+        "prompt '{id}' is being modified concurrently; try again"
+    ))
+}
+
+pub fn delete(b: &dyn Backend, id: &str) -> Result<(), Error> {
+    let mut deleted = false;
+    for _ in 0..MAX_ATTEMPTS {
+        let (_, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+        let op = WriteOp::Delete {
+            key: head_key(id),
+            precondition: Precondition::Version(kv_version),
+        };
+        match b.kv_transact(vec![op]) {
+            Ok(_) => {
+                deleted = true;
+                break;
+            }
+            // Updated in between: delete what is there now.
+            Err(KvError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !deleted {
+        return Err(too_busy(id));
+    }
+    // The prompt is gone for every reader now; history cleanup is best effort because
+    // leftovers are invisible (readers bound versions by the head) and are overwritten
+    // if the id is used again.
+    if let Err(e) = delete_versions(b, id) {
+        b.warn(&format!(
+            "prompt '{id}' deleted but some old versions remain: {e:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes `v/{id}/*` in batches. Each batch also asserts that the head is still absent
+/// (a delete with precondition `absent` is a no-op check), so that a prompt re-created
+/// with the same id in the meantime keeps its fresh history.
+fn delete_versions(b: &dyn Backend, id: &str) -> Result<(), KvError> {
+    let prefix = versions_prefix(id);
+    let mut guarded = true;
+    loop {
+        // Always from the start: the previous batch is gone.
+        let page = b.kv_query(&prefix, None, CLEANUP_BATCH)?;
+        if page.entries.is_empty() {
+            return Ok(());
+        }
+        let deletes = page.entries.iter().map(|e| WriteOp::Delete {
+            key: e.key.clone(),
+            precondition: Precondition::None,
+        });
+        let guard = WriteOp::Delete {
+            key: head_key(id),
+            precondition: Precondition::Absent,
+        };
+        let ops: Vec<_> = if guarded {
+            std::iter::once(guard).chain(deletes).collect()
+        } else {
+            deletes.collect()
+        };
+        match b.kv_transact(ops) {
+            Ok(_) => {}
+            Err(KvError::Conflict(_)) => {
+                b.warn(&format!(
+                    "prompt '{id}' was re-created during cleanup; keeping its versions"
+                ));
+                return Ok(());
+            }
+            // A store that rejects the guard op: clean up without it (tiny race accepted).
+            Err(KvError::Invalid(m)) if guarded => {
+                b.warn(&format!(
+                    "kv rejected the cleanup guard ({m}); continuing without it"
+                ));
+                guarded = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub fn versions(b: &dyn Backend, id: &str) -> Result<String, Error> {
+    let (head, _) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+    let prefix = versions_prefix(id);
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    'pages: loop {
+        let page = b.kv_query(&prefix, cursor.as_deref(), KV_PAGE)?;
+        for entry in &page.entries {
+            let Some(n) = entry
+                .key
+                .strip_prefix(&prefix)
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                b.warn(&format!("ignoring unexpected key '{}'", entry.key));
+                continue;
+            };
+            // Leftovers of an earlier prompt with this id (see the module docs).
+            if n > head.version {
+                break 'pages;
+            }
+            out.push(decode_prompt(entry)?);
+        }
+        match page.next_cursor {
+            Some(next) if !page.entries.is_empty() => cursor = Some(next),
+            _ => break,
+        }
+    }
+    serde_json::to_string(&out)
+        .map_err(|e| Error::Internal(format!("cannot serialise versions: {e}")))
+}

@@ -1,0 +1,1014 @@
+//! Storage, listing and rendering rules, run natively against an in-memory host.
+
+use crate::apply::{Applied, apply};
+use crate::backend::{
+    Backend, Entry, Error, KvError, Page, Precondition, RenderError, RenderRequest, WriteOp,
+};
+use crate::compose::{Stamp, new_prompt};
+use crate::input::{normalise, parse_body};
+use crate::list::{ListPage, Query, list};
+use crate::model::{FieldError, Prompt};
+use crate::store::{self, Outcome};
+use crate::validate::{combine, validate};
+use serde_json::{Value, json};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+type Hook = Box<dyn FnOnce(&Mem)>;
+
+/// An in-memory kv with the host's semantics (entry versions, preconditions, atomic
+/// transactions, ordered prefix queries with an opaque cursor) plus a toy renderer.
+#[derive(Default)]
+struct Mem {
+    data: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
+    /// One hook runs before each transaction, in order (to simulate concurrent writers).
+    before_transact: RefCell<Vec<Hook>>,
+    transacts: Cell<usize>,
+    warnings: RefCell<Vec<String>>,
+    clock: Cell<u64>,
+    /// Render calls, to check the partial loop.
+    renders: Cell<usize>,
+}
+
+impl Mem {
+    fn raw_put(&self, key: &str, value: &[u8]) {
+        let mut data = self.data.borrow_mut();
+        let version = data.get(key).map_or(1, |(_, v)| v + 1);
+        data.insert(key.to_owned(), (value.to_vec(), version));
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.data.borrow().keys().cloned().collect()
+    }
+
+    fn on_next_transact(&self, hook: impl FnOnce(&Mem) + 'static) {
+        self.before_transact.borrow_mut().push(Box::new(hook));
+    }
+}
+
+fn check(
+    data: &BTreeMap<String, (Vec<u8>, u64)>,
+    key: &str,
+    p: Precondition,
+) -> Result<(), KvError> {
+    let current = data.get(key).map(|(_, v)| *v);
+    let ok = match p {
+        Precondition::None => true,
+        Precondition::Absent => current.is_none(),
+        Precondition::Version(v) => current == Some(v),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(KvError::Conflict(key.to_owned()))
+    }
+}
+
+impl Backend for Mem {
+    fn kv_get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        Ok(self.data.borrow().get(key).map(|(value, version)| Entry {
+            key: key.to_owned(),
+            value: value.clone(),
+            version: *version,
+        }))
+    }
+
+    fn kv_transact(&self, ops: Vec<WriteOp>) -> Result<Vec<u64>, KvError> {
+        // Take the hook out before running it: it may write (and so transact) itself.
+        let hook = {
+            let mut hooks = self.before_transact.borrow_mut();
+            (!hooks.is_empty()).then(|| hooks.remove(0))
+        };
+        if let Some(hook) = hook {
+            hook(self);
+        }
+        self.transacts.set(self.transacts.get() + 1);
+        if ops.len() > 100 {
+            return Err(KvError::Invalid("too many ops".into()));
+        }
+        let mut data = self.data.borrow_mut();
+        for op in &ops {
+            match op {
+                WriteOp::Put {
+                    key, precondition, ..
+                }
+                | WriteOp::Delete { key, precondition } => check(&data, key, *precondition)?,
+            }
+        }
+        let mut versions = Vec::new();
+        for op in ops {
+            match op {
+                WriteOp::Put { key, value, .. } => {
+                    let version = data.get(&key).map_or(1, |(_, v)| v + 1);
+                    data.insert(key, (value, version));
+                    versions.push(version);
+                }
+                WriteOp::Delete { key, .. } => {
+                    data.remove(&key);
+                    versions.push(0);
+                }
+            }
+        }
+        Ok(versions)
+    }
+
+    fn kv_query(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<Page, KvError> {
+        // Opaque to the plugin: "k:" + the last key returned.
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.strip_prefix("k:")
+                    .ok_or_else(|| KvError::Invalid("bad cursor".into()))?,
+            ),
+        };
+        let limit = limit.clamp(1, 1000) as usize;
+        let data = self.data.borrow();
+        let mut matching = data
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a))
+            .map(|(k, (value, version))| Entry {
+                key: k.clone(),
+                value: value.clone(),
+                version: *version,
+            });
+        let entries: Vec<Entry> = matching.by_ref().take(limit).collect();
+        let next_cursor = match (matching.next(), entries.last()) {
+            (Some(_), Some(last)) => Some(format!("k:{}", last.key)),
+            _ => None,
+        };
+        Ok(Page {
+            entries,
+            next_cursor,
+        })
+    }
+
+    /// Replaces `{{name}}` with variables and `{{> id}}` with partials; `{{!syntax}}`
+    /// is a syntax error and `{{!fail}}` a failure. A partial including itself
+    /// (directly) is a cycle.
+    fn render(&self, request: &RenderRequest) -> Result<String, RenderError> {
+        self.renders.set(self.renders.get() + 1);
+        let vars: serde_json::Map<String, Value> = serde_json::from_str(&request.variables_json)
+            .map_err(|e| RenderError::Failed(e.to_string()))?;
+        let missing: Vec<String> = request
+            .required
+            .iter()
+            .filter(|n| vars.get(*n).is_none_or(Value::is_null))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(RenderError::MissingVariables(missing));
+        }
+        let mut out = request.template.clone();
+        for _ in 0..64 {
+            let Some(start) = out.find("{{>") else { break };
+            let end = out[start..]
+                .find("}}")
+                .map(|e| start + e)
+                .unwrap_or(out.len());
+            let name = out[start + 3..end].trim().to_owned();
+            let body = request
+                .partials
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| RenderError::MissingPartial(name.clone()))?;
+            if body.contains(&format!("{{{{> {name}}}}}")) {
+                return Err(RenderError::PartialCycle(vec![name.clone(), name]));
+            }
+            out.replace_range(start..end + 2, &body);
+        }
+        if out.contains("{{!syntax}}") {
+            return Err(RenderError::Syntax {
+                message: "unexpected token".into(),
+                position: Some((2, 5)),
+                source_name: String::new(),
+            });
+        }
+        if out.contains("{{!fail}}") {
+            return Err(RenderError::Failed("helper failed".into()));
+        }
+        for (name, value) in &vars {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            out = out.replace(&format!("{{{{{name}}}}}"), &text);
+        }
+        // Like Handlebars, a variable without a value renders as nothing.
+        while let Some(start) = out.find("{{") {
+            let end = out[start..].find("}}").map_or(out.len(), |e| start + e + 2);
+            out.replace_range(start..end, "");
+        }
+        Ok(out)
+    }
+
+    fn warn(&self, message: &str) {
+        self.warnings.borrow_mut().push(message.to_owned());
+    }
+
+    fn now(&self) -> String {
+        let t = self.clock.get() + 1;
+        self.clock.set(t);
+        crate::clock::format_millis(1_767_225_600_000 + t * 1000)
+    }
+}
+
+fn prompt_of(json: &str) -> Prompt {
+    serde_json::from_str(json).unwrap()
+}
+
+fn create(b: &Mem, v: Value) -> Prompt {
+    prompt_of(&store::create(b, &v.to_string(), Some("alice")).unwrap())
+}
+
+fn fields(e: Error) -> Vec<String> {
+    match e {
+        Error::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+// ---- create / get / update / delete / versions -------------------------------------
+
+#[test]
+fn lifecycle() {
+    let b = Mem::default();
+    let p = create(
+        &b,
+        json!({"name": "Basic Template", "content": "Hi {{task}}", "variables": ["task"], "version": 9, "author": "mallory"}),
+    );
+    assert_eq!((p.id.as_str(), p.version), ("basic-template", 1));
+    assert_eq!(p.author.as_deref(), Some("alice"));
+    assert_eq!(
+        b.keys(),
+        ["p/basic-template", "v/basic-template/00000000000000000001"]
+    );
+
+    let got = prompt_of(&store::get(&b, "basic-template", None).unwrap());
+    assert_eq!(got, p);
+
+    let v2 = prompt_of(
+        &store::update(
+            &b,
+            "basic-template",
+            r#"{"description": "d", "version": 40}"#,
+            Some(1),
+        )
+        .unwrap(),
+    );
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.description.as_deref(), Some("d"));
+    assert_eq!(v2.content, "Hi {{task}}");
+    assert_eq!(v2.created_at, p.created_at);
+    assert_ne!(v2.updated_at, p.updated_at);
+
+    let v3 = prompt_of(&store::update(&b, "basic-template", r#"{"tags": ["x"]}"#, None).unwrap());
+    assert_eq!(v3.version, 3);
+
+    assert_eq!(
+        prompt_of(&store::get(&b, "basic-template", Some(1)).unwrap()),
+        p
+    );
+    assert_eq!(
+        prompt_of(&store::get(&b, "basic-template", Some(2)).unwrap()),
+        v2
+    );
+    assert!(matches!(
+        store::get(&b, "basic-template", Some(0)),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        store::get(&b, "basic-template", Some(4)),
+        Err(Error::NotFound(_))
+    ));
+
+    let all: Vec<Prompt> =
+        serde_json::from_str(&store::versions(&b, "basic-template").unwrap()).unwrap();
+    assert_eq!(all, [p, v2, v3]);
+
+    store::delete(&b, "basic-template").unwrap();
+    assert!(b.keys().is_empty(), "{:?}", b.keys());
+    assert!(matches!(
+        store::get(&b, "basic-template", None),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        store::delete(&b, "basic-template"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        store::versions(&b, "basic-template"),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn create_conflicts_on_existing_id() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    assert_eq!(
+        store::create(&b, r#"{"id": "a", "name": "B", "content": "y"}"#, None),
+        Err(Error::Conflict("prompt 'a' already exists".into()))
+    );
+}
+
+#[test]
+fn create_reports_all_problems() {
+    let b = Mem::default();
+    let err = store::create(
+        &b,
+        r#"{"name": 5, "tags": "x", "variables": ["ok", "1bad", "ok"]}"#,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        fields(err),
+        [
+            "name",
+            "tags",
+            "content",
+            "variables[1].name",
+            "variables[2].name"
+        ]
+    );
+    assert!(b.keys().is_empty());
+    assert_eq!(fields(store::create(&b, "[1]", None).unwrap_err()), [""]);
+    assert_eq!(
+        fields(
+            store::create(&b, r#"{"id": "a/b", "name": "n", "content": "c"}"#, None).unwrap_err()
+        ),
+        ["id"]
+    );
+}
+
+#[test]
+fn anonymous_create_has_no_author() {
+    let b = Mem::default();
+    let p = prompt_of(&store::create(&b, r#"{"name": "n", "content": "c"}"#, None).unwrap());
+    assert_eq!(p.author, None);
+}
+
+#[test]
+fn update_rules() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    assert_eq!(
+        store::update(&b, "a", "{}", Some(7)),
+        Err(Error::PreconditionFailed(
+            "expected version 7, current is 1".into()
+        ))
+    );
+    assert!(matches!(
+        store::update(&b, "missing", "{}", None),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        store::update(&b, "../x", "{}", None),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        fields(store::update(&b, "a", r#"{"id": "b"}"#, None).unwrap_err()),
+        ["id"]
+    );
+    assert_eq!(
+        fields(store::update(&b, "a", r#"{"name": ""}"#, None).unwrap_err()),
+        ["name"]
+    );
+    // The same id in the body is fine.
+    assert!(store::update(&b, "a", r#"{"id": "a"}"#, Some(1)).is_ok());
+}
+
+#[test]
+fn update_without_expected_version_retries_after_a_race() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    // Someone else updates between our read and our write.
+    b.on_next_transact(|m| {
+        store::update(m, "a", r#"{"description": "theirs"}"#, None).unwrap();
+    });
+    let mine = prompt_of(&store::update(&b, "a", r#"{"tags": ["mine"]}"#, None).unwrap());
+    assert_eq!(mine.version, 3);
+    // Both updates survive.
+    assert_eq!(mine.description.as_deref(), Some("theirs"));
+    assert_eq!(mine.tags, ["mine"]);
+}
+
+#[test]
+fn update_with_expected_version_loses_a_race() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    b.on_next_transact(|m| {
+        store::update(m, "a", r#"{"description": "theirs"}"#, None).unwrap();
+    });
+    assert_eq!(
+        store::update(&b, "a", r#"{"tags": ["mine"]}"#, Some(1)),
+        Err(Error::PreconditionFailed(
+            "expected version 1, current is 2".into()
+        ))
+    );
+}
+
+#[test]
+fn update_gives_up_after_repeated_conflicts() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    // A writer that always gets in first.
+    for _ in 0..5 {
+        b.on_next_transact(|m| {
+            let value = m.data.borrow()["p/a"].0.clone();
+            m.raw_put("p/a", &value);
+        });
+    }
+    assert_eq!(
+        store::update(&b, "a", "{}", None),
+        Err(Error::Conflict(
+            "prompt 'a' is being modified concurrently; try again".into()
+        ))
+    );
+}
+
+#[test]
+fn deleted_then_recreated_prompt_hides_stale_versions() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    store::update(&b, "a", r#"{"name": "A2"}"#, None).unwrap();
+    // Simulate a delete whose history cleanup did not run.
+    b.data.borrow_mut().remove("p/a");
+    let fresh = create(&b, json!({"id": "a", "name": "New", "content": "y"}));
+    assert_eq!(fresh.version, 1);
+    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, "a").unwrap()).unwrap();
+    assert_eq!(all, [fresh]);
+    assert!(matches!(
+        store::get(&b, "a", Some(2)),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn delete_cleans_up_many_versions_in_batches() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    for i in 0..250 {
+        store::update(
+            &b,
+            "a",
+            &json!({"description": i.to_string()}).to_string(),
+            None,
+        )
+        .unwrap();
+    }
+    create(&b, json!({"id": "a2", "name": "other", "content": "x"}));
+    let before = b.transacts.get();
+    store::delete(&b, "a").unwrap();
+    assert_eq!(b.keys(), ["p/a2", "v/a2/00000000000000000001"]);
+    // 1 head delete + ceil(251 / 99) cleanup batches.
+    assert_eq!(b.transacts.get() - before, 1 + 3);
+}
+
+#[test]
+fn cleanup_stops_if_the_prompt_is_recreated() {
+    let b = Mem::default();
+    create(&b, json!({"id": "a", "name": "A", "content": "x"}));
+    store::update(&b, "a", r#"{"name": "A2"}"#, None).unwrap();
+    // Transaction 1 deletes the head; before transaction 2 (the first cleanup batch)
+    // someone creates "a" again.
+    b.on_next_transact(|_| {});
+    b.on_next_transact(|m| {
+        store::create(m, r#"{"id": "a", "name": "again", "content": "y"}"#, None).unwrap();
+    });
+    store::delete(&b, "a").unwrap();
+    let again = prompt_of(&store::get(&b, "a", None).unwrap());
+    assert_eq!(again.name, "again");
+    // Its history is intact; the stale version 2 is left behind but invisible.
+    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, "a").unwrap()).unwrap();
+    assert_eq!(all, [again]);
+    assert!(b.keys().contains(&"v/a/00000000000000000002".to_owned()));
+    assert_eq!(b.warnings.borrow().len(), 1);
+}
+
+// ---- upsert -----------------------------------------------------------------------
+
+#[test]
+fn upsert_creates_then_is_idempotent_then_updates() {
+    let b = Mem::default();
+    let body =
+        json!({"id": "x", "name": "X", "content": "Hi {{a}}", "variables": ["a"], "examples": []})
+            .to_string();
+    let (outcome, json) = store::upsert(&b, &body, Some("importer")).unwrap();
+    assert_eq!(outcome, Outcome::Created);
+    let created = prompt_of(&json);
+    assert_eq!(
+        (created.version, created.author.as_deref()),
+        (1, Some("importer"))
+    );
+
+    let (outcome, json) = store::upsert(&b, &body, None).unwrap();
+    assert_eq!(outcome, Outcome::Unchanged);
+    assert_eq!(prompt_of(&json), created);
+
+    let changed =
+        json!({"id": "x", "name": "X", "template": "Bye {{a}}", "variables": ["a"]}).to_string();
+    let (outcome, json) = store::upsert(&b, &changed, None).unwrap();
+    assert_eq!(outcome, Outcome::Updated);
+    let updated = prompt_of(&json);
+    assert_eq!(
+        (updated.version, updated.content.as_str()),
+        (2, "Bye {{a}}")
+    );
+    assert_eq!(updated.created_at, created.created_at);
+    assert_eq!(updated.author.as_deref(), Some("importer"));
+    assert_eq!(b.keys().len(), 3);
+}
+
+#[test]
+fn upsert_handles_a_concurrent_create() {
+    let b = Mem::default();
+    b.on_next_transact(|m| {
+        store::create(m, r#"{"id": "x", "name": "X", "content": "other"}"#, None).unwrap();
+    });
+    let (outcome, json) =
+        store::upsert(&b, r#"{"id": "x", "name": "X", "content": "mine"}"#, None).unwrap();
+    assert_eq!(outcome, Outcome::Updated);
+    assert_eq!(prompt_of(&json).version, 2);
+}
+
+// ---- list -------------------------------------------------------------------------
+
+fn seed(b: &Mem, n: usize) {
+    for i in 0..n {
+        let tags = if i % 3 == 0 {
+            json!(["Even3", "all"])
+        } else {
+            json!(["all"])
+        };
+        create(
+            b,
+            json!({
+                "id": format!("p{i:03}"), "name": format!("Prompt {i}"), "content": format!("body {i}"),
+                "tags": tags, "category": if i % 2 == 0 { "Dev" } else { "ops" },
+                "accessLevel": if i % 5 == 0 { "premium" } else { "public" }
+            }),
+        );
+    }
+}
+
+fn page_ids(page: &ListPage) -> Vec<String> {
+    page.prompts.iter().map(|p| p.id.clone()).collect()
+}
+
+/// Walks every page and returns (ids, number of pages).
+fn walk(b: &Mem, mut q: Query) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = list(b, &q).unwrap();
+        pages += 1;
+        assert!(page.prompts.len() <= q.limit as usize);
+        if page.next_cursor.is_some() {
+            assert_eq!(
+                page.prompts.len(),
+                q.limit as usize,
+                "short page before the end"
+            );
+        }
+        ids.extend(page_ids(&page));
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return (ids, pages),
+        }
+        assert!(pages < 1000);
+    }
+}
+
+#[test]
+fn list_pages_without_duplicates_or_gaps() {
+    let b = Mem::default();
+    seed(&b, 37);
+    let all: Vec<String> = (0..37).map(|i| format!("p{i:03}")).collect();
+    for limit in [1, 5, 10, 37, 100] {
+        let (ids, pages) = walk(
+            &b,
+            Query {
+                limit,
+                ..Query::default()
+            },
+        );
+        assert_eq!(ids, all, "limit {limit}");
+        assert_eq!(pages, 37usize.div_ceil(limit as usize), "limit {limit}");
+    }
+}
+
+#[test]
+fn list_filters_fill_pages() {
+    let b = Mem::default();
+    seed(&b, 40);
+    let expected: Vec<String> = (0..40)
+        .filter(|i| i % 3 == 0 && i % 2 == 0)
+        .map(|i| format!("p{i:03}"))
+        .collect();
+    for limit in [1, 2, 3, 7] {
+        let q = Query {
+            category: Some("dev".into()),
+            tags: vec!["even3".into()],
+            limit,
+            ..Query::default()
+        };
+        let (ids, pages) = walk(&b, q);
+        assert_eq!(ids, expected, "limit {limit}");
+        assert_eq!(
+            pages,
+            expected.len().div_ceil(limit as usize),
+            "limit {limit}"
+        );
+    }
+    let premium = walk(
+        &b,
+        Query {
+            access_level: Some("premium".into()),
+            limit: 3,
+            ..Query::default()
+        },
+    )
+    .0;
+    assert_eq!(
+        premium,
+        [
+            "p000", "p005", "p010", "p015", "p020", "p025", "p030", "p035"
+        ]
+    );
+    let text = walk(
+        &b,
+        Query {
+            text: Some("PROMPT 1".into()),
+            limit: 4,
+            ..Query::default()
+        },
+    )
+    .0;
+    assert_eq!(text.len(), 11); // 1, 10..=19
+    let none = list(
+        &b,
+        &Query {
+            text: Some("nope".into()),
+            limit: 5,
+            ..Query::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((none.prompts.len(), none.next_cursor), (0, None));
+}
+
+#[test]
+fn list_resumes_after_concurrent_inserts_and_deletes() {
+    let b = Mem::default();
+    seed(&b, 10);
+    let first = list(
+        &b,
+        &Query {
+            limit: 4,
+            ..Query::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(page_ids(&first), ["p000", "p001", "p002", "p003"]);
+    store::delete(&b, "p003").unwrap();
+    store::delete(&b, "p004").unwrap();
+    create(&b, json!({"id": "p0035", "name": "late", "content": "c"}));
+    let next = list(
+        &b,
+        &Query {
+            limit: 4,
+            cursor: first.next_cursor,
+            ..Query::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(page_ids(&next), ["p0035", "p005", "p006", "p007"]);
+}
+
+#[test]
+fn list_rejects_bad_input() {
+    let b = Mem::default();
+    seed(&b, 3);
+    for cursor in ["zz", "", "6a2f"] {
+        let q = Query {
+            cursor: Some(cursor.into()),
+            limit: 2,
+            ..Query::default()
+        };
+        assert_eq!(fields(list(&b, &q).unwrap_err()), ["cursor"], "{cursor}");
+    }
+    // A well-formed cursor whose kv part the store rejects.
+    let forged = crate::cursor::encode(&crate::cursor::ListCursor {
+        kv_cursor: Some("bogus".into()),
+        after_id: "p000".into(),
+    });
+    assert_eq!(
+        fields(
+            list(
+                &b,
+                &Query {
+                    cursor: Some(forged),
+                    limit: 2,
+                    ..Query::default()
+                }
+            )
+            .unwrap_err()
+        ),
+        ["cursor"]
+    );
+    let q = Query {
+        access_level: Some("secret".into()),
+        limit: 2,
+        ..Query::default()
+    };
+    assert_eq!(fields(list(&b, &q).unwrap_err()), ["accessLevel"]);
+}
+
+#[test]
+fn list_limit_defaults_and_caps() {
+    let b = Mem::default();
+    seed(&b, 120);
+    assert_eq!(list(&b, &Query::default()).unwrap().prompts.len(), 20);
+    assert_eq!(
+        list(
+            &b,
+            &Query {
+                limit: 1000,
+                ..Query::default()
+            }
+        )
+        .unwrap()
+        .prompts
+        .len(),
+        100
+    );
+}
+
+#[test]
+fn list_skips_corrupt_entries_with_a_warning() {
+    let b = Mem::default();
+    seed(&b, 3);
+    b.raw_put("p/p001", b"not json");
+    let page = list(
+        &b,
+        &Query {
+            limit: 10,
+            ..Query::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(page_ids(&page), ["p000", "p002"]);
+    assert_eq!(b.warnings.borrow().len(), 1);
+    let json: Value = serde_json::from_str(&crate::list::to_json(&page).unwrap()).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(2));
+}
+
+// ---- apply ------------------------------------------------------------------------
+
+fn applied(b: &Mem, id: &str, vars: Value) -> Result<Applied, Error> {
+    apply(b, id, &vars.to_string())
+}
+
+#[test]
+fn apply_uses_defaults_and_reports_variables() {
+    let b = Mem::default();
+    create(
+        &b,
+        json!({"id": "t", "name": "T", "content": "{{greeting}} {{who}}{{extra}} {{free}}", "variables": [
+            {"name": "greeting", "default": "Hello"},
+            "who",
+            {"name": "extra", "required": false},
+            {"name": "opt", "required": false, "default": 3}
+        ]}),
+    );
+    let out = applied(&b, "t", json!({"who": "Ann", "free": "!"})).unwrap();
+    assert_eq!(out.content, "Hello Ann !");
+    assert_eq!(out.applied_variables, ["free", "greeting", "opt", "who"]);
+    assert_eq!(out.missing_variables, ["extra"]);
+}
+
+#[test]
+fn apply_reports_every_missing_required_variable() {
+    let b = Mem::default();
+    create(
+        &b,
+        json!({"id": "t", "name": "T", "content": "{{b}} {{a}}", "variables": ["b", "a", "c"]}),
+    );
+    assert_eq!(
+        applied(&b, "t", json!({"c": "x", "a": null})),
+        Err(Error::MissingVariables(vec!["a".into(), "b".into()]))
+    );
+    assert_eq!(b.renders.get(), 0);
+    assert_eq!(
+        fields(applied(&b, "t", json!([1])).unwrap_err()),
+        ["variables"]
+    );
+    assert_eq!(fields(apply(&b, "t", "{oops").unwrap_err()), ["variables"]);
+    assert!(matches!(
+        apply(&b, "t", " "),
+        Err(Error::MissingVariables(_))
+    ));
+    assert!(matches!(
+        applied(&b, "nope", json!({})),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn apply_fetches_partials() {
+    let b = Mem::default();
+    create(
+        &b,
+        json!({"id": "header", "name": "H", "content": "[{{title}}]"}),
+    );
+    create(
+        &b,
+        json!({"id": "main", "name": "M", "content": "{{> header}} body"}),
+    );
+    let out = applied(&b, "main", json!({"title": "T"})).unwrap();
+    assert_eq!(out.content, "[T] body");
+    assert_eq!(out.applied_variables, ["title"]);
+    assert_eq!(b.renders.get(), 2);
+
+    create(
+        &b,
+        json!({"id": "broken", "name": "B", "content": "{{> nowhere}}"}),
+    );
+    assert_eq!(
+        applied(&b, "broken", json!({})),
+        Err(Error::RenderFailed("partial 'nowhere' not found".into()))
+    );
+    create(
+        &b,
+        json!({"id": "self", "name": "S", "content": "x {{> self}}"}),
+    );
+    assert_eq!(
+        applied(&b, "self", json!({})),
+        Err(Error::RenderFailed("partial cycle: self -> self".into()))
+    );
+}
+
+#[test]
+fn apply_caps_the_number_of_partials() {
+    let b = Mem::default();
+    let mut content = String::new();
+    for i in 0..40 {
+        create(
+            &b,
+            json!({"id": format!("c{i}"), "name": "c", "content": "x"}),
+        );
+        content.push_str(&format!("{{{{> c{i}}}}}"));
+    }
+    create(
+        &b,
+        json!({"id": "many", "name": "many", "content": content}),
+    );
+    assert_eq!(
+        applied(&b, "many", json!({})),
+        Err(Error::RenderFailed(
+            "too many partials (more than 32)".into()
+        ))
+    );
+    assert_eq!(b.renders.get(), 33);
+    // 32 are fine.
+    create(
+        &b,
+        json!({"id": "enough", "name": "enough", "content": content[..content.find("{{> c32}}").unwrap()]}),
+    );
+    assert_eq!(
+        applied(&b, "enough", json!({})).unwrap().content,
+        "x".repeat(32)
+    );
+}
+
+#[test]
+fn apply_maps_renderer_errors() {
+    let b = Mem::default();
+    create(
+        &b,
+        json!({"id": "s", "name": "S", "content": "a {{!syntax}}"}),
+    );
+    assert_eq!(
+        applied(&b, "s", json!({})),
+        Err(Error::RenderFailed(
+            "syntax error in template at 2:5: unexpected token".into()
+        ))
+    );
+    create(
+        &b,
+        json!({"id": "f", "name": "F", "content": "a {{!fail}}"}),
+    );
+    assert_eq!(
+        applied(&b, "f", json!({})),
+        Err(Error::RenderFailed("helper failed".into()))
+    );
+}
+
+// ---- the real catalog ---------------------------------------------------------------
+
+fn catalog() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/catalog");
+    let Ok(read) = std::fs::read_dir(&dir) else {
+        eprintln!("catalog not found at {}; skipping", dir.display());
+        return Vec::new();
+    };
+    let mut files: Vec<_> = read
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn catalog_files_normalise_and_validate_cleanly() {
+    let stamp = Stamp {
+        now: "2026-01-01T00:00:00.000Z",
+        author: None,
+    };
+    for (path, text) in catalog() {
+        let parsed = parse_body(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        let (prompt, id_errors) = new_prompt(parsed.draft, &stamp);
+        let mut errors: Vec<FieldError> = parsed.errors;
+        errors.extend(id_errors);
+        let errors = combine(errors, validate(&prompt));
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+
+        // Nothing the file says about the prompt itself is lost.
+        let raw: Value = serde_json::from_str(&text).unwrap();
+        let obj = raw.as_object().unwrap();
+        assert_eq!(Some(prompt.id.as_str()), obj["id"].as_str(), "{path}");
+        assert_eq!(
+            Some(prompt.content.as_str()),
+            obj["content"].as_str(),
+            "{path}"
+        );
+        let names: Vec<&str> = prompt.variables.iter().map(|v| v.name.as_str()).collect();
+        let raw_names: Vec<&str> = obj
+            .get("variables")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(names, raw_names, "{path}");
+        if obj.contains_key("categories") && !obj.contains_key("category") {
+            assert!(prompt.category.is_some(), "{path}");
+        }
+        assert_eq!(normalise(obj).errors, vec![], "{path}");
+    }
+}
+
+#[test]
+fn catalog_imports_lists_and_re_imports_unchanged() {
+    let b = Mem::default();
+    let files = catalog();
+    for (path, text) in &files {
+        let (outcome, _) =
+            store::upsert(&b, text, None).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        assert_eq!(outcome, Outcome::Created, "{path}");
+    }
+    for (path, text) in &files {
+        let (outcome, _) = store::upsert(&b, text, None).unwrap();
+        assert_eq!(outcome, Outcome::Unchanged, "{path}");
+    }
+    let (ids, _) = walk(
+        &b,
+        Query {
+            limit: 7,
+            ..Query::default()
+        },
+    );
+    assert_eq!(ids.len(), files.len());
+    let sorted: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(sorted.len(), ids.len());
+    if !files.is_empty() {
+        let tagged = walk(
+            &b,
+            Query {
+                tags: vec!["DOCKER".into()],
+                limit: 2,
+                ..Query::default()
+            },
+        )
+        .0;
+        assert!(!tagged.is_empty());
+        let out = applied(
+            &b,
+            "basic-template",
+            json!({"task": "testing", "context": "none"}),
+        )
+        .unwrap();
+        assert!(out.content.starts_with("You are assisting with testing."));
+        assert_eq!(out.applied_variables, ["context", "task"]);
+    }
+}

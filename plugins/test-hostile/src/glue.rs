@@ -1,0 +1,89 @@
+//! Binding to the WIT world `prompt-handler`.
+
+use crate::{exhaust_memory, ok_prompt, recurse, spin};
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "prompt-handler",
+});
+
+use exports::mcp_prompts::plugin::prompts as wit;
+use mcp_prompts::plugin::types::CallContext;
+
+fn not_found(id: &str) -> wit::HandlerError {
+    wit::HandlerError::NotFound(format!("prompt '{id}' not found"))
+}
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn list(
+        _ctx: CallContext,
+        _query: wit::ListQuery,
+    ) -> Result<wit::PromptPage, wit::HandlerError> {
+        Ok(wit::PromptPage {
+            prompts_json: "[]".to_owned(),
+            next_cursor: None,
+        })
+    }
+
+    fn get(
+        _ctx: CallContext,
+        id: String,
+        _version: Option<u64>,
+    ) -> Result<String, wit::HandlerError> {
+        match id.as_str() {
+            "loop" => spin(),
+            "oom" => {
+                exhaust_memory();
+                Err(wit::HandlerError::Internal("memory did not run out".into()))
+            }
+            "recurse" => {
+                let depth = recurse(0);
+                Err(wit::HandlerError::Internal(format!(
+                    "recursion ended at {depth}"
+                )))
+            }
+            "trap" => core::arch::wasm32::unreachable(),
+            _ => Ok(ok_prompt(&id)),
+        }
+    }
+
+    fn create(_ctx: CallContext, _prompt_json: String) -> Result<String, wit::HandlerError> {
+        Err(not_found(""))
+    }
+
+    fn update(
+        _ctx: CallContext,
+        id: String,
+        _prompt_json: String,
+        _expected_version: Option<u64>,
+    ) -> Result<String, wit::HandlerError> {
+        Err(not_found(&id))
+    }
+
+    fn delete(_ctx: CallContext, id: String) -> Result<(), wit::HandlerError> {
+        Err(not_found(&id))
+    }
+
+    fn upsert(
+        _ctx: CallContext,
+        _prompt_json: String,
+    ) -> Result<(wit::UpsertOutcome, String), wit::HandlerError> {
+        Err(not_found(""))
+    }
+
+    fn versions(_ctx: CallContext, id: String) -> Result<String, wit::HandlerError> {
+        Err(not_found(&id))
+    }
+
+    fn apply(
+        _ctx: CallContext,
+        id: String,
+        _variables_json: String,
+    ) -> Result<wit::Applied, wit::HandlerError> {
+        Err(not_found(&id))
+    }
+}
+
+export!(Component);

@@ -1,0 +1,83 @@
+//! A deliberately misbehaving prompt-handler plugin, used ONLY by the host's test suite
+//! to check that the sandbox contains guests: fuel/epoch limits stop endless loops,
+//! memory limits stop unbounded growth, stack limits stop runaway recursion, and traps
+//! surface as errors instead of crashing the host. Never deploy it.
+//!
+//! `get(ctx, id, _)` by id:
+//! - `loop`: spins forever;
+//! - `oom`: allocates 1 MiB chunks (touching every page) until memory runs out;
+//! - `recurse`: non-tail recursion without end;
+//! - `trap`: executes `unreachable`;
+//! - anything else (e.g. `ok`): returns a small valid prompt.
+//!
+//! Every other export answers `not-found`, and `list` an empty page.
+
+#[cfg(target_arch = "wasm32")]
+mod glue;
+
+use std::hint::black_box;
+
+/// Spins forever; `black_box` keeps the loop observable so it is not optimised away.
+pub fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Grows the heap without bound. Every 4 KiB page of each chunk is written so the
+/// memory is really committed, not just reserved.
+pub fn exhaust_memory() -> usize {
+    const CHUNK: usize = 1 << 20;
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        for i in (0..CHUNK).step_by(4096) {
+            chunk[i] = black_box(1);
+        }
+        hoard.push(black_box(chunk));
+        black_box(&hoard);
+    }
+}
+
+/// Recurses without end. The frame holds a buffer and the result is used after the
+/// call, so it is not a tail call; `black_box` hides that the base case never happens.
+#[inline(never)]
+pub fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 32]);
+    if black_box(depth) == u64::MAX {
+        return frame[0];
+    }
+    recurse(depth + 1).wrapping_add(frame[31])
+}
+
+/// The prompt returned for well-behaved ids.
+pub fn ok_prompt(id: &str) -> String {
+    serde_json::json!({
+        "id": id,
+        "name": "ok",
+        "description": "returned by the test-hostile plugin",
+        "content": "ok",
+        "isTemplate": false,
+        "category": null,
+        "tags": [],
+        "variables": [],
+        "version": 1,
+        "createdAt": "1970-01-01T00:00:00.000Z",
+        "updatedAt": "1970-01-01T00:00:00.000Z",
+        "accessLevel": "public",
+        "author": null,
+        "metadata": {}
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ok_prompt_is_json_with_the_id() {
+        let v: serde_json::Value = serde_json::from_str(&super::ok_prompt("ok")).unwrap();
+        assert_eq!(v["id"], "ok");
+        assert_eq!(v["name"], "ok");
+    }
+}

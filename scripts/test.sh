@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: builds the plugin components (wasm32-wasip2), then the unit
+# tests of the plugins, then the host's unit and black-box tests (which spawn the real
+# server binary with the real plugins and talk to it over TLS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target add wasm32-wasip2 >/dev/null
+cargo plugins
+cargo test --manifest-path plugins/Cargo.toml --target-dir target
+cargo test --workspace "$@"

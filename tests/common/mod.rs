@@ -1,0 +1,259 @@
+//! Black-box test harness: spawns the real `mcp-prompts` binary with a temporary config and
+//! data directory, the real plugin components, and talks to it over real TLS.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-prompts");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A built plugin component; `cargo plugins` must have run (scripts/test.sh does).
+pub fn plugin(name: &str) -> PathBuf {
+    let p = repo_root()
+        .join("target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo plugins` first (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+pub fn catalog_dir() -> PathBuf {
+    let p = repo_root().join("../shared/catalog");
+    assert!(p.is_dir(), "{} is missing", p.display());
+    p
+}
+
+/// The default plugin set and one prompt route, as TOML, with `{data}` for the data dir.
+pub fn base_config(extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+mode = "tls"
+header_read_timeout = "2s"
+tls_handshake_timeout = "2s"
+
+[storage]
+data_dir = "{{data}}"
+
+[auth.dev]
+secret_file = "{{data}}/dev-secret"
+generate_if_missing = true
+
+[logging]
+format = "json"
+level = "info"
+
+[runtime]
+max_instances = 200
+
+[plugins.renderer]
+path = "{renderer}"
+world = "renderer"
+
+[plugins.prompt-store]
+path = "{store}"
+world = "prompt-handler"
+kv = ["prompts"]
+renderer = "renderer"
+timeout = "5s"
+
+[plugins.policy]
+path = "{policy}"
+world = "policy"
+
+[[routes]]
+path = "/v1/prompts"
+handler = "prompt-store"
+auth = "optional"
+policies = ["policy"]
+{extra}
+"#,
+        renderer = plugin("renderer").display(),
+        store = plugin("prompt_store").display(),
+        policy = plugin("policy").display(),
+    )
+}
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts a server with the default config.
+    pub fn start() -> Self {
+        Self::start_with(&base_config(""))
+    }
+
+    /// Starts a server with `config` (a TOML template where `{data}` is the data dir).
+    pub fn start_with(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, config)
+    }
+
+    /// Starts a server in an existing directory (e.g. to restart on the same data).
+    pub fn start_in(dir: tempfile::TempDir, config: &str) -> Self {
+        let data = dir.path().join("data");
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(
+            &config_path,
+            config.replace("{data}", &data.display().to_string()),
+        )
+        .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mcp-prompts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("mcp-prompts listening on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(rest.to_string());
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(b) => b,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not start; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        let client = client_for(&data, base.starts_with("https"));
+        Server {
+            child: Some(child),
+            dir,
+            config: config_path,
+            base,
+            client,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// A development token from `mcp-prompts token` for this server's config.
+    pub fn token(&self, sub: &str, extra: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(["token", "--config"])
+            .arg(&self.config)
+            .args(["--sub", sub])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Stops the server with SIGKILL (no chance to flush anything).
+    pub fn kill9(&mut self) -> tempfile::TempDir {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// An HTTPS client that trusts exactly the server's generated certificate.
+pub fn client_for(data: &Path, tls: bool) -> reqwest::Client {
+    let mut b = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if tls {
+        let pem = std::fs::read(data.join("tls/cert.pem")).unwrap();
+        b = b
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// A minimal valid prompt body.
+pub fn prompt(id: &str, content: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "name": format!("Prompt {id}"),
+        "description": "a test prompt",
+        "content": content,
+        "isTemplate": true,
+        "tags": ["test"],
+        "variables": [],
+    })
+}
+
+/// Runs the binary with args and returns (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
