@@ -530,7 +530,7 @@ async fn partials_resolve_and_cycles_are_named() {
         201
     );
     assert_eq!(
-        a.post("/v1/prompts", &prompt("page", "{{> header}}\nbody"))
+        a.post("/v1/prompts", &prompt("page", "{{> header}} / body"))
             .await
             .status(),
         201
@@ -544,7 +544,7 @@ async fn partials_resolve_and_cycles_are_named() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v["content"], "# T\nbody");
+    assert_eq!(v["content"], "# T / body");
 
     assert_eq!(
         a.post("/v1/prompts", &prompt("cyc-a", "A {{> cyc-b}}"))

@@ -424,13 +424,13 @@ fn check_imports(
         };
         if let Some(iface) = bare.strip_prefix("mcp-prompts:plugin/") {
             let world = pc.world;
-            let in_world = match (world, iface) {
-                (_, "types" | "log" | "config") => true,
-                (World::PromptHandler, "kv" | "blob" | "render" | "rendering") => true,
-                (World::Renderer, "rendering") => true,
-                (World::Policy, "kv") => true,
-                _ => false,
-            };
+            let in_world = matches!(
+                (world, iface),
+                (_, "types" | "log" | "config")
+                    | (World::PromptHandler, "kv" | "blob" | "render" | "rendering")
+                    | (World::Renderer, "rendering")
+                    | (World::Policy, "kv")
+            );
             if !in_world {
                 return Err(refuse(format!(
                     "imports {import}, which the {} world does not provide",

@@ -1,5 +1,8 @@
 //! Request entry point: request id, built-in endpoints, route lookup, auth, access log.
 
+// Errors here are complete responses, built only on the (rare) error path.
+#![allow(clippy::result_large_err)]
+
 use crate::api::{self, Problem};
 use crate::app::{App, Route, Snapshot};
 use crate::auth::Principal;

@@ -265,14 +265,8 @@ fn variable(i: usize, item: &Value, errors: &mut Vec<FieldError>) -> Option<Vari
     };
     let default = match obj.get("default") {
         None | Some(Value::Null) => None,
-        Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => Some(v.clone()),
-        Some(_) => {
-            errors.push(FieldError::new(
-                format!("{path}.default"),
-                "must be a string, number or boolean",
-            ));
-            None
-        }
+        // Arrays and objects are useful defaults for `{{#each}}` and `{{obj.field}}`.
+        Some(v) => Some(v.clone()),
     };
     (errors.len() == before).then_some(Variable {
         name,
@@ -345,12 +339,7 @@ mod tests {
         let fields: Vec<_> = p.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "variables[0]",
-                "variables[1].name",
-                "variables[2].required",
-                "variables[2].default"
-            ]
+            ["variables[0]", "variables[1].name", "variables[2].required",]
         );
         assert_eq!(p.draft.variables, Some(vec![]));
     }

@@ -43,7 +43,7 @@ pub struct Variable {
     pub name: String,
     pub description: Option<String>,
     pub required: bool,
-    /// Any JSON scalar, stored as given (a default of `"3"` stays a string, `3` a number).
+    /// Any JSON value, stored as given (a default of `"3"` stays a string, `3` a number).
     pub default: Option<Value>,
 }
 

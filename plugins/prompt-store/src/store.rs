@@ -17,7 +17,9 @@ use crate::model::{FieldError, Prompt};
 use crate::validate::{combine, is_valid_id, validate};
 
 /// Attempts for writes without an expected version before giving up with a conflict.
-const MAX_ATTEMPTS: usize = 5;
+/// Optimistic retries before giving up with `conflict`. Generous, because writers without
+/// `If-Match` must never lose an update even when many race on one prompt.
+const MAX_ATTEMPTS: usize = 32;
 /// A transaction holds at most 100 ops; version cleanup uses one for its guard.
 const CLEANUP_BATCH: u32 = 99;
 /// kv's maximum page size.
@@ -159,13 +161,29 @@ fn same_user_fields(a: &Prompt, b: &Prompt) -> bool {
 /// `update`'s merge). A field the file omits takes its default, exactly as on create,
 /// so importing the same file twice compares equal and writes nothing the second time.
 /// History (`createdAt`, `author`) of an existing prompt is kept.
+/// Waits a little before a retry so that racing writers spread out. Grows with the
+/// attempt and is staggered by the clock's sub-millisecond noise (cheap jitter without a
+/// PRNG crate); on wasm the sleep is a non-blocking host poll.
+fn backoff(attempt: usize) {
+    if attempt == 0 {
+        return;
+    }
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 1000)
+        .unwrap_or(0) as u64;
+    let micros = 200 * attempt.min(10) as u64 + noise;
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+}
+
 pub fn upsert(
     b: &dyn Backend,
     body: &str,
     author: Option<&str>,
 ) -> Result<(Outcome, String), Error> {
     let fresh = fresh_prompt(b, body, author)?;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        backoff(attempt);
         let (outcome, prompt, head) = match load_head(b, &fresh.id)? {
             None => (Outcome::Created, fresh.clone(), Precondition::Absent),
             Some((stored, _)) if same_user_fields(&stored, &fresh) => {
@@ -213,7 +231,8 @@ pub fn update(
         author: None,
     };
 
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        backoff(attempt);
         let (stored, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
         if let Some(n) = expected
             && n != stored.version
@@ -257,7 +276,8 @@ fn too_busy(id: &str) -> Error {
 
 pub fn delete(b: &dyn Backend, id: &str) -> Result<(), Error> {
     let mut deleted = false;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        backoff(attempt);
         let (_, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
         let op = WriteOp::Delete {
             key: head_key(id),

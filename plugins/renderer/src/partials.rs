@@ -1,5 +1,6 @@
 //! Static analysis of partial references: which partials a template needs, whether they
-//! were all supplied, whether they include each other in a loop, and how deeply they nest.
+//! were all supplied, whether they include each other in a loop, and how deeply blocks and
+//! partials nest once partials are expanded.
 //!
 //! Handlebars only notices a missing partial when rendering reaches it and only refuses a
 //! partial that includes itself directly; a longer loop recurses until the guest's stack
@@ -14,6 +15,13 @@ use crate::engine::RenderFailure;
 
 /// How many partials may be nested inside each other (the main template is level 0).
 pub const MAX_PARTIAL_DEPTH: usize = 32;
+
+/// How many blocks and partial levels may nest in total, across partials.
+///
+/// Rendering uses about 0.8 KiB (`{{#if}}`) to 1.4 KiB (`{{#each}}`) of the 256 KiB guest
+/// stack per level; measured in wasmtime, `{{#each}}` overflowed at about 190 levels.
+/// 128 leaves headroom, and real prompts nest a handful of levels.
+pub const MAX_NESTING: usize = 128;
 
 /// The name handlebars gives the content of the enclosing partial block.
 const PARTIAL_BLOCK: &str = "@partial-block";
@@ -33,14 +41,21 @@ pub struct Alias {
     pub name: String,
 }
 
-/// Partial references found in one template, in document order.
+/// What one template (or inline partial body) contributes to the partial graph.
 #[derive(Debug, Default)]
-struct Scan {
-    /// Partials the template renders directly (outside inline partial definitions), as
-    /// spelled in the template.
-    refs: Vec<String>,
-    /// Inline partials the template defines, each with the partials its body renders.
-    inline: Vec<(String, Vec<String>)>,
+struct Node {
+    /// Partials it renders, in document order.
+    refs: Vec<Ref>,
+    /// How deeply blocks nest in it.
+    block_depth: usize,
+}
+
+#[derive(Debug)]
+struct Ref {
+    /// The name as spelled in the template.
+    spelling: String,
+    /// How many blocks enclose the reference.
+    depth: usize,
 }
 
 /// Checks the partial references reachable from `main`.
@@ -48,25 +63,28 @@ struct Scan {
 /// Only partials that rendering can reach are checked, so a caller may pass a whole
 /// library of partials of which the template uses a few. Errors, in the order found by a
 /// depth-first walk in document order: `MissingPartial` for the first unknown name,
-/// `PartialCycle` for the first loop, `Failed` for dynamic names or nesting deeper than
-/// [`MAX_PARTIAL_DEPTH`]. On success, returns the quoted spellings that need aliases.
+/// `PartialCycle` for the first loop, `Failed` for dynamic names, partials nested deeper
+/// than [`MAX_PARTIAL_DEPTH`] or nesting beyond [`MAX_NESTING`]. On success, returns the
+/// quoted spellings that need aliases.
 pub fn check(main: &Template, partials: &[(&str, &Template)]) -> Result<Vec<Alias>, RenderFailure> {
-    let root = scan(main)?;
-    let mut graph: HashMap<String, Vec<String>> = HashMap::new();
-    add_inline(&mut graph, root.inline);
+    let (root, root_inline) = scan(main)?;
+    let mut graph: HashMap<String, Node> = HashMap::new();
+    merge_all(&mut graph, root_inline);
     for (name, template) in partials {
-        let found = scan(template)?;
-        graph
-            .entry((*name).to_owned())
-            .or_default()
-            .extend(found.refs);
-        add_inline(&mut graph, found.inline);
+        let (node, inline) = scan(template)?;
+        merge(&mut graph, (*name).to_owned(), node);
+        merge_all(&mut graph, inline);
     }
     let mut walk = Walk::new(&graph);
-    let depth = walk.run(&root.refs)?;
-    if depth > MAX_PARTIAL_DEPTH {
+    let extent = walk.run(&root)?;
+    if extent.partials > MAX_PARTIAL_DEPTH {
         return Err(RenderFailure::Failed(format!(
             "partials nest deeper than {MAX_PARTIAL_DEPTH} levels"
+        )));
+    }
+    if extent.nesting > MAX_NESTING {
+        return Err(RenderFailure::Failed(format!(
+            "blocks and partials nest deeper than {MAX_NESTING} levels combined"
         )));
     }
     Ok(walk.aliases.into_iter().collect())
@@ -83,53 +101,62 @@ fn strip_pair(text: &str, open: char, close: char) -> Option<&str> {
     text.strip_prefix(open)?.strip_suffix(close)
 }
 
-/// Adds inline partials as graph nodes.
+/// Adds a node, merging it with any node of the same name.
 ///
 /// Inline partials are scoped at render time (and shadow supplied partials of the same
 /// name while in scope); merging every definition of a name into one node
-/// over-approximates that, which can only report a loop that a particular render would
-/// not have hit.
-fn add_inline(graph: &mut HashMap<String, Vec<String>>, inline: Vec<(String, Vec<String>)>) {
-    for (name, refs) in inline {
-        graph.entry(name).or_default().extend(refs);
+/// over-approximates that, which can only report a loop or a depth that a particular
+/// render would not have reached.
+fn merge(graph: &mut HashMap<String, Node>, name: String, node: Node) {
+    let merged = graph.entry(name).or_default();
+    merged.refs.extend(node.refs);
+    merged.block_depth = merged.block_depth.max(node.block_depth);
+}
+
+fn merge_all(graph: &mut HashMap<String, Node>, nodes: Vec<(String, Node)>) {
+    for (name, node) in nodes {
+        merge(graph, name, node);
     }
 }
 
-fn scan(template: &Template) -> Result<Scan, RenderFailure> {
-    let mut found = Scan::default();
-    let mut refs = Vec::new();
-    walk(template, &mut refs, &mut found.inline)?;
-    found.refs = refs;
-    Ok(found)
+/// Scans a template into its own node and the inline partials it defines.
+fn scan(template: &Template) -> Result<(Node, Vec<(String, Node)>), RenderFailure> {
+    let mut node = Node::default();
+    let mut inline = Vec::new();
+    collect(template, 0, &mut node, &mut inline)?;
+    Ok((node, inline))
 }
 
-/// Collects the partial references of `template` into `refs` and its inline partial
-/// definitions into `inline`, descending into every nested block and inverse block.
+/// Collects the references of `template`, which `depth` blocks enclose, into `node` and
+/// its inline partial definitions into `inline`, descending into every nested block and
+/// inverse block (an `{{else if}}` chain nests, as it does when rendering).
 ///
 /// The recursion is bounded by the block nesting limit checked before parsing.
-fn walk(
+fn collect(
     template: &Template,
-    refs: &mut Vec<String>,
-    inline: &mut Vec<(String, Vec<String>)>,
+    depth: usize,
+    node: &mut Node,
+    inline: &mut Vec<(String, Node)>,
 ) -> Result<(), RenderFailure> {
+    node.block_depth = node.block_depth.max(depth);
     for element in &template.elements {
         match element {
             TemplateElement::HelperBlock(helper) => {
                 for block in [&helper.template, &helper.inverse].into_iter().flatten() {
-                    walk(block, refs, inline)?;
+                    collect(block, depth + 1, node, inline)?;
                 }
             }
-            TemplateElement::PartialExpression(partial) => push_ref(partial, refs)?,
+            TemplateElement::PartialExpression(partial) => push_ref(partial, depth, node)?,
             TemplateElement::PartialBlock(partial) => {
-                push_ref(partial, refs)?;
+                push_ref(partial, depth, node)?;
                 // The block is rendered in the caller's scope (as `@partial-block`, or as
                 // the fallback when the partial is missing), so its references are ours.
                 if let Some(block) = &partial.template {
-                    walk(block, refs, inline)?;
+                    collect(block, depth + 1, node, inline)?;
                 }
             }
             TemplateElement::DecoratorBlock(decorator) => {
-                walk_decorator_block(decorator, refs, inline)?;
+                collect_decorator_block(decorator, depth, node, inline)?;
             }
             // Plain expressions, comments, raw text and block-less decorators cannot
             // render partials.
@@ -139,10 +166,11 @@ fn walk(
     Ok(())
 }
 
-fn walk_decorator_block(
+fn collect_decorator_block(
     decorator: &DecoratorTemplate,
-    refs: &mut Vec<String>,
-    inline: &mut Vec<(String, Vec<String>)>,
+    depth: usize,
+    node: &mut Node,
+    inline: &mut Vec<(String, Node)>,
 ) -> Result<(), RenderFailure> {
     let Some(body) = &decorator.template else {
         return Ok(());
@@ -150,12 +178,13 @@ fn walk_decorator_block(
     if decorator.name.as_name() != Some(INLINE_DECORATOR) {
         // Not a partial definition: handlebars fails on unknown decorators when rendering,
         // but walking the body keeps the analysis independent of that.
-        return walk(body, refs, inline);
+        return collect(body, depth + 1, node, inline);
     }
+    // The body renders where the inline partial is referenced, not where it is defined.
     let name = inline_name(decorator)?;
-    let mut body_refs = Vec::new();
-    walk(body, &mut body_refs, inline)?;
-    inline.push((name, body_refs));
+    let mut definition = Node::default();
+    collect(body, 0, &mut definition, inline)?;
+    inline.push((name, definition));
     Ok(())
 }
 
@@ -169,17 +198,33 @@ fn inline_name(decorator: &DecoratorTemplate) -> Result<String, RenderFailure> {
     }
 }
 
-fn push_ref(partial: &DecoratorTemplate, refs: &mut Vec<String>) -> Result<(), RenderFailure> {
+fn push_ref(
+    partial: &DecoratorTemplate,
+    depth: usize,
+    node: &mut Node,
+) -> Result<(), RenderFailure> {
     // `as_name` yields exactly the name handlebars looks up at render time; it has none
     // for a subexpression, whose value is only known while rendering.
-    let name = partial.name.as_name().ok_or_else(|| {
+    let spelling = partial.name.as_name().ok_or_else(|| {
         RenderFailure::Failed("dynamic partial names are not supported".to_owned())
     })?;
     // `{{> @partial-block}}` renders the caller's block, not a named partial.
-    if name != PARTIAL_BLOCK {
-        refs.push(name.to_owned());
+    if spelling != PARTIAL_BLOCK {
+        node.refs.push(Ref {
+            spelling: spelling.to_owned(),
+            depth,
+        });
     }
     Ok(())
+}
+
+/// How far rendering a node reaches below its own start.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extent {
+    /// Partial levels.
+    partials: usize,
+    /// Blocks and partial levels together.
+    nesting: usize,
 }
 
 /// Iterative depth-first walk over the partial graph.
@@ -187,27 +232,46 @@ fn push_ref(partial: &DecoratorTemplate, refs: &mut Vec<String>) -> Result<(), R
 /// Iterative because the graph comes from the request: a chain of thousands of partials
 /// must produce an error, not overflow the guest's stack.
 struct Walk<'g> {
-    graph: &'g HashMap<String, Vec<String>>,
-    /// Partials whose subtree is fully explored, with its nesting depth.
-    done: HashMap<&'g str, usize>,
+    graph: &'g HashMap<String, Node>,
+    /// Partials whose subtree is fully explored.
+    done: HashMap<&'g str, Extent>,
     /// Partials on the current path, for loop detection.
     active: HashSet<&'g str>,
     /// Quoted spellings seen, with the names they mean.
     aliases: BTreeSet<Alias>,
-    /// The current path: a node (`None` for the main template), the index of its next
-    /// reference to visit, and the deepest nesting found below it so far.
+    /// The current path, starting with the main template.
     stack: Vec<Frame<'g>>,
 }
 
 struct Frame<'g> {
+    /// `None` for the main template.
     name: Option<&'g str>,
-    refs: &'g [String],
+    refs: &'g [Ref],
+    /// Index of the next reference to visit.
     next: usize,
-    depth: usize,
+    /// Block depth of the reference in the parent that led here.
+    entered_at: usize,
+    /// Extent found so far.
+    extent: Extent,
+}
+
+impl<'g> Frame<'g> {
+    fn new(name: Option<&'g str>, node: &'g Node, entered_at: usize) -> Self {
+        Frame {
+            name,
+            refs: &node.refs,
+            next: 0,
+            entered_at,
+            extent: Extent {
+                partials: 0,
+                nesting: node.block_depth,
+            },
+        }
+    }
 }
 
 impl<'g> Walk<'g> {
-    fn new(graph: &'g HashMap<String, Vec<String>>) -> Self {
+    fn new(graph: &'g HashMap<String, Node>) -> Self {
         Walk {
             graph,
             done: HashMap::new(),
@@ -217,28 +281,23 @@ impl<'g> Walk<'g> {
         }
     }
 
-    /// Walks everything reachable from the main template's references and returns how
-    /// deeply partials nest below it.
-    fn run(&mut self, root_refs: &'g [String]) -> Result<usize, RenderFailure> {
-        self.stack.push(Frame {
-            name: None,
-            refs: root_refs,
-            next: 0,
-            depth: 0,
-        });
+    /// Walks everything reachable from the main template and returns its extent.
+    fn run(&mut self, root: &'g Node) -> Result<Extent, RenderFailure> {
+        self.stack.push(Frame::new(None, root, 0));
         while let Some(frame) = self.stack.last_mut() {
             if let Some(child) = frame.refs.get(frame.next) {
                 frame.next += 1;
                 self.visit(child)?;
-            } else if let Some(root_depth) = self.finish() {
-                return Ok(root_depth);
+            } else if let Some(root_extent) = self.finish() {
+                return Ok(root_extent);
             }
         }
-        Ok(0)
+        Ok(Extent::default())
     }
 
     /// Handles one reference from the frame on top of the stack.
-    fn visit(&mut self, spelling: &'g str) -> Result<(), RenderFailure> {
+    fn visit(&mut self, reference: &'g Ref) -> Result<(), RenderFailure> {
+        let spelling = reference.spelling.as_str();
         let name = unquote(spelling);
         if name != spelling {
             self.aliases.insert(Alias {
@@ -246,43 +305,41 @@ impl<'g> Walk<'g> {
                 name: name.to_owned(),
             });
         }
-        if let Some(&depth) = self.done.get(name) {
-            self.record_child_depth(depth);
+        if let Some(&extent) = self.done.get(name) {
+            self.record_child(reference.depth, extent);
             return Ok(());
         }
         if self.active.contains(name) {
             return Err(RenderFailure::PartialCycle(self.cycle_through(name)));
         }
-        let Some(refs) = self.graph.get(name) else {
+        let Some(node) = self.graph.get(name) else {
             return Err(RenderFailure::MissingPartial(name.to_owned()));
         };
         self.active.insert(name);
-        self.stack.push(Frame {
-            name: Some(name),
-            refs,
-            next: 0,
-            depth: 0,
-        });
+        self.stack
+            .push(Frame::new(Some(name), node, reference.depth));
         Ok(())
     }
 
-    /// Pops the finished top frame and records its depth; returns the depth once the main
-    /// template's frame is finished.
-    fn finish(&mut self) -> Option<usize> {
+    /// Pops the finished top frame and records its extent; returns the extent once the
+    /// main template's frame is finished.
+    fn finish(&mut self) -> Option<Extent> {
         let frame = self.stack.pop()?;
         let Some(name) = frame.name else {
-            return Some(frame.depth);
+            return Some(frame.extent);
         };
         self.active.remove(name);
-        self.done.insert(name, frame.depth);
-        self.record_child_depth(frame.depth);
+        self.done.insert(name, frame.extent);
+        self.record_child(frame.entered_at, frame.extent);
         None
     }
 
-    /// A child of the top frame nests `child_depth` levels below itself.
-    fn record_child_depth(&mut self, child_depth: usize) {
+    /// The top frame renders a child with `child` extent inside `at` of its blocks.
+    fn record_child(&mut self, at: usize, child: Extent) {
         if let Some(parent) = self.stack.last_mut() {
-            parent.depth = parent.depth.max(child_depth + 1);
+            let extent = &mut parent.extent;
+            extent.partials = extent.partials.max(child.partials + 1);
+            extent.nesting = extent.nesting.max(at + 1 + child.nesting);
         }
     }
 

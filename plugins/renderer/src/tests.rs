@@ -222,24 +222,55 @@ fn rejects_dynamic_and_ambiguous_partials() {
     assert!(failed_message(unnamed).contains("must not be empty"));
 }
 
+/// `count` partials, each rendering the next inside `blocks` nested `{{#if}}` blocks.
+fn nested_partials(count: usize, blocks: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| {
+            let inner = if i + 1 < count {
+                format!("{{{{> p{}}}}}", i + 1)
+            } else {
+                "leaf".to_owned()
+            };
+            let body = format!(
+                "{}{inner}{}",
+                "{{#if a}}".repeat(blocks),
+                "{{/if}}".repeat(blocks)
+            );
+            (format!("p{i}"), body)
+        })
+        .collect()
+}
+
+fn borrowed(partials: &[(String, String)]) -> Vec<(&str, &str)> {
+    partials
+        .iter()
+        .map(|(name, body)| (name.as_str(), body.as_str()))
+        .collect()
+}
+
 #[test]
 fn caps_partial_nesting_depth() {
-    let names: Vec<String> = (0..=MAX_PARTIAL_DEPTH).map(|i| format!("p{i}")).collect();
-    let bodies: Vec<String> = (0..=MAX_PARTIAL_DEPTH)
-        .map(|i| match names.get(i + 1) {
-            Some(next) => format!("{{{{> {next}}}}}"),
-            None => "end".to_owned(),
-        })
-        .collect();
-    let partials: Vec<(&str, &str)> = names
-        .iter()
-        .zip(&bodies)
-        .map(|(name, body)| (name.as_str(), body.as_str()))
-        .collect();
+    let chain = nested_partials(MAX_PARTIAL_DEPTH + 1, 0);
+    let partials = borrowed(&chain);
     // p1..p32 nest exactly MAX_PARTIAL_DEPTH levels below the main template.
-    assert_eq!(ok(render_with("{{> p1}}", json!({}), &partials)), "end");
+    assert_eq!(ok(render_with("{{> p1}}", json!({}), &partials)), "leaf");
     let too_deep = render_with("{{> p0}}", json!({}), &partials);
-    assert!(failed_message(too_deep).contains("partials nest deeper"));
+    assert!(failed_message(too_deep).contains("partials nest deeper than 32"));
+}
+
+#[test]
+fn caps_blocks_and_partials_nesting_combined() {
+    // Each partial adds its 8 blocks plus its own level: 14 * 9 = 126 levels fit.
+    let fits = nested_partials(14, 8);
+    let out = render_with("{{> p0}}", json!({"a": 1}), &borrowed(&fits));
+    assert_eq!(ok(out), "leaf");
+    let deeper = nested_partials(15, 8);
+    let out = render_with("{{> p0}}", json!({"a": 1}), &borrowed(&deeper));
+    let message = failed_message(out);
+    assert!(
+        message.contains("deeper than 128 levels combined"),
+        "{message}"
+    );
 }
 
 #[test]
