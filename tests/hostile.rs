@@ -15,6 +15,7 @@ path = "{}"
 world = "prompt-handler"
 memory_limit = "32MiB"
 timeout = "1s"
+kv = ["scratch"]
 
 [[routes]]
 path = "/v1/hostile"
@@ -118,6 +119,33 @@ async fn each_failure_is_contained_to_its_request() {
     assert!(ok > 0);
     let r = s.client.get(s.url("/ready")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn ungranted_namespace_is_refused_by_the_host() {
+    let s = Server::start_with(&config());
+    let r = s
+        .client
+        .get(s.url("/v1/hostile/steal"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.unwrap();
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("not granted") && detail.contains("prompts"),
+        "{detail}"
+    );
+    let r = s
+        .client
+        .get(s.url("/v1/hostile/scratch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["id"], "scratch-v1");
 }
 
 #[tokio::test]

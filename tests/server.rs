@@ -129,3 +129,54 @@ async fn plain_mode_serves_http() {
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("strict-transport-security").is_none());
 }
+
+#[tokio::test]
+async fn ready_follows_storage_health() {
+    let s = Server::start();
+    assert_eq!(
+        s.client.get(s.url("/ready")).send().await.unwrap().status(),
+        200
+    );
+    let blobs = s.data_dir().join("blobs");
+    let parked = s.data_dir().join("blobs-parked");
+    std::fs::rename(&blobs, &parked).unwrap();
+    assert_eq!(
+        s.client.get(s.url("/ready")).send().await.unwrap().status(),
+        503
+    );
+    assert_eq!(
+        s.client
+            .get(s.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    std::fs::rename(&parked, &blobs).unwrap();
+    assert_eq!(
+        s.client.get(s.url("/ready")).send().await.unwrap().status(),
+        200
+    );
+}
+
+#[test]
+fn a_plugin_that_fails_to_load_stops_the_server_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = base_config("")
+        .replace("policy.wasm", "no-such-plugin.wasm")
+        .replace("{data}", &dir.path().join("data").display().to_string());
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"policy\"") && err.contains("no-such-plugin.wasm"),
+        "{err}"
+    );
+}

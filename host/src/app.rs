@@ -2,10 +2,10 @@
 //! from the config (plugins, routes, auth). Requests take the snapshot once and finish on it.
 
 use crate::auth::{Authenticator, ClaimMapping, DevProvider};
-use crate::config::{AuthMode, LoadedConfig};
+use crate::config::{AuthMode, LoadedConfig, ServerConfig};
 use crate::plugins::{LoadedPlugin, PluginSet, Runtime};
 use crate::storage::{self, Storage};
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -86,34 +86,56 @@ impl Snapshot {
 
 pub struct App {
     pub runtime: Runtime,
-    pub snapshot: ArcSwap<Snapshot>,
+    /// `None` until the first snapshot (plugins compiled and checked) is installed: the
+    /// listener is up before that, answering `/health` and a 503 `/ready`.
+    snapshot: ArcSwapOption<Snapshot>,
+    /// Server settings that stay fixed for the life of the process (the listener's).
+    pub server: ServerConfig,
     ready: AtomicBool,
     pub started: Instant,
 }
 
 impl App {
-    /// Opens storage, starts the plugin runtime and loads the config's plugins.
-    pub async fn start(config: LoadedConfig) -> anyhow::Result<Arc<Self>> {
+    /// Opens storage and starts the plugin runtime; plugins are loaded by [`App::load`].
+    pub async fn new(config: &LoadedConfig) -> anyhow::Result<Arc<Self>> {
         let data_dir = config.data_dir();
-        let storage: Storage = {
-            let d = data_dir.clone();
-            tokio::task::spawn_blocking(move || storage::embedded::open(&d)).await??
-        };
+        let storage: Storage =
+            tokio::task::spawn_blocking(move || storage::embedded::open(&data_dir)).await??;
         let runtime = Runtime::new(&config.config.runtime, storage)?;
-        let snapshot = Snapshot::build(config, &runtime).await?;
         Ok(Arc::new(Self {
             runtime,
-            snapshot: ArcSwap::from_pointee(snapshot),
+            snapshot: ArcSwapOption::empty(),
+            server: config.config.server.clone(),
             ready: AtomicBool::new(false),
             started: Instant::now(),
         }))
+    }
+
+    /// Opens storage, starts the runtime and loads the config's plugins.
+    pub async fn start(config: LoadedConfig) -> anyhow::Result<Arc<Self>> {
+        let app = Self::new(&config).await?;
+        app.load(config).await?;
+        Ok(app)
+    }
+
+    /// Builds a snapshot from `config` and installs it atomically; requests already
+    /// running finish on the snapshot they started with.
+    pub async fn load(&self, config: LoadedConfig) -> anyhow::Result<()> {
+        let snapshot = Snapshot::build(config, &self.runtime).await?;
+        self.snapshot.store(Some(Arc::new(snapshot)));
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
     }
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
+    /// Ready means: a snapshot is installed and the server is not shutting down.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.ready.load(Ordering::SeqCst) && self.snapshot.load().is_some()
     }
 }

@@ -156,13 +156,53 @@ impl Server {
             }
         };
         let client = client_for(&data, base.starts_with("https"));
-        Server {
+        let mut server = Server {
             child: Some(child),
             dir,
             config: config_path,
             base,
             client,
             log,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// The listener is up before plugins are loaded; wait until `/ready` says 200.
+    /// Polls from a plain thread so that this works inside and outside a tokio runtime.
+    pub fn wait_ready(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            // A client of its own: connections pooled by a runtime that is then dropped
+            // must not leak into the test's client.
+            let client = client_for(&self.data_dir(), self.base.starts_with("https"));
+            let url = self.url("/ready");
+            let status = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    client
+                        .get(url)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .ok()
+                })
+            })
+            .join()
+            .unwrap();
+            if status == Some(200) {
+                return;
+            }
+            if !self.is_running() || std::time::Instant::now() > deadline {
+                panic!(
+                    "server never became ready ({status:?}); log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -37,7 +37,9 @@ pub async fn run(
     let app = App::start(lc).await.map_err(|e| {
         anyhow::anyhow!("{e:#}\n(is a server running on the same data directory? import while it is stopped, or use the REST API)")
     })?;
-    let snapshot = app.snapshot.load_full();
+    let snapshot = app
+        .snapshot()
+        .ok_or_else(|| anyhow::anyhow!("plugins were not loaded"))?;
     let route =
         match &route {
             Some(r) => snapshot

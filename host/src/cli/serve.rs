@@ -36,19 +36,46 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
         }
         ListenerMode::Plain => None,
     };
-    let app = App::start(lc).await?;
+    let app = App::new(&lc).await?;
     let (listener, acceptor) = server::bind(&sc, tls_config).await?;
     let addr = listener.local_addr()?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
+    // Listen first, then compile plugins: `/health` answers at once and `/ready` says 503
+    // until the plugins are loaded, which is what a load balancer needs to see.
     tracing::info!(%addr, scheme, allocator = ?app.runtime.allocator(), data_dir = %data_dir.display(), "listening");
     // The test harness and scripts read this line to learn the bound port.
     println!("mcp-prompts listening on {scheme}://{addr}");
-    app.set_ready(true);
+    let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
+    let loader = app.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match loader.load(lc).await {
+            Ok(()) => {
+                loader.set_ready(true);
+                tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "plugins loaded; ready"
+                );
+            }
+            Err(e) => {
+                let _ = fail_tx.send(e);
+            }
+        }
+    });
     let ready_app = app.clone();
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let failed2 = failed.clone();
     let shutdown = async move {
-        shutdown_signal().await;
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!("shutting down: draining connections"),
+            Ok(e) = fail_rx => {
+                tracing::error!(error = %format!("{e:#}"), "cannot load plugins; stopping");
+                if let Ok(mut f) = failed2.lock() {
+                    *f = Some(e);
+                }
+            }
+        }
         ready_app.set_ready(false);
-        tracing::info!("shutting down: draining connections");
     };
     server::run(
         app,
@@ -59,7 +86,11 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
         Duration::from_secs(20),
     )
     .await;
-    Ok(ExitCode::SUCCESS)
+    let failure = failed.lock().ok().and_then(|mut f| f.take());
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 async fn shutdown_signal() {

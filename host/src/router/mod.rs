@@ -34,10 +34,9 @@ where
     let request_id = request_id(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let snapshot = app.snapshot.load_full();
-    let limit = snapshot.config.config.server.request_timeout;
+    let limit = app.server.request_timeout;
     let (mut resp, route, subject) =
-        match tokio::time::timeout(limit, dispatch(&app, snapshot, req, &request_id)).await {
+        match tokio::time::timeout(limit, dispatch(&app, req, &request_id)).await {
             Ok(r) => r,
             Err(_) => {
                 let p = Problem::new(
@@ -67,7 +66,6 @@ where
 
 async fn dispatch<B>(
     app: &Arc<App>,
-    snapshot: Arc<Snapshot>,
     req: Request<B>,
     request_id: &str,
 ) -> (Response<Body>, Option<String>, Option<String>)
@@ -86,6 +84,16 @@ where
         }
         _ => {}
     }
+    let Some(snapshot) = app.snapshot() else {
+        let p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting",
+            "Service Unavailable",
+            "the server is still loading its plugins",
+        )
+        .with_header(header::RETRY_AFTER, "1");
+        return (p.into_response(), None, None);
+    };
     let Some((route, rest)) = snapshot.route(path) else {
         let p = Problem::not_found(format!("no route for {path}"));
         return (p.into_response(), None, None);
@@ -154,7 +162,7 @@ async fn ready(app: &App) -> Response<Body> {
             StatusCode::OK,
             &serde_json::json!({
                 "status": "ready",
-                "plugins": app.snapshot.load().plugins.len(),
+                "plugins": app.snapshot().map_or(0, |s| s.plugins.len()),
             }),
         ),
         Err(e) => {

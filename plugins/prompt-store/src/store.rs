@@ -19,7 +19,7 @@ use crate::validate::{combine, is_valid_id, validate};
 /// Attempts for writes without an expected version before giving up with a conflict.
 /// Optimistic retries before giving up with `conflict`. Generous, because writers without
 /// `If-Match` must never lose an update even when many race on one prompt.
-const MAX_ATTEMPTS: usize = 32;
+pub(crate) const MAX_ATTEMPTS: usize = 32;
 /// A transaction holds at most 100 ops; version cleanup uses one for its guard.
 const CLEANUP_BATCH: u32 = 99;
 /// kv's maximum page size.

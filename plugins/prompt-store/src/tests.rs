@@ -414,7 +414,7 @@ fn update_gives_up_after_repeated_conflicts() {
     let b = Mem::default();
     create(&b, json!({"id": "a", "name": "A", "content": "x"}));
     // A writer that always gets in first.
-    for _ in 0..5 {
+    for _ in 0..store::MAX_ATTEMPTS {
         b.on_next_transact(|m| {
             let value = m.data.borrow()["p/a"].0.clone();
             m.raw_put("p/a", &value);

@@ -45,6 +45,24 @@ impl wit::Guest for Component {
                 )))
             }
             "trap" => core::arch::wasm32::unreachable(),
+            // Reaches for a namespace the config did not grant: the host must refuse.
+            "steal" => match mcp_prompts::plugin::kv::get("prompts", "p/secret") {
+                Err(mcp_prompts::plugin::kv::KvError::Denied(reason)) => {
+                    Err(wit::HandlerError::Forbidden(reason))
+                }
+                other => Err(wit::HandlerError::Internal(format!(
+                    "the host did not refuse an ungranted namespace: {other:?}"
+                ))),
+            },
+            // Uses its granted scratch namespace, to show grants do work.
+            "scratch" => mcp_prompts::plugin::kv::put(
+                "scratch",
+                "k",
+                b"v",
+                mcp_prompts::plugin::kv::Precondition::None,
+            )
+            .map(|v| ok_prompt(&format!("scratch-v{v}")))
+            .map_err(|e| wit::HandlerError::Internal(format!("{e:?}"))),
             _ => Ok(ok_prompt(&id)),
         }
     }

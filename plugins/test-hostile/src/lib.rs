@@ -1,5 +1,5 @@
 //! A deliberately misbehaving prompt-handler plugin, used ONLY by the host's test suite
-//! to check that the sandbox contains guests: fuel/epoch limits stop endless loops,
+//! to check that the sandbox contains guests: epoch deadlines stop endless loops,
 //! memory limits stop unbounded growth, stack limits stop runaway recursion, and traps
 //! surface as errors instead of crashing the host. Never deploy it.
 //!
@@ -8,6 +8,9 @@
 //! - `oom`: allocates 1 MiB chunks (touching every page) until memory runs out;
 //! - `recurse`: non-tail recursion without end;
 //! - `trap`: executes `unreachable`;
+//! - `steal`: reads the kv namespace `prompts`, which its config does not grant (the host
+//!   must answer `denied`; the plugin reports it as `forbidden`);
+//! - `scratch`: writes to its granted namespace `scratch`;
 //! - anything else (e.g. `ok`): returns a small valid prompt.
 //!
 //! Every other export answers `not-found`, and `list` an empty page.

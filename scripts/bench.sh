@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# HTTP benchmarks: the real server against a bare hyper + rustls responder measured in the
+# same run (docs/benchmarks.md). Results are ratios to that baseline, never thresholds.
+#
+#   ./scripts/bench.sh                         # 10 s per run, 16 connections
+#   BENCH_DURATION=5s BENCH_ROUNDS=3 ./scripts/bench.sh
+#
+# Environment (all optional):
+#   BENCH_DURATION     measured time per run (default 10s)
+#   BENCH_WARMUP       unmeasured warm-up per run (default 2s)
+#   BENCH_CONNECTIONS  concurrent keep-alive connections (default 16)
+#   BENCH_THREADS      load generator worker threads (default 1)
+#   BENCH_ROUNDS       how many times the whole sequence runs (default 1)
+#   BENCH_OUT          where the raw JSON lines go (default target/bench/http-DATE.jsonl)
+#   BENCH_SKIP_BUILD   set to 1 to use the existing release build
+#
+# Everything started here is stopped on exit; all traffic goes to 127.0.0.1.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+command -v jq >/dev/null || { echo "bench.sh: needs jq (apt-get install jq)" >&2; exit 1; }
+table() { if command -v column >/dev/null; then column -t -s $'\t'; else cat; fi; }
+
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-2s}
+CONNECTIONS=${BENCH_CONNECTIONS:-16}
+THREADS=${BENCH_THREADS:-1}
+ROUNDS=${BENCH_ROUNDS:-1}
+mkdir -p target/bench
+OUT=${BENCH_OUT:-$ROOT/target/bench/http-$(date +%Y%m%d-%H%M%S).jsonl}
+
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    echo "== building (release) =="
+    cargo plugins
+    cargo build --release -p mcp-prompts --examples --bins
+fi
+
+BIN=$ROOT/target/release/mcp-prompts
+BARE=$ROOT/target/release/examples/bare_responder
+LOADGEN=$ROOT/target/release/examples/loadgen
+WASM=$ROOT/target/wasm32-wasip2/release
+for f in "$BIN" "$BARE" "$LOADGEN" "$WASM/renderer.wasm" "$WASM/prompt_store.wasm" "$WASM/policy.wasm"; do
+    [[ -e "$f" ]] || { echo "bench.sh: missing $f (run without BENCH_SKIP_BUILD=1)" >&2; exit 1; }
+done
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- config: embedded store, ephemeral port, the release plugins, quiet logs -------------
+DATA=$TMP/data
+CONFIG=$TMP/config.toml
+cat >"$CONFIG" <<EOF
+[server]
+listen = "127.0.0.1:0"
+mode = "tls"
+
+[storage]
+backend = "embedded"
+data_dir = "$DATA"
+
+[auth.dev]
+secret_file = "$DATA/dev-jwt-secret"
+generate_if_missing = true
+
+[runtime]
+pooling = true
+max_instances = 1000
+max_memory = "256MiB"
+epoch_tick = "5ms"
+keep_resident = "1MiB"
+max_wasm_stack = "512KiB"
+
+[logging]
+format = "human"
+level = "warn"
+
+[plugins.renderer]
+path = "$WASM/renderer.wasm"
+world = "renderer"
+memory_limit = "64MiB"
+timeout = "2s"
+
+[plugins.prompt-store]
+path = "$WASM/prompt_store.wasm"
+world = "prompt-handler"
+memory_limit = "64MiB"
+timeout = "5s"
+kv = ["prompts"]
+renderer = "renderer"
+
+[plugins.prompt-store.config]
+namespace = "prompts"
+
+[plugins.policy]
+path = "$WASM/policy.wasm"
+world = "policy"
+memory_limit = "16MiB"
+timeout = "1s"
+
+[plugins.policy.config]
+anonymous_read = true
+write_requires_auth = true
+write_scopes = []
+
+[[routes]]
+path = "/v1/prompts"
+handler = "prompt-store"
+auth = "optional"
+policies = ["policy"]
+EOF
+
+# --- seed one prompt (import runs while the server is stopped: one writer) ---------------
+PROMPT_ID=bench-greet
+mkdir -p "$TMP/seed"
+cat >"$TMP/seed/$PROMPT_ID.json" <<'EOF'
+{
+  "id": "bench-greet",
+  "name": "Benchmark greeting",
+  "description": "A small template used by scripts/bench.sh",
+  "content": "Hello {{name}}, let us talk about {{topic}}.",
+  "variables": ["name", "topic"],
+  "tags": ["bench"]
+}
+EOF
+"$BIN" import --config "$CONFIG" "$TMP/seed" >"$TMP/import.out" 2>&1 || {
+    echo "bench.sh: seeding failed:" >&2; cat "$TMP/import.out" >&2; exit 1;
+}
+
+# --- start a process and wait for its "listening on URL" line ----------------------------
+# wait_for_url LOGFILE PREFIX PID -> prints the URL
+wait_for_url() {
+    local log=$1 prefix=$2 pid=$3 i line
+    for ((i = 0; i < 1200; i++)); do
+        line=$(grep -m1 "^$prefix" "$log" 2>/dev/null || true)
+        if [[ -n "$line" ]]; then
+            echo "${line#"$prefix"}"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "bench.sh: process $pid exited before listening" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "bench.sh: timed out waiting for '$prefix' in $log" >&2
+    return 1
+}
+
+"$BIN" serve --config "$CONFIG" >"$TMP/server.out" 2>"$TMP/server.err" &
+SERVER_PID=$!
+PIDS+=("$SERVER_PID")
+SERVER_URL=$(wait_for_url "$TMP/server.out" "mcp-prompts listening on " "$SERVER_PID") || {
+    cat "$TMP/server.err" >&2; exit 1;
+}
+
+# The server generated its self-signed certificate into $DATA/tls on start-up.
+CA=$DATA/tls/cert.pem
+"$BARE" --listen 127.0.0.1:0 --cert "$CA" --key "$DATA/tls/key.pem" >"$TMP/bare.out" 2>"$TMP/bare.err" &
+BARE_PID=$!
+PIDS+=("$BARE_PID")
+BARE_URL=$(wait_for_url "$TMP/bare.out" "listening on " "$BARE_PID") || {
+    cat "$TMP/bare.err" >&2; exit 1;
+}
+
+echo "== server $SERVER_URL (pid $SERVER_PID), bare responder $BARE_URL (pid $BARE_PID)"
+echo "== $CONNECTIONS connections, ${WARMUP} warm-up + ${DURATION} measured per run, loadgen threads $THREADS, $ROUNDS round(s), $(nproc) cores"
+echo "== raw results: $OUT"
+
+APPLY_BODY='{"variables":{"name":"Ada","topic":"benchmarks"}}'
+
+# run LABEL PID URL [loadgen args...]
+run() {
+    local label=$1 pid=$2 url=$3
+    shift 3
+    "$LOADGEN" --url "$url" --ca "$CA" --connections "$CONNECTIONS" --duration "$DURATION" \
+        --warmup "$WARMUP" --threads "$THREADS" --watch-pid "$pid" --label "$label" "$@" \
+        | tee -a "$OUT" >"$TMP/last.json"
+    # Tag with the round so the table can pair each run with its own baseline.
+    jq -c --argjson round "$ROUND" '. + {round: $round}' "$TMP/last.json" >>"$TMP/all.jsonl"
+}
+
+: >"$TMP/all.jsonl"
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    echo "-- round $ROUND/$ROUNDS"
+    run "bare GET" "$BARE_PID" "$BARE_URL/"
+    run "server GET /health" "$SERVER_PID" "$SERVER_URL/health"
+    run "server GET prompt" "$SERVER_PID" "$SERVER_URL/v1/prompts/$PROMPT_ID"
+    run "server POST apply" "$SERVER_PID" "$SERVER_URL/v1/prompts/$PROMPT_ID/apply" \
+        --method POST --body "$APPLY_BODY"
+done
+
+echo
+jq -r -s '
+  def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
+  def ms(x): if x == null then "-" else r(x / 1000; 2) end;
+  (map(select(.label == "bare GET")) | map({key: (.round | tostring), value: .}) | from_entries) as $base
+  | ["round", "target", "req/s", "p50 ms", "p99 ms", "errors", "srv CPU us/req",
+     "req/s ratio", "p50 ratio", "p99 ratio", "CPU/req ratio"],
+    (.[] | . as $x | $base[($x.round | tostring)] as $b
+      | [ ($x.round | tostring), $x.label, r($x.rps; 0), ms($x.p50_us), ms($x.p99_us),
+          ($x.errors | tostring), r($x.server_cpu_us_per_req; 1),
+          r($x.rps / $b.rps; 3), r($x.p50_us / $b.p50_us; 2), r($x.p99_us / $b.p99_us; 2),
+          (if $x.server_cpu_us_per_req == null or $b.server_cpu_us_per_req == null then "-"
+           else r($x.server_cpu_us_per_req / $b.server_cpu_us_per_req; 2) end) ])
+  | @tsv' "$TMP/all.jsonl" | table
+
+if jq -e -s 'map(.errors) | add > 0' "$TMP/all.jsonl" >/dev/null; then
+    echo
+    echo "bench.sh: some requests failed; first errors:" >&2
+    jq -r 'select(.errors > 0) | "  \(.label): \(.errors) errors, e.g. \(.first_error)"' "$TMP/all.jsonl" >&2
+    exit 1
+fi
