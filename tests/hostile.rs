@@ -178,3 +178,36 @@ async fn concurrent_endless_loops_do_not_starve_other_requests() {
         assert_eq!(l.await.unwrap(), 504);
     }
 }
+
+#[tokio::test]
+async fn exhausted_instance_pool_answers_503_and_recovers() {
+    // Room for three concurrent instances; three endless loops take them all for their
+    // 1 s deadline.
+    let s = std::sync::Arc::new(Server::start_with(
+        &config().replace("max_instances = 200", "max_instances = 3"),
+    ));
+    let mut loops = Vec::new();
+    for _ in 0..3 {
+        let s = s.clone();
+        loops.push(tokio::spawn(async move {
+            s.client
+                .get(s.url("/v1/hostile/loop"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = s.client.get(s.url("/v1/hostile/ok")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "/problems/busy");
+    for l in loops {
+        assert_eq!(l.await.unwrap(), 504);
+    }
+    let r = s.client.get(s.url("/v1/hostile/ok")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
