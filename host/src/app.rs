@@ -5,9 +5,10 @@ use crate::auth::{Authenticator, ClaimMapping, DevProvider};
 use crate::config::{AuthMode, LoadedConfig, ServerConfig};
 use crate::plugins::{LoadedPlugin, PluginSet, Runtime};
 use crate::storage::{self, Storage};
+use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// A route of the config with its plugins resolved.
@@ -92,22 +93,41 @@ pub struct App {
     /// Server settings that stay fixed for the life of the process (the listener's).
     pub server: ServerConfig,
     ready: AtomicBool,
+    /// Requests being handled now; shutdown waits for it to reach zero.
+    inflight: AtomicUsize,
     pub started: Instant,
+    /// Prometheus metrics of the process (`/metrics`).
+    pub metrics: Arc<Metrics>,
+}
+
+/// Counts a request as in flight for as long as it lives.
+pub struct InflightGuard<'a>(&'a AtomicUsize);
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl App {
     /// Opens storage and starts the plugin runtime; plugins are loaded by [`App::load`].
     pub async fn new(config: &LoadedConfig) -> anyhow::Result<Arc<Self>> {
+        let metrics = Arc::new(Metrics::new(&config.config)?);
         let data_dir = config.data_dir();
         let storage: Storage =
             tokio::task::spawn_blocking(move || storage::embedded::open(&data_dir)).await??;
-        let runtime = Runtime::new(&config.config.runtime, storage)?;
+        let storage =
+            storage::metered::wrap(storage, config.config.storage.backend, metrics.clone());
+        let runtime = Runtime::new(&config.config.runtime, storage, config.cache_dir())?;
+        runtime.set_metrics(metrics.clone());
         Ok(Arc::new(Self {
             runtime,
             snapshot: ArcSwapOption::empty(),
             server: config.config.server.clone(),
             ready: AtomicBool::new(false),
+            inflight: AtomicUsize::new(0),
             started: Instant::now(),
+            metrics,
         }))
     }
 
@@ -126,8 +146,37 @@ impl App {
         Ok(())
     }
 
+    /// Re-reads the config file and installs a new snapshot. Unchanged plugins are reused
+    /// from the compiled-component cache; on any error the current snapshot keeps serving.
+    pub async fn reload(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let result = self.try_reload(file).await;
+        self.metrics.reload(result.is_ok());
+        result
+    }
+
+    async fn try_reload(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let f = file.to_path_buf();
+        let config = tokio::task::spawn_blocking(move || crate::config::load(&f)).await??;
+        if let Some(current) = self.snapshot() {
+            warn_restart_only(&current.config, &config);
+        }
+        let snapshot = Snapshot::build(config, &self.runtime).await?;
+        self.runtime.retain_components(&snapshot.plugins);
+        self.snapshot.store(Some(Arc::new(snapshot)));
+        Ok(())
+    }
+
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.snapshot.load_full()
+    }
+
+    pub fn track_request(&self) -> InflightGuard<'_> {
+        self.inflight.fetch_add(1, Ordering::SeqCst);
+        InflightGuard(&self.inflight)
+    }
+
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::SeqCst)
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -137,5 +186,40 @@ impl App {
     /// Ready means: a snapshot is installed and the server is not shutting down.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst) && self.snapshot.load().is_some()
+    }
+}
+
+/// Listener, storage and runtime settings are fixed at start; say so when they change.
+fn warn_restart_only(old: &LoadedConfig, new: &LoadedConfig) {
+    let (o, n) = (&old.config, &new.config);
+    let tables = [
+        (
+            "server",
+            format!("{:?}", o.server) != format!("{:?}", n.server),
+        ),
+        (
+            "storage",
+            format!("{:?}", o.storage) != format!("{:?}", n.storage),
+        ),
+        (
+            "runtime",
+            format!("{:?}", o.runtime) != format!("{:?}", n.runtime),
+        ),
+        (
+            "logging",
+            format!("{:?}", o.logging) != format!("{:?}", n.logging),
+        ),
+        (
+            "metrics",
+            format!("{:?}", o.metrics) != format!("{:?}", n.metrics),
+        ),
+    ];
+    for (table, changed) in tables {
+        if changed {
+            tracing::warn!(
+                table,
+                "[{table}] changed; it takes effect at the next restart"
+            );
+        }
     }
 }

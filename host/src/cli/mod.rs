@@ -1,6 +1,8 @@
 //! The `mcp-prompts` command line: serve, check, import, token.
 
+mod health;
 mod import;
+mod reload;
 mod serve;
 
 use crate::config;
@@ -45,6 +47,13 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Probe a running server over plain HTTP (container HEALTHCHECK): exit 0 on 200.
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:3003/ready")]
+        url: String,
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
     /// Print a development JWT signed with the config's `[auth.dev]` secret.
     Token {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
@@ -81,6 +90,9 @@ pub fn main() -> ExitCode {
             route,
             tenant,
         } => runtime().and_then(|rt| rt.block_on(import::run(&config, &dir, route, tenant))),
+        Command::Health { url, timeout } => {
+            current_thread().and_then(|rt| rt.block_on(health::probe(&url, timeout)))
+        }
         Command::Token {
             config,
             sub,
@@ -110,6 +122,12 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -123,7 +141,7 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     // a server holds the real data directory.
     let scratch = tempfile::tempdir()?;
     let storage = crate::storage::embedded::open(scratch.path())?;
-    let runtime = crate::plugins::Runtime::new(&lc.config.runtime, storage)?;
+    let runtime = crate::plugins::Runtime::new(&lc.config.runtime, storage, None)?;
     let snapshot = crate::app::Snapshot::build(lc, &runtime).await?;
     println!(
         "{}: ok ({} plugins, {} routes)",

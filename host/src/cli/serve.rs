@@ -1,11 +1,11 @@
 //! `mcp-prompts serve`.
 
+use super::reload;
 use crate::app::App;
 use crate::config::{self, ListenerMode};
 use crate::server::{self, tls};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     let lc = config::load(path)?;
@@ -17,19 +17,16 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
             let cert = sc.cert_file.as_ref().map(|p| lc.resolve(p));
             let key = sc.key_file.as_ref().map(|p| lc.resolve(p));
             let (cfg, source) = tls::server_config(cert.as_deref(), key.as_deref(), &data_dir)?;
+            // Logged, not printed: in JSON mode every stderr line is a JSON object.
             match source {
-                tls::CertSource::Generated { cert } => {
-                    eprintln!(
-                        "generated a self-signed development certificate: {}",
-                        cert.display()
-                    )
-                }
-                tls::CertSource::Existing { cert } => {
-                    eprintln!(
-                        "using the self-signed development certificate: {}",
-                        cert.display()
-                    )
-                }
+                tls::CertSource::Generated { cert } => tracing::info!(
+                    certificate = %cert.display(),
+                    "generated a self-signed development certificate"
+                ),
+                tls::CertSource::Existing { cert } => tracing::info!(
+                    certificate = %cert.display(),
+                    "using the self-signed development certificate"
+                ),
                 tls::CertSource::Files => {}
             }
             Some(cfg)
@@ -37,6 +34,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
         ListenerMode::Plain => None,
     };
     let app = App::new(&lc).await?;
+    // `[metrics] listen`: a separate plain-HTTP listener for /metrics (none by default).
+    server::metrics_listener::spawn(app.clone()).await?;
     let (listener, acceptor) = server::bind(&sc, tls_config).await?;
     let addr = listener.local_addr()?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
@@ -47,6 +46,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     println!("mcp-prompts listening on {scheme}://{addr}");
     let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
     let loader = app.clone();
+    let config_file = path.to_path_buf();
+    let reload_cfg = lc.config.reload.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
         match loader.load(lc).await {
@@ -56,6 +57,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "plugins loaded; ready"
                 );
+                reload::spawn(loader, config_file, reload_cfg);
             }
             Err(e) => {
                 let _ = fail_tx.send(e);
@@ -77,15 +79,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
         }
         ready_app.set_ready(false);
     };
-    server::run(
-        app,
-        listener,
-        acceptor,
-        sc,
-        shutdown,
-        Duration::from_secs(20),
-    )
-    .await;
+    let drain = sc.drain_timeout;
+    server::run(app, listener, acceptor, sc, shutdown, drain).await;
     let failure = failed.lock().ok().and_then(|mut f| f.take());
     match failure {
         Some(e) => Err(e),

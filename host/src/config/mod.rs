@@ -6,6 +6,7 @@
 
 mod schema;
 mod size;
+pub mod watch;
 
 pub use schema::*;
 pub use size::ByteSize;
@@ -51,6 +52,15 @@ impl LoadedConfig {
 
     pub fn data_dir(&self) -> PathBuf {
         self.resolve(&self.config.storage.data_dir)
+    }
+
+    /// The compiled-plugin cache directory, if the cache is enabled.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        let r = &self.config.runtime;
+        r.compile_cache.then(|| match &r.cache_dir {
+            Some(d) => self.resolve(d),
+            None => self.data_dir().join("plugin-cache"),
+        })
     }
 
     pub fn invalid(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {

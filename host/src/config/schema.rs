@@ -21,6 +21,10 @@ pub struct Config {
     #[serde(default)]
     pub logging: LoggingConfig,
     #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub reload: ReloadConfig,
+    #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -59,6 +63,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     #[serde(default = "default_max_headers")]
     pub max_headers: usize,
+    /// After SIGTERM/SIGINT, how long in-flight requests may take before connections are
+    /// closed. Keep it below the orchestrator's stop timeout (ECS: 30 s).
+    #[serde(default = "default_drain_timeout", with = "humantime_serde")]
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +82,7 @@ impl Default for ServerConfig {
             request_timeout: default_request_timeout(),
             max_connections: default_max_connections(),
             max_headers: default_max_headers(),
+            drain_timeout: default_drain_timeout(),
         }
     }
 }
@@ -101,6 +110,9 @@ fn default_max_connections() -> usize {
 }
 fn default_max_headers() -> usize {
     100
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(20)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -222,6 +234,11 @@ pub struct RuntimeConfig {
     /// Maximum native stack for wasm code (deep recursion traps beyond it).
     #[serde(default = "default_wasm_stack")]
     pub max_wasm_stack: ByteSize,
+    /// Keep compiled plugins on disk so a restart skips compilation.
+    #[serde(default = "yes")]
+    pub compile_cache: bool,
+    /// Where the compiled-plugin cache lives (default: `<data_dir>/plugin-cache`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -233,6 +250,8 @@ impl Default for RuntimeConfig {
             epoch_tick: default_epoch_tick(),
             keep_resident: default_keep_resident(),
             max_wasm_stack: default_wasm_stack(),
+            compile_cache: true,
+            cache_dir: None,
         }
     }
 }
@@ -285,6 +304,53 @@ impl Default for LoggingConfig {
 
 fn default_log_level() -> String {
     "info".into()
+}
+
+/// `/metrics` (docs/metrics.md). Read at start-up; changing it needs a restart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Separate plain-HTTP listener for `/metrics`; when set, only it serves `/metrics`.
+    pub listen: Option<SocketAddr>,
+    /// Environment variable holding a static token required as `Authorization: Bearer`.
+    pub bearer_token_env: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+            bearer_token_env: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch the config file and plugin files and reload on change (development).
+    /// `SIGHUP` reloads whether or not this is set.
+    #[serde(default)]
+    pub watch: bool,
+    /// Quiet period after a change before reloading.
+    #[serde(default = "default_debounce", with = "humantime_serde")]
+    pub debounce: Duration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch: false,
+            debounce: default_debounce(),
+        }
+    }
+}
+
+fn default_debounce() -> Duration {
+    Duration::from_millis(300)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -418,6 +484,14 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    if let Some(v) = &c.metrics.bearer_token_env
+        && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(lc.invalid(
+            "metrics.bearer_token_env",
+            "must be an environment variable name (A-Z a-z 0-9 _)",
+        ));
+    }
     let r = &c.runtime;
     if r.max_instances == 0 {
         return Err(lc.invalid("runtime.max_instances", "must be at least 1"));
@@ -499,7 +573,7 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         if path.contains("{") || path.contains('*') || path.contains("//") {
             return Err(lc.invalid(key("path"), "must be a literal path prefix"));
         }
-        let reserved = ["/health", "/ready"];
+        let reserved = ["/health", "/ready", "/metrics"];
         if reserved
             .iter()
             .any(|r| path == *r || path.starts_with(&format!("{r}/")))

@@ -4,6 +4,7 @@
 //! store per call with memory/table/instance limits and an epoch deadline.
 
 pub mod bindings;
+mod cache;
 mod engine;
 mod runtime;
 mod state;

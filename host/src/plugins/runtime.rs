@@ -2,6 +2,7 @@
 //! them (a fresh store per call, with limits and a deadline).
 
 use super::bindings::{handler, policy, renderer, rendering};
+use super::cache::ComponentCache;
 use super::engine::{self, Allocator};
 use super::state::{LimitExceeded, Limits, NestedFailure, State};
 use crate::config::{LoadedConfig, PluginConfig, RuntimeConfig, World};
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -86,6 +88,9 @@ pub enum Pre {
 /// A compiled, import-checked, pre-instantiated plugin.
 pub struct LoadedPlugin {
     pub name: String,
+    /// Where the component was loaded from (resolved), for the file watcher.
+    pub path: PathBuf,
+    pub component: Component,
     pub config: PluginConfig,
     pub config_json: String,
     pub pre: Pre,
@@ -103,23 +108,33 @@ pub struct Runtime {
 
 struct Inner {
     engine: Engine,
+    cache: ComponentCache,
     linker: Linker<State>,
     storage: Storage,
     allocator: Allocator,
+    /// Set once by `App::new`; plugin calls are recorded only when set.
+    metrics: std::sync::OnceLock<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 impl Runtime {
-    pub fn new(rc: &RuntimeConfig, storage: Storage) -> Result<Self, LoadError> {
+    /// `cache_dir`: where compiled plugins are kept across restarts (`None`: memory only).
+    pub fn new(
+        rc: &RuntimeConfig,
+        storage: Storage,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Self, LoadError> {
         let (engine, allocator) =
             engine::build(rc).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         engine::start_epoch_ticker(&engine, rc.epoch_tick);
         let linker = build_linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
+                cache: ComponentCache::new(&engine, cache_dir),
                 engine,
                 linker,
                 storage,
                 allocator,
+                metrics: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -128,8 +143,24 @@ impl Runtime {
         &self.inner.storage
     }
 
+    /// Forgets compiled components that are not in `set` (after a reload).
+    pub fn retain_components(&self, set: &PluginSet) {
+        let keep: Vec<Component> = set.values().map(|p| p.component.clone()).collect();
+        self.inner.cache.retain(&keep);
+    }
+
     pub fn allocator(&self) -> Allocator {
         self.inner.allocator
+    }
+
+    /// Records plugin calls in `metrics` from now on (first call wins).
+    pub fn set_metrics(&self, metrics: Arc<crate::telemetry::metrics::Metrics>) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// Occupancy of the pooling allocator (`None` with on-demand allocation).
+    pub fn pooling_metrics(&self) -> Option<wasmtime::PoolingAllocatorMetrics> {
+        self.inner.engine.pooling_allocator_metrics()
     }
 
     /// Loads every plugin of the config. Compilation runs on the blocking pool.
@@ -153,16 +184,21 @@ impl Runtime {
         path: PathBuf,
         renderer: Option<Arc<LoadedPlugin>>,
     ) -> Result<LoadedPlugin, LoadError> {
-        let engine = self.inner.engine.clone();
+        let rt = self.clone();
         let p = path.clone();
-        let component = tokio::task::spawn_blocking(move || Component::from_file(&engine, &p))
+        let (component, source) = tokio::task::spawn_blocking(move || rt.inner.cache.get(&p))
             .await
             .map_err(|e| LoadError::Engine(e.to_string()))?
-            .map_err(|e| LoadError::Compile {
+            .map_err(|reason| LoadError::Compile {
                 plugin: name.to_string(),
                 path: path.clone(),
-                reason: format!("{e:#}"),
+                reason,
             })?;
+        tracing::info!(
+            plugin = name,
+            source = source.as_str(),
+            "plugin component ready"
+        );
         check_imports(name, pc, &component, &self.inner.engine)?;
         let refused = |e: wasmtime::Error| LoadError::Refused {
             plugin: name.to_string(),
@@ -186,6 +222,8 @@ impl Runtime {
         })?;
         Ok(LoadedPlugin {
             name: name.to_string(),
+            path,
+            component,
             config: pc.clone(),
             config_json,
             pre,
@@ -244,17 +282,27 @@ impl Runtime {
     where
         Fut: Future<Output = wasmtime::Result<R>>,
     {
+        let started = Instant::now();
         let store = self.new_store(plugin, scope);
         // The epoch deadline stops wasm code; this bounds time spent in host calls as well.
         let wall = plugin.config.timeout + Duration::from_millis(250);
-        match tokio::time::timeout(wall, f(store)).await {
+        let result = match tokio::time::timeout(wall, f(store)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(classify(plugin, e)),
             Err(_) => Err(PluginFailure::Timeout {
                 plugin: plugin.name.clone(),
                 limit: plugin.config.timeout,
             }),
+        };
+        if let Some(m) = self.inner.metrics.get() {
+            m.plugin_call(
+                &plugin.name,
+                plugin.config.world,
+                started.elapsed(),
+                result.as_ref().err(),
+            );
         }
+        result
     }
 
     /// Calls a prompt-handler plugin: `f` receives a fresh store and instance.

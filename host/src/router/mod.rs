@@ -31,11 +31,12 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
+    let _inflight = app.track_request();
     let request_id = request_id(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let limit = app.server.request_timeout;
-    let (mut resp, route, subject) =
+    let (mut resp, route, subject, plugin) =
         match tokio::time::timeout(limit, dispatch(&app, req, &request_id)).await {
             Ok(r) => r,
             Err(_) => {
@@ -46,10 +47,12 @@ where
                     format!("the request did not complete within {limit:?}"),
                 )
                 .with_header(header::RETRY_AFTER, "1");
-                (p.into_response(), None, None)
+                (p.into_response(), None, None, None)
             }
         };
     finish(&mut resp, &request_id, tls);
+    app.metrics
+        .http_request(route.as_deref(), resp.status().as_u16(), started.elapsed());
     tracing::info!(
         target: "access",
         request_id = %request_id,
@@ -59,6 +62,7 @@ where
         status = resp.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         subject = subject.as_deref().unwrap_or("-"),
+        plugin = plugin.as_deref().unwrap_or("-"),
         "request"
     );
     resp
@@ -68,19 +72,40 @@ async fn dispatch<B>(
     app: &Arc<App>,
     req: Request<B>,
     request_id: &str,
-) -> (Response<Body>, Option<String>, Option<String>)
+) -> (
+    Response<Body>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+)
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = req.uri().path();
     match path {
-        "/health" => return (builtin(&req, || health(app)), Some("/health".into()), None),
+        "/health" => {
+            return (
+                builtin(&req, || health(app)),
+                Some("/health".into()),
+                None,
+                None,
+            );
+        }
         "/ready" => {
             if req.method() != Method::GET && req.method() != Method::HEAD {
-                return (method_not_allowed("GET, HEAD"), Some("/ready".into()), None);
+                return (
+                    method_not_allowed("GET, HEAD"),
+                    Some("/ready".into()),
+                    None,
+                    None,
+                );
             }
-            return (ready(app).await, Some("/ready".into()), None);
+            return (ready(app).await, Some("/ready".into()), None, None);
+        }
+        "/metrics" if app.metrics.endpoint.on_main_listener() => {
+            let resp = crate::server::metrics_listener::scrape(app, &req);
+            return (resp, Some("/metrics".into()), None, None);
         }
         _ => {}
     }
@@ -92,17 +117,18 @@ where
             "the server is still loading its plugins",
         )
         .with_header(header::RETRY_AFTER, "1");
-        return (p.into_response(), None, None);
+        return (p.into_response(), None, None, None);
     };
     let Some((route, rest)) = snapshot.route(path) else {
         let p = Problem::not_found(format!("no route for {path}"));
-        return (p.into_response(), None, None);
+        return (p.into_response(), None, None, None);
     };
     let route_name = route.path.clone();
+    let plugin_name = route.handler.name.clone();
     let rest = rest.to_string();
-    let principal = match authenticate(&snapshot, route, &req) {
+    let principal = match authenticate(app, &snapshot, route, &req) {
         Ok(p) => p,
-        Err(resp) => return (resp, Some(route_name), None),
+        Err(resp) => return (resp, Some(route_name), None, Some(plugin_name)),
     };
     let subject = principal.as_ref().map(|p| p.subject.clone());
     let tenant = principal
@@ -118,7 +144,7 @@ where
         max_body,
     };
     let resp = api::prompts::serve(app, &ctx, route, &rest, req).await;
-    (resp, Some(route_name), subject)
+    (resp, Some(route_name), subject, Some(plugin_name))
 }
 
 fn builtin<B>(req: &Request<B>, f: impl FnOnce() -> Response<Body>) -> Response<Body> {
@@ -177,6 +203,7 @@ async fn ready(app: &App) -> Response<Body> {
 
 /// Applies the route's auth mode. Only the Authorization header carries tokens.
 fn authenticate<B>(
+    app: &App,
     snapshot: &Snapshot,
     route: &Route,
     req: &Request<B>,
@@ -187,16 +214,20 @@ fn authenticate<B>(
     let header = req.headers().get(header::AUTHORIZATION);
     let Some(value) = header else {
         if route.auth == AuthMode::Required {
+            app.metrics.auth_failure(None);
             return Err(unauthorized(None));
         }
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| unauthorized(Some("malformed Authorization header")))?;
+    let value = value.to_str().map_err(|_| {
+        app.metrics
+            .auth_failure(Some(crate::auth::AuthError::Malformed));
+        unauthorized(Some("malformed Authorization header"))
+    })?;
     match snapshot.auth.authenticate(value) {
         Ok(p) => Ok(Some(p)),
         Err(e) => {
+            app.metrics.auth_failure(Some(e));
             tracing::debug!(reason = %e, "token refused");
             Err(unauthorized(Some(&e.to_string())))
         }

@@ -1,6 +1,7 @@
 //! Listeners and connection handling: hyper 1 (HTTP/1.1 and HTTP/2 via hyper-util's auto
 //! builder) over rustls or plain TCP, with connection, header and handshake limits.
 
+pub mod metrics_listener;
 pub mod tls;
 
 use crate::app::App;
@@ -70,9 +71,16 @@ pub async fn run(
         });
     }
     drop(listener);
+    // Draining: no new connections; requests in flight finish, and requests arriving on
+    // open keep-alive connections are still answered (so a load balancer polling /ready
+    // sees 503). Once nothing is in flight, connections are closed gracefully.
+    let deadline = tokio::time::Instant::now() + drain;
+    while app.inflight() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
-        _ = tokio::time::sleep(drain) => tracing::warn!("drain deadline reached; closing remaining connections"),
+        _ = tokio::time::sleep_until(deadline) => tracing::warn!("drain deadline reached; closing remaining connections"),
     }
 }
 

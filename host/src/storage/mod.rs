@@ -4,6 +4,7 @@
 //! isolation is a property of the key space rather than something each plugin must get right.
 
 pub mod embedded;
+pub mod metered;
 
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! Logging: `tracing` with a human format for development or JSON lines for production.
 
+pub mod metrics;
+
 use crate::config::{LogFormat, LoggingConfig};
 use tracing_subscriber::EnvFilter;
 
