@@ -57,6 +57,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # --- config: embedded store, ephemeral port, the release plugins, quiet logs -------------
 DATA=$TMP/data
@@ -177,6 +178,7 @@ BARE_URL=$(wait_for_url "$TMP/bare.out" "listening on " "$BARE_PID") || {
 echo "== server $SERVER_URL (pid $SERVER_PID), bare responder $BARE_URL (pid $BARE_PID)"
 echo "== $CONNECTIONS connections, ${WARMUP} warm-up + ${DURATION} measured per run, loadgen threads $THREADS, $ROUNDS round(s), $(nproc) cores"
 echo "== raw results: $OUT"
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
 APPLY_BODY='{"variables":{"name":"Ada","topic":"benchmarks"}}'
 
@@ -202,6 +204,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 done
 
 echo
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 jq -r -s '
   def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
   def ms(x): if x == null then "-" else r(x / 1000; 2) end;
