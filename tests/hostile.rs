@@ -3,27 +3,12 @@
 
 mod common;
 
-use common::{Server, base_config, plugin, prompt};
+use common::{Server, prompt};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 fn config() -> String {
-    base_config(&format!(
-        r#"
-[plugins.hostile]
-path = "{}"
-world = "prompt-handler"
-memory_limit = "32MiB"
-timeout = "1s"
-kv = ["scratch"]
-
-[[routes]]
-path = "/v1/hostile"
-handler = "hostile"
-auth = "none"
-"#,
-        plugin("test_hostile").display()
-    ))
+    common::hostile_config("")
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, base_config, plugin, prompt};
+use common::{Server, base_config, hostile_config, prompt};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -171,26 +171,6 @@ async fn scrape(client: &reqwest::Client, url: &str) -> Scrape {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     parse(&r.text().await.unwrap())
-}
-
-fn hostile_config(extra: &str) -> String {
-    base_config(&format!(
-        r#"
-[plugins.hostile]
-path = "{}"
-world = "prompt-handler"
-memory_limit = "32MiB"
-timeout = "1s"
-kv = ["scratch"]
-
-[[routes]]
-path = "/v1/hostile"
-handler = "hostile"
-auth = "none"
-{extra}
-"#,
-        plugin("test_hostile").display()
-    ))
 }
 
 #[tokio::test]

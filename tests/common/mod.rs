@@ -88,6 +88,28 @@ policies = ["policy"]
     )
 }
 
+/// The default config plus the deliberately misbehaving `test-hostile` plugin mounted at
+/// `/v1/hostile` (1 s deadline, 32 MiB memory, kv namespace `scratch`), then `extra`.
+pub fn hostile_config(extra: &str) -> String {
+    base_config(&format!(
+        r#"
+[plugins.hostile]
+path = "{}"
+world = "prompt-handler"
+memory_limit = "32MiB"
+timeout = "1s"
+kv = ["scratch"]
+
+[[routes]]
+path = "/v1/hostile"
+handler = "hostile"
+auth = "none"
+{extra}
+"#,
+        plugin("test_hostile").display()
+    ))
+}
+
 pub struct Server {
     pub child: Option<Child>,
     pub dir: tempfile::TempDir,

@@ -204,7 +204,8 @@ fn plugin_headers(hs: Vec<access_policy::Header>) -> Vec<(HeaderName, HeaderValu
     hs.into_iter()
         .filter_map(|h| {
             let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-            if RESERVED.contains(&name.as_str()) {
+            // CORS is the host's too (router/cors.rs, from `[cors]`).
+            if RESERVED.contains(&name.as_str()) || name.as_str().starts_with("access-control-") {
                 return None;
             }
             Some((name, HeaderValue::from_str(&h.value).ok()?))

@@ -25,6 +25,10 @@ pub struct Config {
     #[serde(default)]
     pub reload: ReloadConfig,
     #[serde(default)]
+    pub cors: CorsConfig,
+    #[serde(default)]
+    pub redirect: RedirectConfig,
+    #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -328,6 +332,93 @@ impl Default for MetricsConfig {
     }
 }
 
+/// Cross-origin requests from browsers (docs/configuration.md, `[cors]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins ("https://app.example.com"); empty turns CORS off. "*" is refused.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default = "default_cors_methods")]
+    pub allowed_methods: Vec<String>,
+    #[serde(default = "default_cors_headers")]
+    pub allowed_headers: Vec<String>,
+    #[serde(default = "default_cors_expose")]
+    pub expose_headers: Vec<String>,
+    /// How long a browser may cache a preflight answer.
+    #[serde(default = "default_cors_max_age", with = "humantime_serde")]
+    pub max_age: Duration,
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_methods: default_cors_methods(),
+            allowed_headers: default_cors_headers(),
+            expose_headers: default_cors_expose(),
+            max_age: default_cors_max_age(),
+            allow_credentials: false,
+        }
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+fn default_cors_methods() -> Vec<String> {
+    strings(&["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+}
+fn default_cors_headers() -> Vec<String> {
+    strings(&["authorization", "content-type", "if-match", "x-request-id"])
+}
+fn default_cors_expose() -> Vec<String> {
+    strings(&[
+        "etag",
+        "location",
+        "x-request-id",
+        "retry-after",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ])
+}
+fn default_cors_max_age() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// Optional plain-HTTP listener answering every request with a 301 to the canonical HTTPS
+/// host. Read at start-up; changing it needs a restart.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectConfig {
+    /// Socket address to listen on; absent = no redirect listener.
+    pub listen: Option<SocketAddr>,
+    /// host[:port] of the HTTPS server; the request's `Host` header is never used.
+    pub canonical_host: Option<String>,
+}
+
+/// An origin as browsers serialize it: `scheme://host[:port]`, nothing else.
+fn is_valid_origin(o: &str) -> bool {
+    let Some(rest) = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    is_valid_authority(rest)
+}
+
+/// `host[:port]` without user info, path, query or fragment.
+fn is_valid_authority(a: &str) -> bool {
+    !a.is_empty()
+        && !a.contains(['/', '?', '#', '@', '\\'])
+        && a.parse::<http::uri::Authority>()
+            .is_ok_and(|x| !x.host().is_empty())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReloadConfig {
@@ -491,6 +582,53 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
             "metrics.bearer_token_env",
             "must be an environment variable name (A-Z a-z 0-9 _)",
         ));
+    }
+    for o in &c.cors.allowed_origins {
+        if o.trim() == "*" {
+            return Err(lc.invalid(
+                "cors.allowed_origins",
+                "\"*\" is not allowed: list the exact origins (e.g. \"https://app.example.com\")",
+            ));
+        }
+        if !is_valid_origin(o) {
+            return Err(lc.invalid(
+                "cors.allowed_origins",
+                format!("{o:?} is not an origin: use scheme://host[:port] with no path or trailing slash"),
+            ));
+        }
+    }
+    for (key, list) in [
+        ("cors.allowed_methods", &c.cors.allowed_methods),
+        ("cors.allowed_headers", &c.cors.allowed_headers),
+        ("cors.expose_headers", &c.cors.expose_headers),
+    ] {
+        if let Some(bad) = list.iter().find(|v| {
+            v.as_str() == "*"
+                || v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        }) {
+            return Err(lc.invalid(
+                key,
+                format!("{bad:?} is not a method or header name (no \"*\")"),
+            ));
+        }
+    }
+    match (&c.redirect.listen, &c.redirect.canonical_host) {
+        (Some(_), None) => {
+            return Err(lc.invalid(
+                "redirect.canonical_host",
+                "required when redirect.listen is set (host[:port] of the HTTPS server)",
+            ));
+        }
+        (_, Some(h)) if !is_valid_authority(h) => {
+            return Err(lc.invalid(
+                "redirect.canonical_host",
+                format!("{h:?} must be host[:port], without scheme, path or user info"),
+            ));
+        }
+        _ => {}
     }
     let r = &c.runtime;
     if r.max_instances == 0 {

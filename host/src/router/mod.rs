@@ -3,6 +3,8 @@
 // Errors here are complete responses, built only on the (rare) error path.
 #![allow(clippy::result_large_err)]
 
+pub mod cors;
+
 use crate::api::{self, Problem};
 use crate::app::{App, Route, Snapshot};
 use crate::auth::Principal;
@@ -36,6 +38,7 @@ where
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let limit = app.server.request_timeout;
+    let cors_origin = cors::allowed_origin(&app, &req);
     let (mut resp, route, subject, plugin) =
         match tokio::time::timeout(limit, dispatch(&app, req, &request_id)).await {
             Ok(r) => r,
@@ -50,6 +53,7 @@ where
                 (p.into_response(), None, None, None)
             }
         };
+    cors::decorate(&app, cors_origin, &mut resp);
     finish(&mut resp, &request_id, tls);
     app.metrics
         .http_request(route.as_deref(), resp.status().as_u16(), started.elapsed());
@@ -82,6 +86,10 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // Preflights carry no token: answered before route lookup and authentication.
+    if let Some(resp) = cors::preflight(app, &req) {
+        return (resp, None, None, None);
+    }
     let path = req.uri().path();
     match path {
         "/health" => {

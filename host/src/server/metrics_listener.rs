@@ -8,14 +8,10 @@ use crate::telemetry::metrics::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTEN
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 /// Connections the separate listener serves at once (scrapers, not clients).
 const MAX_CONNECTIONS: usize = 32;
@@ -71,41 +67,14 @@ pub async fn spawn(app: Arc<App>) -> std::io::Result<Option<SocketAddr>> {
     let local = listener.local_addr()?;
     tracing::info!(metrics_addr = %local, "metrics listener up");
     println!("mcp-prompts metrics on http://{local}/metrics");
-    tokio::spawn(run(app, listener));
+    tokio::spawn(super::side_listener::run(
+        listener,
+        "metrics",
+        MAX_CONNECTIONS,
+        Duration::from_secs(10),
+        move |req| respond(&app, req),
+    ));
     Ok(Some(local))
-}
-
-async fn run(app: Arc<App>, listener: TcpListener) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics listener: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(respond(&app, &req)) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .max_headers(64)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "metrics connection ended with error");
-            }
-        });
-    }
 }
 
 fn respond<B>(app: &App, req: &Request<B>) -> Response<Body> {

@@ -2,6 +2,8 @@
 //! builder) over rustls or plain TCP, with connection, header and handshake limits.
 
 pub mod metrics_listener;
+pub mod redirect;
+mod side_listener;
 pub mod tls;
 
 use crate::app::App;
