@@ -4,8 +4,10 @@
 //! configured in `[auth.dev]`. The verifier is chosen by the token's `iss`, never by its
 //! header `alg`, so a token cannot pick a weaker algorithm than the issuer's.
 
+mod cache;
 mod dev;
 
+pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
 
 use serde::Deserialize;
@@ -42,6 +44,8 @@ pub enum AuthError {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Claims {
     pub sub: String,
+    /// Required by every provider's validation; also bounds the verification cache.
+    pub exp: u64,
     #[serde(default)]
     pub scope: Option<String>,
     #[serde(default)]
@@ -99,11 +103,24 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub struct Authenticator {
     dev: Option<DevProvider>,
     mapping: ClaimMapping,
+    verified: VerifiedCache,
 }
+
+/// Verified tokens remembered at once (about 200 bytes each).
+const VERIFIED_CACHE_ENTRIES: usize = 10_000;
 
 impl Authenticator {
     pub fn new(dev: Option<DevProvider>, mapping: ClaimMapping) -> Self {
-        Self { dev, mapping }
+        Self::with_cache(dev, mapping, VERIFIED_CACHE_ENTRIES)
+    }
+
+    /// As `new`, with a verified-token cache of `entries` (0 disables it; benchmarks).
+    pub fn with_cache(dev: Option<DevProvider>, mapping: ClaimMapping, entries: usize) -> Self {
+        Self {
+            dev,
+            mapping,
+            verified: VerifiedCache::new(entries),
+        }
     }
 
     pub fn mapping(&self) -> &ClaimMapping {
@@ -121,11 +138,19 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
         }
-        let issuer = unverified_issuer(token).ok_or(AuthError::Invalid)?;
-        match &self.dev {
-            Some(dev) if dev.issuer() == issuer => dev.verify(token)?.into_principal(&self.mapping),
-            _ => Err(AuthError::UnknownIssuer),
+        let now = cache::now_secs();
+        if let Some(p) = self.verified.get(token, now) {
+            return Ok(p);
         }
+        let issuer = unverified_issuer(token).ok_or(AuthError::Invalid)?;
+        let claims = match &self.dev {
+            Some(dev) if dev.issuer() == issuer => dev.verify(token)?,
+            _ => return Err(AuthError::UnknownIssuer),
+        };
+        let exp = claims.exp;
+        let principal = claims.into_principal(&self.mapping)?;
+        self.verified.insert(token, principal.clone(), exp, now);
+        Ok(principal)
     }
 }
 
