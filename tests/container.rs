@@ -14,7 +14,6 @@
 mod common;
 
 use common::{BIN, plugin, repo_root};
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -298,26 +297,7 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn mcp-prompts as uid 1001");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let l2 = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                l2.lock().unwrap().push(line);
-            }
-        });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("mcp-prompts listening on ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(rest.to_string());
-                }
-            }
-        });
+        let (log, rx) = common::capture_output(&mut child);
         let mut running = Running {
             child: Some(child),
             base: String::new(),

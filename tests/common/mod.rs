@@ -110,6 +110,34 @@ auth = "none"
     ))
 }
 
+/// Collects a spawned server's stderr lines into a shared log and sends the URL of its
+/// `mcp-prompts listening on URL` stdout line, once, on the returned channel.
+pub fn capture_output(
+    child: &mut Child,
+) -> (Arc<Mutex<Vec<String>>>, std::sync::mpsc::Receiver<String>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let l2 = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            l2.lock().unwrap().push(line);
+        }
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("mcp-prompts listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(rest.to_string());
+            }
+        }
+    });
+    (log, rx)
+}
+
 pub struct Server {
     pub child: Option<Child>,
     pub dir: tempfile::TempDir,
@@ -147,26 +175,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn mcp-prompts");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let l2 = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                l2.lock().unwrap().push(line);
-            }
-        });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("mcp-prompts listening on ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(rest.to_string());
-                }
-            }
-        });
+        let (log, rx) = capture_output(&mut child);
         let base = match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(b) => b,
             Err(_) => {

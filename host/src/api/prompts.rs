@@ -255,8 +255,7 @@ where
                 .await
                 .map_err(|f| failure(ctx, f))?
                 .map_err(|e| handler_error(ctx, e))?;
-            let (id, version) = id_and_version(&created);
-            let mut resp = prompt_response(ctx, StatusCode::CREATED, created)?;
+            let (mut resp, id) = prompt_response(ctx, StatusCode::CREATED, created)?;
             let location = format!(
                 "{}/{}",
                 route.path,
@@ -265,7 +264,6 @@ where
             if let Ok(v) = HeaderValue::from_str(&location) {
                 resp.headers_mut().insert(header::LOCATION, v);
             }
-            set_etag(&mut resp, version);
             Ok(resp)
         }
         (Method::GET, Target::Item(id)) => {
@@ -280,10 +278,7 @@ where
                 .await
                 .map_err(|f| failure(ctx, f))?
                 .map_err(|e| handler_error(ctx, e))?;
-            let (_, v) = id_and_version(&prompt);
-            let mut resp = prompt_response(ctx, StatusCode::OK, prompt)?;
-            set_etag(&mut resp, v);
-            Ok(resp)
+            Ok(prompt_response(ctx, StatusCode::OK, prompt)?.0)
         }
         (Method::PUT, Target::Item(id)) => {
             let expected = if_match(&req)?;
@@ -298,10 +293,7 @@ where
                 .await
                 .map_err(|f| failure(ctx, f))?
                 .map_err(|e| handler_error(ctx, e))?;
-            let (_, v) = id_and_version(&updated);
-            let mut resp = prompt_response(ctx, StatusCode::OK, updated)?;
-            set_etag(&mut resp, v);
-            Ok(resp)
+            Ok(prompt_response(ctx, StatusCode::OK, updated)?.0)
         }
         (Method::DELETE, Target::Item(id)) => {
             let id = id.clone();
@@ -365,33 +357,27 @@ fn raw(ctx: &RequestContext, text: String) -> Result<Box<RawValue>, Problem> {
         .map_err(|e| internal(ctx, format!("plugin returned invalid JSON: {e}")))
 }
 
+/// A prompt as the response body, with its version as the ETag. The plugin's JSON is
+/// parsed once: that both checks it is valid JSON and reads `id` and `version`.
 fn prompt_response(
     ctx: &RequestContext,
     status: StatusCode,
     prompt: String,
-) -> Result<Response<Body>, Problem> {
-    let value = raw(ctx, prompt)?;
-    Ok(super::raw_json(status, value.get().to_string()))
-}
-
-fn id_and_version(prompt_json: &str) -> (String, Option<u64>) {
+) -> Result<(Response<Body>, String), Problem> {
     #[derive(serde::Deserialize)]
     struct Head {
         id: Option<String>,
         version: Option<u64>,
     }
-    match serde_json::from_str::<Head>(prompt_json) {
-        Ok(h) => (h.id.unwrap_or_default(), h.version),
-        Err(_) => (String::new(), None),
-    }
-}
-
-fn set_etag(resp: &mut Response<Body>, version: Option<u64>) {
-    if let Some(v) = version
+    let head: Head = serde_json::from_str(&prompt)
+        .map_err(|e| internal(ctx, format!("plugin returned an invalid prompt: {e}")))?;
+    let mut resp = super::raw_json(status, prompt);
+    if let Some(v) = head.version
         && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\""))
     {
         resp.headers_mut().insert(header::ETAG, h);
     }
+    Ok((resp, head.id.unwrap_or_default()))
 }
 
 /// `If-Match: "3"` (also `W/"3"` or a bare `3`) → Some(3); `*` or absent → None.

@@ -86,7 +86,9 @@ pub async fn run(
     }
 }
 
-fn connection_builder(sc: &ServerConfig) -> auto::Builder<TokioExecutor> {
+/// hyper connection settings for the main listener (also used by the benchmark's bare
+/// responder, so that the baseline speaks HTTP exactly as the server does).
+pub fn connection_builder(sc: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
