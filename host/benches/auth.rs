@@ -6,6 +6,7 @@
 //! Run: `cargo bench -p mcp-prompts --bench auth`
 
 use criterion::Criterion;
+use futures::executor::block_on;
 use mcp_prompts::auth::{Authenticator, ClaimMapping, DevProvider};
 use mcp_prompts::config;
 use std::hint::black_box;
@@ -27,8 +28,8 @@ fn authenticators(secret_dir: &Path) -> (Authenticator, Authenticator, DevProvid
     };
     let load = || DevProvider::load(&lc, &dc).expect("secret");
     (
-        Authenticator::with_cache(Some(load()), mapping(), 0),
-        Authenticator::new(Some(load()), mapping()),
+        Authenticator::with_cache(Some(load()), Vec::new(), mapping(), 0),
+        Authenticator::new(Some(load()), Vec::new(), mapping()),
         load(),
     )
 }
@@ -45,16 +46,19 @@ fn main() {
         )
         .expect("mint");
     let header = format!("Bearer {token}");
-    assert!(uncached.authenticate(&header).is_ok() && cached.authenticate(&header).is_ok());
+    assert!(
+        block_on(uncached.authenticate(&header)).is_ok()
+            && block_on(cached.authenticate(&header)).is_ok()
+    );
     let mut c = Criterion::default()
         .configure_from_args()
         .measurement_time(Duration::from_secs(3));
     let mut g = c.benchmark_group("authenticate");
     g.bench_function("verify (no cache)", |b| {
-        b.iter(|| black_box(uncached.authenticate(&header).is_ok()))
+        b.iter(|| black_box(block_on(uncached.authenticate(&header)).is_ok()))
     });
     g.bench_function("cached", |b| {
-        b.iter(|| black_box(cached.authenticate(&header).is_ok()))
+        b.iter(|| black_box(block_on(cached.authenticate(&header)).is_ok()))
     });
     g.finish();
     c.final_summary();

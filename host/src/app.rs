@@ -1,7 +1,7 @@
 //! The running application: the runtime plus a swappable snapshot of everything derived
 //! from the config (plugins, routes, auth). Requests take the snapshot once and finish on it.
 
-use crate::auth::{Authenticator, ClaimMapping, DevProvider};
+use crate::auth::{Authenticator, ClaimMapping, DevProvider, OidcProvider};
 use crate::config::{AuthMode, LoadedConfig, ServerConfig};
 use crate::plugins::{LoadedPlugin, PluginSet, Runtime};
 use crate::storage::{self, Storage};
@@ -17,6 +17,8 @@ pub struct Route {
     pub handler: Arc<LoadedPlugin>,
     pub auth: AuthMode,
     pub policies: Vec<Arc<LoadedPlugin>>,
+    /// Scopes a token must carry here.
+    pub scopes: Vec<String>,
 }
 
 pub struct Snapshot {
@@ -28,7 +30,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds a snapshot: loads every plugin and the auth providers.
-    pub async fn build(config: LoadedConfig, runtime: &Runtime) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: LoadedConfig,
+        runtime: &Runtime,
+        metrics: Option<Arc<Metrics>>,
+    ) -> anyhow::Result<Self> {
         let plugins = runtime.load_all(&config).await?;
         let mut routes = Vec::new();
         for r in &config.config.routes {
@@ -51,6 +57,7 @@ impl Snapshot {
                 handler,
                 auth: r.auth,
                 policies,
+                scopes: r.scopes.clone(),
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".
@@ -60,8 +67,18 @@ impl Snapshot {
             Some(dc) => Some(DevProvider::load(&config, dc)?),
             None => None,
         };
+        let oidc = if a.oidc.is_empty() {
+            Vec::new()
+        } else {
+            let client = crate::auth::jwks::http_client()?;
+            a.oidc
+                .iter()
+                .map(|p| OidcProvider::new(p, client.clone(), metrics.clone()))
+                .collect()
+        };
         let auth = Authenticator::new(
             dev,
+            oidc,
             ClaimMapping {
                 default_tenant: a.default_tenant.clone(),
                 tenant_claim: a.tenant_claim.clone(),
@@ -141,7 +158,8 @@ impl App {
     /// Builds a snapshot from `config` and installs it atomically; requests already
     /// running finish on the snapshot they started with.
     pub async fn load(&self, config: LoadedConfig) -> anyhow::Result<()> {
-        let snapshot = Snapshot::build(config, &self.runtime).await?;
+        let snapshot = Snapshot::build(config, &self.runtime, Some(self.metrics.clone())).await?;
+        snapshot.auth.prefetch_keys();
         self.snapshot.store(Some(Arc::new(snapshot)));
         Ok(())
     }
@@ -160,7 +178,8 @@ impl App {
         if let Some(current) = self.snapshot() {
             warn_restart_only(&current.config, &config);
         }
-        let snapshot = Snapshot::build(config, &self.runtime).await?;
+        let snapshot = Snapshot::build(config, &self.runtime, Some(self.metrics.clone())).await?;
+        snapshot.auth.prefetch_keys();
         self.runtime.retain_components(&snapshot.plugins);
         self.snapshot.store(Some(Arc::new(snapshot)));
         Ok(())

@@ -2,6 +2,8 @@
 //! data directory, the real plugin components, and talks to it over real TLS.
 #![allow(dead_code)]
 
+pub mod idp;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

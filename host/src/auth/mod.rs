@@ -1,14 +1,18 @@
 //! Authentication: bearer JWTs to a [`Principal`].
 //!
-//! This release verifies HS256 development tokens (`mcp-prompts token`) against the secret
-//! configured in `[auth.dev]`. The verifier is chosen by the token's `iss`, never by its
-//! header `alg`, so a token cannot pick a weaker algorithm than the issuer's.
+//! Providers are keyed by issuer: Cognito / OIDC issuers (`[[auth.oidc]]`, RS256 against
+//! the issuer's JWKS) and the HS256 development provider (`[auth.dev]`, tokens from
+//! `mcp-prompts token`). The verifier is chosen by the token's `iss`, never by its header
+//! `alg`, so a token cannot pick a weaker algorithm than its issuer's.
 
 mod cache;
 mod dev;
+pub mod jwks;
+mod oidc;
 
 pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
+pub use oidc::OidcProvider;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,6 +40,12 @@ pub enum AuthError {
     Invalid,
     #[error("the token has expired")]
     Expired,
+    #[error("the token is signed with a key the issuer does not publish")]
+    UnknownKey,
+    #[error("the token was not issued for this server")]
+    Audience,
+    #[error("this kind of token is not accepted here")]
+    TokenUse,
     #[error("the token's tenant claim is not a valid tenant id")]
     BadTenant,
 }
@@ -96,30 +106,64 @@ impl Claims {
     }
 }
 
-/// Tokens longer than this are refused before any parsing.
+/// Tokens longer than this are refused before any parsing, unless an OIDC provider allows
+/// larger ones (`max_token_size`).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// All configured providers.
 pub struct Authenticator {
     dev: Option<DevProvider>,
+    oidc: Vec<OidcProvider>,
     mapping: ClaimMapping,
     verified: VerifiedCache,
+    max_token_bytes: usize,
 }
 
 /// Verified tokens remembered at once (about 200 bytes each).
 const VERIFIED_CACHE_ENTRIES: usize = 10_000;
 
 impl Authenticator {
-    pub fn new(dev: Option<DevProvider>, mapping: ClaimMapping) -> Self {
-        Self::with_cache(dev, mapping, VERIFIED_CACHE_ENTRIES)
+    pub fn new(dev: Option<DevProvider>, oidc: Vec<OidcProvider>, mapping: ClaimMapping) -> Self {
+        Self::with_cache(dev, oidc, mapping, VERIFIED_CACHE_ENTRIES)
     }
 
     /// As `new`, with a verified-token cache of `entries` (0 disables it; benchmarks).
-    pub fn with_cache(dev: Option<DevProvider>, mapping: ClaimMapping, entries: usize) -> Self {
+    pub fn with_cache(
+        dev: Option<DevProvider>,
+        oidc: Vec<OidcProvider>,
+        mapping: ClaimMapping,
+        entries: usize,
+    ) -> Self {
+        let max_token_bytes = oidc
+            .iter()
+            .map(OidcProvider::max_token_size)
+            .fold(MAX_TOKEN_BYTES, usize::max);
         Self {
             dev,
+            oidc,
             mapping,
             verified: VerifiedCache::new(entries),
+            max_token_bytes,
+        }
+    }
+
+    /// The issuers whose tokens are accepted (OIDC issuers first), e.g. for the OAuth
+    /// protected-resource metadata.
+    pub fn issuers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.oidc.iter().map(|p| p.issuer().to_string()).collect();
+        v.extend(self.dev.iter().map(|d| d.issuer().to_string()));
+        v
+    }
+
+    /// The OIDC issuers only: the authorization servers a client can get tokens from.
+    pub fn oidc_issuers(&self) -> Vec<String> {
+        self.oidc.iter().map(|p| p.issuer().to_string()).collect()
+    }
+
+    /// Starts fetching every OIDC provider's key set in the background.
+    pub fn prefetch_keys(&self) {
+        for p in &self.oidc {
+            p.prefetch();
         }
     }
 
@@ -128,14 +172,14 @@ impl Authenticator {
     }
 
     /// Verifies the value of an `Authorization` header.
-    pub fn authenticate(&self, header: &str) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, header: &str) -> Result<Principal, AuthError> {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
-        if token.len() > MAX_TOKEN_BYTES {
+        if token.len() > self.max_token_bytes {
             return Err(AuthError::TooLarge);
         }
         let now = cache::now_secs();
@@ -143,9 +187,18 @@ impl Authenticator {
             return Ok(p);
         }
         let issuer = unverified_issuer(token).ok_or(AuthError::Invalid)?;
-        let claims = match &self.dev {
-            Some(dev) if dev.issuer() == issuer => dev.verify(token)?,
-            _ => return Err(AuthError::UnknownIssuer),
+        let claims = if let Some(p) = self.oidc.iter().find(|p| p.issuer() == issuer) {
+            p.verify(token).await?
+        } else {
+            match &self.dev {
+                Some(dev) if dev.issuer() == issuer => {
+                    if token.len() > MAX_TOKEN_BYTES {
+                        return Err(AuthError::TooLarge);
+                    }
+                    dev.verify(token)?
+                }
+                _ => return Err(AuthError::UnknownIssuer),
+            }
         };
         let exp = claims.exp;
         let principal = claims.into_principal(&self.mapping)?;

@@ -142,7 +142,7 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir()?;
     let storage = crate::storage::embedded::open(scratch.path())?;
     let runtime = crate::plugins::Runtime::new(&lc.config.runtime, storage, None)?;
-    let snapshot = crate::app::Snapshot::build(lc, &runtime).await?;
+    let snapshot = crate::app::Snapshot::build(lc, &runtime, None).await?;
     println!(
         "{}: ok ({} plugins, {} routes)",
         path.display(),

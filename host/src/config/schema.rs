@@ -10,6 +10,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `production` refuses development conveniences (the HS256 provider).
+    #[serde(default)]
+    pub environment: Environment,
     #[serde(default)]
     pub server: ServerConfig,
     #[serde(default)]
@@ -32,6 +35,14 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -165,6 +176,9 @@ pub struct AuthConfig {
     pub tier_claim: String,
     /// HS256 development token provider.
     pub dev: Option<DevAuthConfig>,
+    /// Cognito / OIDC issuers (RS256 via JWKS), one table each (`[[auth.oidc]]`).
+    #[serde(default)]
+    pub oidc: Vec<OidcProviderConfig>,
 }
 
 impl Default for AuthConfig {
@@ -174,6 +188,7 @@ impl Default for AuthConfig {
             tenant_claim: default_tenant_claim(),
             tier_claim: default_tier_claim(),
             dev: None,
+            oidc: Vec::new(),
         }
     }
 }
@@ -205,6 +220,97 @@ pub struct DevAuthConfig {
     pub generate_if_missing: bool,
     #[serde(default = "default_leeway", with = "humantime_serde")]
     pub leeway: Duration,
+}
+
+/// Cognito's `token_use` claim: which kind of token it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Access,
+    Id,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderConfig {
+    /// The `iss` of the tokens, e.g. `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
+    pub issuer: String,
+    /// Where the key set is published; defaults to `<issuer>/.well-known/jwks.json`.
+    pub jwks_uri: Option<String>,
+    /// Accepted `token_use` values; empty = the claim is not checked (non-Cognito issuers).
+    #[serde(default = "default_token_use")]
+    pub token_use: Vec<TokenUse>,
+    /// App clients whose tokens are accepted (`client_id` of access tokens, `aud` of ID tokens).
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// Required `aud` (RFC 8707 resource indicator), e.g. this server's public URL.
+    pub audience: Option<String>,
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+    #[serde(default = "default_max_token_size")]
+    pub max_token_size: ByteSize,
+    #[serde(default = "default_jwks_timeout", with = "humantime_serde")]
+    pub jwks_timeout: Duration,
+    #[serde(default = "default_jwks_max_size")]
+    pub jwks_max_size: ByteSize,
+    /// Shortest time between two key-set fetches caused by unknown `kid`s.
+    #[serde(default = "default_jwks_refresh_interval", with = "humantime_serde")]
+    pub jwks_refresh_interval: Duration,
+    /// Key sets older than this are re-fetched in the background.
+    #[serde(default = "default_jwks_max_age", with = "humantime_serde")]
+    pub jwks_max_age: Duration,
+}
+
+impl OidcProviderConfig {
+    pub fn jwks_uri(&self) -> String {
+        self.jwks_uri.clone().unwrap_or_else(|| {
+            format!(
+                "{}/.well-known/jwks.json",
+                self.issuer.trim_end_matches('/')
+            )
+        })
+    }
+}
+
+fn default_token_use() -> Vec<TokenUse> {
+    vec![TokenUse::Access]
+}
+fn default_max_token_size() -> ByteSize {
+    ByteSize(8 * 1024)
+}
+fn default_jwks_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_jwks_max_size() -> ByteSize {
+    ByteSize(64 * 1024)
+}
+fn default_jwks_refresh_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_jwks_max_age() -> Duration {
+    Duration::from_secs(3600)
+}
+
+/// Key sets and issuers must be fetched over HTTPS; plain HTTP only to this machine
+/// (tests and local identity providers), where nothing on the network can alter it.
+fn is_acceptable_key_url(u: &str) -> bool {
+    let Ok(url) = u.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = url.host() else {
+        return false;
+    };
+    match url.scheme_str() {
+        Some("https") => true,
+        Some("http") => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
 }
 
 fn default_dev_issuer() -> String {
@@ -517,6 +623,10 @@ pub struct RouteConfig {
     /// `policy` plugins consulted in order; the first denial wins.
     #[serde(default)]
     pub policies: Vec<String>,
+    /// Scopes every token must carry on this route (403 `insufficient_scope` otherwise).
+    /// Needs `auth = "required"`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 fn default_auth_mode() -> AuthMode {
@@ -531,6 +641,62 @@ pub fn is_valid_name(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+fn validate_oidc(lc: &LoadedConfig) -> Result<(), ConfigError> {
+    let c = &lc.config;
+    let mut seen: Vec<&str> = c.auth.dev.iter().map(|d| d.issuer.as_str()).collect();
+    for (i, p) in c.auth.oidc.iter().enumerate() {
+        let key = |k: &str| format!("auth.oidc[{i}].{k}");
+        if !is_acceptable_key_url(&p.issuer) {
+            return Err(lc.invalid(
+                key("issuer"),
+                format!(
+                    "{:?} must be an https:// URL (http:// only for localhost)",
+                    p.issuer
+                ),
+            ));
+        }
+        if seen.contains(&p.issuer.as_str()) {
+            return Err(lc.invalid(key("issuer"), format!("{:?} is configured twice", p.issuer)));
+        }
+        seen.push(&p.issuer);
+        if !is_acceptable_key_url(&p.jwks_uri()) {
+            return Err(lc.invalid(
+                key("jwks_uri"),
+                format!(
+                    "{:?} must be an https:// URL (http:// only for localhost)",
+                    p.jwks_uri()
+                ),
+            ));
+        }
+        if p.client_ids.is_empty() && p.audience.is_none() {
+            return Err(lc.invalid(
+                key("client_ids"),
+                "set client_ids (or audience): without either, tokens the issuer made for any \
+                 other application would be accepted",
+            ));
+        }
+        if p.leeway > Duration::from_secs(300) {
+            return Err(lc.invalid(key("leeway"), "must be at most 5m (60s or less is usual)"));
+        }
+        if p.max_token_size.0 < 1024 || p.max_token_size.0 > 64 * 1024 {
+            return Err(lc.invalid(key("max_token_size"), "must be between 1KiB and 64KiB"));
+        }
+        if p.jwks_timeout.is_zero() || p.jwks_timeout > Duration::from_secs(60) {
+            return Err(lc.invalid(key("jwks_timeout"), "must be between 1ms and 60s"));
+        }
+        if p.jwks_max_size.0 < 1024 {
+            return Err(lc.invalid(key("jwks_max_size"), "must be at least 1KiB"));
+        }
+        if p.jwks_refresh_interval < Duration::from_secs(1) {
+            return Err(lc.invalid(
+                key("jwks_refresh_interval"),
+                "must be at least 1s (it bounds the fetches a flood of unknown kids can cause)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the relations between keys that serde cannot express.
@@ -565,6 +731,13 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         ));
     }
     if let Some(dev) = &c.auth.dev {
+        if c.environment == Environment::Production {
+            return Err(lc.invalid(
+                "auth.dev",
+                "the HS256 development provider is refused when environment = \"production\"; \
+                 configure an [[auth.oidc]] issuer instead",
+            ));
+        }
         if dev.secret_file.is_none() && dev.secret_env.is_none() {
             return Err(lc.invalid("auth.dev", "needs secret_file or secret_env"));
         }
@@ -575,6 +748,7 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    validate_oidc(lc)?;
     if let Some(v) = &c.metrics.bearer_token_env
         && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     {
@@ -711,7 +885,7 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         if path.contains("{") || path.contains('*') || path.contains("//") {
             return Err(lc.invalid(key("path"), "must be a literal path prefix"));
         }
-        let reserved = ["/health", "/ready", "/metrics"];
+        let reserved = ["/health", "/ready", "/metrics", "/users"];
         if reserved
             .iter()
             .any(|r| path == *r || path.starts_with(&format!("{r}/")))
@@ -755,6 +929,25 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
                 None => return Err(lc.invalid(key("policies"), format!("no plugin named {pol:?}"))),
             }
         }
+        if !route.scopes.is_empty() && route.auth != AuthMode::Required {
+            return Err(lc.invalid(
+                key("scopes"),
+                "required scopes need auth = \"required\" (an anonymous request has none)",
+            ));
+        }
+        if let Some(bad) = route.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(lc.invalid(
+                key("scopes"),
+                format!("{bad:?} is not a scope (RFC 6749: no spaces, quotes or backslashes)"),
+            ));
+        }
     }
     Ok(())
+}
+
+/// RFC 6749 §3.3 `scope-token`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }

@@ -6,7 +6,7 @@
 pub mod cors;
 
 use crate::api::{self, Problem};
-use crate::app::{App, Route, Snapshot};
+use crate::app::{App, Snapshot};
 use crate::auth::Principal;
 use crate::config::AuthMode;
 use bytes::Bytes;
@@ -134,10 +134,14 @@ where
     let route_name = route.path.clone();
     let plugin_name = route.handler.name.clone();
     let rest = rest.to_string();
-    let principal = match authenticate(app, &snapshot, route, &req) {
+    let principal = match authenticate(app, &snapshot, route.auth, &req).await {
         Ok(p) => p,
         Err(resp) => return (resp, Some(route_name), None, Some(plugin_name)),
     };
+    if let Err(resp) = require_scopes(&route.scopes, principal.as_ref()) {
+        let subject = principal.map(|p| p.subject);
+        return (resp, Some(route_name), subject, Some(plugin_name));
+    }
     let subject = principal.as_ref().map(|p| p.subject.clone());
     let tenant = principal
         .as_ref()
@@ -209,19 +213,20 @@ async fn ready(app: &App) -> Response<Body> {
     }
 }
 
-/// Applies the route's auth mode. Only the Authorization header carries tokens.
-fn authenticate<B>(
+/// Applies a route's auth mode. Only the Authorization header carries tokens: a token in
+/// the query string (`?access_token=`) is never looked at (RFC 6750 §5.3, MCP authorization).
+pub(crate) async fn authenticate<B>(
     app: &App,
     snapshot: &Snapshot,
-    route: &Route,
+    mode: AuthMode,
     req: &Request<B>,
 ) -> Result<Option<Principal>, Response<Body>> {
-    if route.auth == AuthMode::None {
+    if mode == AuthMode::None {
         return Ok(None);
     }
     let header = req.headers().get(header::AUTHORIZATION);
     let Some(value) = header else {
-        if route.auth == AuthMode::Required {
+        if mode == AuthMode::Required {
             app.metrics.auth_failure(None);
             return Err(unauthorized(None));
         }
@@ -232,7 +237,7 @@ fn authenticate<B>(
             .auth_failure(Some(crate::auth::AuthError::Malformed));
         unauthorized(Some("malformed Authorization header"))
     })?;
-    match snapshot.auth.authenticate(value) {
+    match snapshot.auth.authenticate(value).await {
         Ok(p) => Ok(Some(p)),
         Err(e) => {
             app.metrics.auth_failure(Some(e));
@@ -240,6 +245,37 @@ fn authenticate<B>(
             Err(unauthorized(Some(&e.to_string())))
         }
     }
+}
+
+/// 403 with an RFC 6750 `insufficient_scope` challenge naming every scope the route needs.
+pub(crate) fn require_scopes(
+    scopes: &[String],
+    principal: Option<&Principal>,
+) -> Result<(), Response<Body>> {
+    let Some(p) = principal else {
+        // Validation ties required scopes to auth = "required": no principal, no scopes.
+        return Ok(());
+    };
+    let missing: Vec<&str> = scopes
+        .iter()
+        .filter(|s| !p.scopes.contains(s))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let all = scopes.join(" ");
+    Err(Problem::new(
+        StatusCode::FORBIDDEN,
+        "insufficient-scope",
+        "Forbidden",
+        format!("this route needs the scope(s): {}", missing.join(", ")),
+    )
+    .with_header(
+        header::WWW_AUTHENTICATE,
+        &format!("Bearer realm=\"mcp-prompts\", error=\"insufficient_scope\", scope=\"{all}\""),
+    )
+    .into_response())
 }
 
 fn unauthorized(reason: Option<&str>) -> Response<Body> {

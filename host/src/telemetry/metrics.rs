@@ -405,6 +405,9 @@ impl Metrics {
             Some(AuthError::Invalid) => "invalid",
             Some(AuthError::Expired) => "expired",
             Some(AuthError::BadTenant) => "bad_tenant",
+            Some(AuthError::UnknownKey) => "unknown_key",
+            Some(AuthError::Audience) => "audience",
+            Some(AuthError::TokenUse) => "token_use",
         };
         self.auth_failures
             .get_or_create(&ReasonLabels { reason })
@@ -445,8 +448,7 @@ impl Metrics {
             .inc();
     }
 
-    /// A JWKS key-set refresh finished. Nothing calls this yet: this release has no JWKS
-    /// provider (only HS256 development tokens); the provider will call it when it lands.
+    /// A JWKS key-set fetch finished (`auth::jwks`).
     pub fn jwks_refresh(&self, ok: bool) {
         self.jwks_refreshes
             .get_or_create(&ResultLabels {
