@@ -19,6 +19,9 @@ pub struct Route {
     pub policies: Vec<Arc<LoadedPlugin>>,
     /// Scopes a token must carry here.
     pub scopes: Vec<String>,
+    /// Fixed tenant of a shared catalog route.
+    pub tenant: Option<String>,
+    pub read_only: bool,
 }
 
 pub struct Snapshot {
@@ -58,6 +61,8 @@ impl Snapshot {
                 auth: r.auth,
                 policies,
                 scopes: r.scopes.clone(),
+                tenant: r.tenant.clone(),
+                read_only: r.read_only,
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".

@@ -76,6 +76,7 @@ timeout = "5s"
 [plugins.policy]
 path = "{policy}"
 world = "policy"
+kv = ["ratelimits"]
 
 [[routes]]
 path = "/v1/prompts"

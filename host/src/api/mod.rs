@@ -6,5 +6,6 @@
 
 mod problem;
 pub mod prompts;
+pub mod users;
 
 pub use problem::{FieldError, Problem, json, raw_json};

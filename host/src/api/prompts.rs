@@ -108,6 +108,23 @@ where
         (&Method::POST, Target::Apply(_)) => "render",
         _ => return method_not_allowed(target.allow()),
     };
+    if route.read_only && matches!(action, "create" | "update" | "delete") {
+        let allow = match target {
+            Target::Collection | Target::Item(_) => "GET",
+            _ => target.allow(),
+        };
+        let mut resp = Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "read-only",
+            "Method Not Allowed",
+            format!("{} is a read-only catalog", route.path),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(allow) {
+            resp.headers_mut().insert(header::ALLOW, v);
+        }
+        return resp;
+    }
     let extra_headers = match check_policies(app, ctx, route, &req, &target, action).await {
         Ok(h) => h,
         Err(resp) => return resp,
@@ -381,7 +398,7 @@ fn prompt_response(
 }
 
 /// `If-Match: "3"` (also `W/"3"` or a bare `3`) → Some(3); `*` or absent → None.
-fn if_match<B>(req: &Request<B>) -> Result<Option<u64>, Problem> {
+pub(crate) fn if_match<B>(req: &Request<B>) -> Result<Option<u64>, Problem> {
     let Some(v) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -462,7 +479,7 @@ fn list_query(query: Option<&str>) -> Result<prompts::ListQuery, Problem> {
 }
 
 /// Reads a JSON body within the size limit. Returns the text, checked to be valid JSON.
-async fn read_json<B>(req: Request<B>, max: usize) -> Result<String, Problem>
+pub(crate) async fn read_json<B>(req: Request<B>, max: usize) -> Result<String, Problem>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -98,6 +98,7 @@ mod tests {
             scopes: vec![],
             groups: vec![],
             tier: "free".into(),
+            tier_from_claim: true,
         }
     }
 

@@ -25,6 +25,10 @@ pub struct Principal {
     pub scopes: Vec<String>,
     pub groups: Vec<String>,
     pub tier: String,
+    /// Whether `tier` came from the token's tier claim; if not, the host may take it from
+    /// the user's stored profile (`[users] tier_from_profile`).
+    #[serde(skip)]
+    pub tier_from_claim: bool,
 }
 
 /// Why a token was refused. Reported as a reason code, never with token contents.
@@ -66,6 +70,9 @@ pub(crate) struct Claims {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// The tier of a principal whose token and profile name none.
+pub const DEFAULT_TIER: &str = "free";
+
 /// Settings that map claims to a principal.
 #[derive(Debug, Clone)]
 pub struct ClaimMapping {
@@ -92,9 +99,9 @@ impl Claims {
             Some(_) => return Err(AuthError::BadTenant),
             None => m.default_tenant.clone(),
         };
-        let tier = match self.extra.get(&m.tier_claim) {
-            Some(serde_json::Value::String(t)) if !t.is_empty() => t.clone(),
-            _ => "free".to_string(),
+        let (tier, tier_from_claim) = match self.extra.get(&m.tier_claim) {
+            Some(serde_json::Value::String(t)) if !t.is_empty() => (t.clone(), true),
+            _ => (DEFAULT_TIER.to_string(), false),
         };
         Ok(Principal {
             subject: self.sub,
@@ -102,6 +109,7 @@ impl Claims {
             scopes,
             groups: self.groups.unwrap_or_default(),
             tier,
+            tier_from_claim,
         })
     }
 }

@@ -24,9 +24,10 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let lc = config::load(path)?;
     crate::telemetry::init(&lc.config.logging);
-    let tenant = tenant.unwrap_or_else(|| lc.config.auth.default_tenant.clone());
-    if !config::is_valid_name(&tenant) {
-        anyhow::bail!("--tenant {tenant:?}: not a valid tenant id");
+    if let Some(t) = &tenant
+        && !config::is_valid_name(t)
+    {
+        anyhow::bail!("--tenant {t:?}: not a valid tenant id");
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: cannot read directory: {e}", dir.display()))?
@@ -60,6 +61,10 @@ pub async fn run(
                     .ok_or_else(|| anyhow::anyhow!("route {path} was not loaded"))?
             }
         };
+    // A shared catalog route has its own tenant; import there unless told otherwise.
+    let tenant = tenant
+        .or_else(|| route.tenant.clone())
+        .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
     let mut counts = Counts::default();
     for file in files {
         let text = match std::fs::read_to_string(&file) {

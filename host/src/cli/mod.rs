@@ -4,6 +4,7 @@ mod health;
 mod import;
 mod reload;
 mod serve;
+mod user;
 
 use crate::config;
 use clap::{Parser, Subcommand};
@@ -43,10 +44,13 @@ enum Command {
         /// Route whose prompt handler receives the prompts (default: the first route).
         #[arg(long)]
         route: Option<String>,
-        /// Tenant to import into (default: auth.default_tenant).
+        /// Tenant to import into (default: the route's `tenant`, else auth.default_tenant).
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Manage stored user profiles.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Probe a running server over plain HTTP (container HEALTHCHECK): exit 0 on 200.
     Health {
         #[arg(long, default_value = "http://127.0.0.1:3003/ready")]
@@ -79,6 +83,28 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Set (or clear) the subscription tier stored in a user's profile; it applies to the
+    /// user's tokens that carry no tier claim.
+    SetTier {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+        /// The user's subject (`sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// Tenant of the user (default: auth.default_tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The tier, e.g. "premium".
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        tier: Option<String>,
+        /// Remove the stored tier instead.
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -90,6 +116,13 @@ pub fn main() -> ExitCode {
             route,
             tenant,
         } => runtime().and_then(|rt| rt.block_on(import::run(&config, &dir, route, tenant))),
+        Command::User(UserCommand::SetTier {
+            config,
+            sub,
+            tenant,
+            tier,
+            clear: _,
+        }) => runtime().and_then(|rt| rt.block_on(user::set_tier(&config, &sub, tenant, tier))),
         Command::Health { url, timeout } => {
             current_thread().and_then(|rt| rt.block_on(health::probe(&url, timeout)))
         }

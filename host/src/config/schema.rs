@@ -32,9 +32,40 @@ pub struct Config {
     #[serde(default)]
     pub redirect: RedirectConfig,
     #[serde(default)]
+    pub users: UsersConfig,
+    #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+/// `/users/me` and the stored user profiles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersConfig {
+    /// Serve `GET`/`PUT /users/me`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// kv namespace of the profiles (the `mcp-users` table on AWS).
+    #[serde(default = "default_users_namespace")]
+    pub namespace: String,
+    /// When a token carries no tier claim, take the tier from the caller's profile.
+    #[serde(default = "yes")]
+    pub tier_from_profile: bool,
+}
+
+impl Default for UsersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            namespace: default_users_namespace(),
+            tier_from_profile: true,
+        }
+    }
+}
+
+fn default_users_namespace() -> String {
+    "users".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -627,6 +658,12 @@ pub struct RouteConfig {
     /// Needs `auth = "required"`.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Serve every request of this route in this tenant, whoever calls: a catalog shared
+    /// by all tenants. Usually with `read_only`.
+    pub tenant: Option<String>,
+    /// Refuse creates, updates and deletes on this route (405).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 fn default_auth_mode() -> AuthMode {
@@ -749,6 +786,9 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         }
     }
     validate_oidc(lc)?;
+    if !is_valid_name(&c.users.namespace) {
+        return Err(lc.invalid("users.namespace", "must be a valid name"));
+    }
     if let Some(v) = &c.metrics.bearer_token_env
         && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     {
@@ -928,6 +968,11 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
                 }
                 None => return Err(lc.invalid(key("policies"), format!("no plugin named {pol:?}"))),
             }
+        }
+        if let Some(t) = &route.tenant
+            && !is_valid_name(t)
+        {
+            return Err(lc.invalid(key("tenant"), format!("{t:?} is not a valid tenant name")));
         }
         if !route.scopes.is_empty() && route.auth != AuthMode::Required {
             return Err(lc.invalid(

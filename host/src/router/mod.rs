@@ -127,6 +127,9 @@ where
         .with_header(header::RETRY_AFTER, "1");
         return (p.into_response(), None, None, None);
     };
+    if path == "/users/me" && snapshot.config.config.users.enabled {
+        return users_me(app, &snapshot, req).await;
+    }
     let Some((route, rest)) = snapshot.route(path) else {
         let p = Problem::not_found(format!("no route for {path}"));
         return (p.into_response(), None, None, None);
@@ -134,18 +137,25 @@ where
     let route_name = route.path.clone();
     let plugin_name = route.handler.name.clone();
     let rest = rest.to_string();
-    let principal = match authenticate(app, &snapshot, route.auth, &req).await {
+    let mut principal = match authenticate(app, &snapshot, route.auth, &req).await {
         Ok(p) => p,
         Err(resp) => return (resp, Some(route_name), None, Some(plugin_name)),
     };
+    if let Some(p) = principal.as_mut()
+        && let Err(p) = apply_profile_tier(app, &snapshot, p).await
+    {
+        return (p.into_response(), Some(route_name), None, Some(plugin_name));
+    }
     if let Err(resp) = require_scopes(&route.scopes, principal.as_ref()) {
         let subject = principal.map(|p| p.subject);
         return (resp, Some(route_name), subject, Some(plugin_name));
     }
     let subject = principal.as_ref().map(|p| p.subject.clone());
-    let tenant = principal
-        .as_ref()
-        .map(|p| p.tenant.clone())
+    // A shared catalog route runs in its own tenant for everyone; otherwise the caller's.
+    let tenant = route
+        .tenant
+        .clone()
+        .or_else(|| principal.as_ref().map(|p| p.tenant.clone()))
         .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
     let max_body = snapshot.config.config.server.max_body_size.0 as usize;
     let ctx = RequestContext {
@@ -157,6 +167,55 @@ where
     };
     let resp = api::prompts::serve(app, &ctx, route, &rest, req).await;
     (resp, Some(route_name), subject, Some(plugin_name))
+}
+
+/// `/users/me`: always authenticated, whatever the routes say.
+async fn users_me<B>(
+    app: &Arc<App>,
+    snapshot: &Arc<Snapshot>,
+    req: Request<B>,
+) -> (
+    Response<Body>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let route = Some("/users/me".to_string());
+    let mut principal = match authenticate(app, snapshot, AuthMode::Required, &req).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return (unauthorized(None), route, None, None),
+        Err(resp) => return (resp, route, None, None),
+    };
+    if let Err(p) = apply_profile_tier(app, snapshot, &mut principal).await {
+        return (p.into_response(), route, Some(principal.subject), None);
+    }
+    let users = &snapshot.config.config.users;
+    let max_body = snapshot.config.config.server.max_body_size.0 as usize;
+    let kv = app.runtime.storage().kv.clone();
+    let resp = api::users::serve(kv.as_ref(), &users.namespace, &principal, req, max_body).await;
+    (resp, route, Some(principal.subject), None)
+}
+
+/// Tokens without a tier claim get the tier of the caller's stored profile, if any.
+async fn apply_profile_tier(
+    app: &App,
+    snapshot: &Snapshot,
+    p: &mut Principal,
+) -> Result<(), Problem> {
+    let users = &snapshot.config.config.users;
+    if p.tier_from_claim || !users.enabled || !users.tier_from_profile {
+        return Ok(());
+    }
+    let kv = app.runtime.storage().kv.clone();
+    let (profile, _) = api::users::load(kv.as_ref(), &users.namespace, p).await?;
+    if let Some(t) = api::users::stored_tier(&profile) {
+        p.tier = t;
+    }
+    Ok(())
 }
 
 fn builtin<B>(req: &Request<B>, f: impl FnOnce() -> Response<Body>) -> Response<Body> {

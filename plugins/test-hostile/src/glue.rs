@@ -58,11 +58,61 @@ impl wit::Guest for Component {
             "scratch" => mcp_prompts::plugin::kv::put(
                 "scratch",
                 "k",
-                b"v",
+                format!("secret-of-{}", _ctx.tenant).as_bytes(),
                 mcp_prompts::plugin::kv::Precondition::None,
             )
             .map(|v| ok_prompt(&format!("scratch-v{v}")))
             .map_err(|e| wit::HandlerError::Internal(format!("{e:?}"))),
+            // Everything this tenant's scratch namespace holds, as `key=value` lines in
+            // `content`: the cross-tenant test checks that no other tenant's entry appears.
+            "scan" => {
+                use mcp_prompts::plugin::kv;
+                let mut lines = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let page = kv::query("scratch", "", cursor.as_deref(), 100)
+                        .map_err(|e| wit::HandlerError::Internal(format!("{e:?}")))?;
+                    for e in page.entries {
+                        lines.push(format!("{}={}", e.key, String::from_utf8_lossy(&e.value)));
+                    }
+                    match page.next_cursor {
+                        Some(c) => cursor = Some(c),
+                        None => break,
+                    }
+                }
+                let mut p: serde_json::Value = serde_json::from_str(&ok_prompt("scan"))
+                    .map_err(|e| wit::HandlerError::Internal(e.to_string()))?;
+                p["content"] = serde_json::Value::String(lines.join("\n"));
+                Ok(p.to_string())
+            }
+            // Tries to reach another tenant's (or namespace's) keys by forging the host's
+            // key layout; every attempt must be refused. Reports the first one that was not.
+            "forge" => {
+                use mcp_prompts::plugin::kv::{self, Precondition};
+                let keys = ["\0other\0k", "k\0", "../other/k", "scratch\0other\0k"];
+                for k in keys {
+                    if let Ok(Some(e)) = kv::get("scratch", k) {
+                        return Err(wit::HandlerError::Internal(format!("read {k:?}: {e:?}")));
+                    }
+                    if k.contains('\0') && kv::put("scratch", k, b"x", Precondition::None).is_ok() {
+                        return Err(wit::HandlerError::Internal(format!("wrote {k:?}")));
+                    }
+                }
+                for ns in [
+                    "scratch\0other",
+                    "scratch/../prompts",
+                    "prompts",
+                    "users",
+                    "SCRATCH",
+                ] {
+                    if kv::get(ns, "k").is_ok() || kv::query(ns, "", None, 10).is_ok() {
+                        return Err(wit::HandlerError::Internal(format!(
+                            "namespace {ns:?} answered"
+                        )));
+                    }
+                }
+                Ok(ok_prompt("forge"))
+            }
             _ => Ok(ok_prompt(&id)),
         }
     }

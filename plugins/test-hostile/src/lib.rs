@@ -10,7 +10,9 @@
 //! - `trap`: executes `unreachable`;
 //! - `steal`: reads the kv namespace `prompts`, which its config does not grant (the host
 //!   must answer `denied`; the plugin reports it as `forbidden`);
-//! - `scratch`: writes to its granted namespace `scratch`;
+//! - `scratch`: writes `secret-of-<tenant>` under key `k` of its granted namespace `scratch`;
+//! - `scan`: lists everything its namespace `scratch` holds (content: `key=value` lines);
+//! - `forge`: tries forged keys and namespaces (NUL separators, paths); all must fail;
 //! - anything else (e.g. `ok`): returns a small valid prompt.
 //!
 //! Every other export answers `not-found`, and `list` an empty page.

@@ -1,0 +1,333 @@
+//! `GET /users/me` and `PUT /users/me`: the caller's principal merged with the profile
+//! stored in the users namespace (`[users] namespace`; the `mcp-users` table on AWS).
+//!
+//! Served by the host rather than a plugin: the profile is keyed by the verified subject
+//! and holds the tier the host itself reads when a token carries no tier claim, so it
+//! belongs to the trust boundary, not to replaceable prompt logic.
+//!
+//! Stored value (JSON): `displayName`, `email`, `preferences` (set by the user), `tier`
+//! (set by an operator or billing, never by the user), `createdAt`, `updatedAt`.
+
+use super::prompts::{if_match, read_json};
+use super::{FieldError, Problem};
+use crate::auth::Principal;
+use crate::router::{Body, method_not_allowed};
+use crate::storage::{KvStore, Precondition, Scope, StorageError, WriteOp};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+/// Largest `PUT /users/me` body.
+const MAX_PROFILE_BODY: usize = 16 * 1024;
+const MAX_DISPLAY_NAME_CHARS: usize = 100;
+const MAX_EMAIL_BYTES: usize = 254;
+const MAX_PREFERENCES_BYTES: usize = 8 * 1024;
+/// Fields the user may set.
+const SETTABLE: [&str; 3] = ["displayName", "email", "preferences"];
+/// Fields `GET` returns that a `PUT` may echo back unchanged, but not change.
+const READ_ONLY: [&str; 7] = [
+    "subject",
+    "tenant",
+    "tier",
+    "scopes",
+    "groups",
+    "createdAt",
+    "updatedAt",
+];
+
+/// The kv key of a subject's profile: the subject itself, when storable.
+fn profile_key(subject: &str) -> Result<String, Problem> {
+    crate::storage::check_key(subject)
+        .map(|_| subject.to_string())
+        .map_err(|e| {
+            Problem::bad_request(
+                "invalid-subject",
+                format!("cannot store a profile for this subject: {e}"),
+            )
+        })
+}
+
+pub fn scope(namespace: &str, tenant: &str) -> Scope {
+    Scope {
+        space: namespace.to_string(),
+        tenant: tenant.to_string(),
+    }
+}
+
+/// The stored profile (or none) and its version (0 when absent).
+pub async fn load(
+    kv: &dyn KvStore,
+    namespace: &str,
+    principal: &Principal,
+) -> Result<(Map<String, Value>, u64), Problem> {
+    let key = profile_key(&principal.subject)?;
+    match kv.get(&scope(namespace, &principal.tenant), &key).await {
+        Ok(Some(e)) => {
+            let v: Value = serde_json::from_slice(&e.value).unwrap_or(Value::Null);
+            Ok((v.as_object().cloned().unwrap_or_default(), e.version))
+        }
+        Ok(None) => Ok((Map::new(), 0)),
+        Err(e) => Err(storage_problem(e)),
+    }
+}
+
+/// The tier a profile assigns, if any (used when the token has no tier claim).
+pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
+    profile
+        .get("tier")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+pub async fn serve<B>(
+    kv: &dyn KvStore,
+    namespace: &str,
+    principal: &Principal,
+    req: Request<B>,
+    max_body: usize,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let result = match *req.method() {
+        Method::GET | Method::HEAD => get(kv, namespace, principal).await,
+        Method::PUT => put(kv, namespace, principal, req, max_body).await,
+        _ => return method_not_allowed("GET, HEAD, PUT"),
+    };
+    result.unwrap_or_else(Problem::into_response)
+}
+
+async fn get(kv: &dyn KvStore, ns: &str, p: &Principal) -> Result<Response<Body>, Problem> {
+    let (profile, version) = load(kv, ns, p).await?;
+    Ok(respond(StatusCode::OK, p, &profile, version))
+}
+
+async fn put<B>(
+    kv: &dyn KvStore,
+    ns: &str,
+    p: &Principal,
+    req: Request<B>,
+    max_body: usize,
+) -> Result<Response<Body>, Problem>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let expected = if_match(&req)?;
+    let text = read_json(req, max_body.min(MAX_PROFILE_BODY)).await?;
+    let body: Value = serde_json::from_str(&text)
+        .map_err(|e| Problem::bad_request("invalid-json", format!("body is not JSON: {e}")))?;
+    let Value::Object(body) = body else {
+        return Err(Problem::bad_request(
+            "invalid-json",
+            "body must be a JSON object",
+        ));
+    };
+    let (current, version) = load(kv, ns, p).await?;
+    if let Some(want) = expected
+        && want != version
+    {
+        return Err(Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition Failed",
+            format!("the profile is at version {version}, not {want}"),
+        ));
+    }
+    let shown = principal_view(p, &current, version);
+    let mut errors = Vec::new();
+    let mut next = Map::new();
+    for (k, v) in &body {
+        if SETTABLE.contains(&k.as_str()) {
+            match check_field(k, v) {
+                Ok(()) if !v.is_null() => {
+                    next.insert(k.clone(), v.clone());
+                }
+                Ok(()) => {}
+                Err(msg) => errors.push(FieldError {
+                    field: k.clone(),
+                    message: msg,
+                }),
+            }
+        } else if READ_ONLY.contains(&k.as_str()) {
+            if shown.get(k) != Some(v) {
+                errors.push(FieldError {
+                    field: k.clone(),
+                    message: "is read-only".into(),
+                });
+            }
+        } else {
+            errors.push(FieldError {
+                field: k.clone(),
+                message: format!("unknown field; settable fields are {}", SETTABLE.join(", ")),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        let mut pr = Problem::bad_request("invalid-profile", "the profile has invalid fields");
+        pr.errors = Some(errors);
+        return Err(pr);
+    }
+    let now = now_rfc3339();
+    // Operator-set and history fields survive a user's PUT.
+    if let Some(t) = current.get("tier") {
+        next.insert("tier".into(), t.clone());
+    }
+    let created = current
+        .get("createdAt")
+        .cloned()
+        .unwrap_or_else(|| Value::String(now.clone()));
+    next.insert("createdAt".into(), created);
+    next.insert("updatedAt".into(), Value::String(now));
+    let precondition = if version == 0 {
+        Precondition::Absent
+    } else {
+        Precondition::Version(version)
+    };
+    let key = profile_key(&p.subject)?;
+    let value = serde_json::to_vec(&next).map_err(|e| internal(e.to_string()))?;
+    let versions = kv
+        .transact(
+            &scope(ns, &p.tenant),
+            vec![WriteOp::Put {
+                key,
+                value,
+                precondition,
+            }],
+        )
+        .await
+        .map_err(|e| match e {
+            // Someone wrote between our read and write: the client's view is stale.
+            StorageError::Conflict(_) => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition Failed",
+                "the profile changed concurrently; read it again and retry",
+            ),
+            e => storage_problem(e),
+        })?;
+    let new_version = versions.first().copied().unwrap_or(version + 1);
+    Ok(respond(StatusCode::OK, p, &next, new_version))
+}
+
+fn check_field(k: &str, v: &Value) -> Result<(), String> {
+    if v.is_null() {
+        return Ok(());
+    }
+    match k {
+        "displayName" => match v.as_str() {
+            Some(s) if !s.trim().is_empty() && s.chars().count() <= MAX_DISPLAY_NAME_CHARS => {
+                if s.chars().any(char::is_control) {
+                    Err("must not contain control characters".into())
+                } else {
+                    Ok(())
+                }
+            }
+            Some(_) => Err(format!(
+                "must be 1-{MAX_DISPLAY_NAME_CHARS} characters, not only spaces"
+            )),
+            None => Err("must be a string or null".into()),
+        },
+        "email" => match v.as_str() {
+            Some(s) if s.len() <= MAX_EMAIL_BYTES && looks_like_email(s) => Ok(()),
+            Some(_) => Err("must be an e-mail address (local@domain)".into()),
+            None => Err("must be a string or null".into()),
+        },
+        "preferences" => match v {
+            Value::Object(_) if v.to_string().len() <= MAX_PREFERENCES_BYTES => Ok(()),
+            Value::Object(_) => Err(format!(
+                "must be at most {MAX_PREFERENCES_BYTES} bytes of JSON"
+            )),
+            _ => Err("must be a JSON object or null".into()),
+        },
+        _ => Err("unknown field".into()),
+    }
+}
+
+/// Syntactic sanity only; whether the address exists is not ours to know.
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// The JSON a client sees: principal fields, then the profile's.
+fn principal_view(
+    p: &Principal,
+    profile: &Map<String, Value>,
+    _version: u64,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("subject".into(), json!(p.subject));
+    m.insert("tenant".into(), json!(p.tenant));
+    m.insert("tier".into(), json!(p.tier));
+    m.insert("scopes".into(), json!(p.scopes));
+    m.insert("groups".into(), json!(p.groups));
+    for k in SETTABLE {
+        m.insert(k.into(), profile.get(k).cloned().unwrap_or(Value::Null));
+    }
+    for k in ["createdAt", "updatedAt"] {
+        m.insert(k.into(), profile.get(k).cloned().unwrap_or(Value::Null));
+    }
+    m
+}
+
+fn respond(
+    status: StatusCode,
+    p: &Principal,
+    profile: &Map<String, Value>,
+    version: u64,
+) -> Response<Body> {
+    let mut resp = super::json(status, &Value::Object(principal_view(p, profile, version)));
+    if version > 0
+        && let Ok(v) = HeaderValue::from_str(&format!("\"{version}\""))
+    {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn storage_problem(e: StorageError) -> Problem {
+    match e {
+        StorageError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage-unavailable",
+            "Service Unavailable",
+            "storage is temporarily unavailable",
+        )
+        .with_header(header::RETRY_AFTER, "1"),
+        StorageError::Conflict(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            "the profile changed concurrently",
+        ),
+        StorageError::Invalid(m) => internal(m),
+    }
+}
+
+fn internal(msg: String) -> Problem {
+    let id = uuid::Uuid::new_v4().to_string();
+    tracing::error!(error_id = %id, error = %msg, "users: storage call failed");
+    let mut p = Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal Server Error",
+        "the profile could not be stored",
+    );
+    p.error_id = Some(id);
+    p
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
