@@ -109,6 +109,7 @@ path = "$WASM/policy.wasm"
 world = "policy"
 memory_limit = "16MiB"
 timeout = "1s"
+kv = ["ratelimits"]
 
 [plugins.policy.config]
 anonymous_read = true

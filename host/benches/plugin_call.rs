@@ -71,6 +71,7 @@ path = "{policy}"
 world = "policy"
 memory_limit = "16MiB"
 timeout = "1s"
+kv = ["ratelimits"]
 
 [plugins.policy.config]
 anonymous_read = true

@@ -87,6 +87,7 @@ mod tests {
             } else {
                 WriteScopes::OneOf(strings(scopes))
             },
+            rate_limits: crate::settings::RateLimits::Off,
         }
     }
 

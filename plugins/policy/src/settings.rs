@@ -4,6 +4,14 @@
 //! is logged and replaced by the *restrictive* choice rather than the default, so a typo
 //! in a security setting never opens access.
 
+use crate::ratelimit::{Limits, parse_window};
+use std::collections::BTreeMap;
+
+/// Default `rate_window`.
+pub const DEFAULT_WINDOW_MS: u64 = 60_000;
+/// Default `rate_namespace`.
+pub const DEFAULT_RATE_NAMESPACE: &str = "ratelimits";
+
 /// Which scopes a write needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteScopes {
@@ -15,11 +23,22 @@ pub enum WriteScopes {
     Misconfigured,
 }
 
+/// Whether and how requests are rate-limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimits {
+    /// No `rate_limits` table (or an empty one): nothing is counted.
+    Off,
+    On(Limits),
+    /// `rate_limits` could not be understood: every request is refused.
+    Misconfigured,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub anonymous_read: bool,
     pub write_requires_auth: bool,
     pub write_scopes: WriteScopes,
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Settings {
@@ -28,6 +47,7 @@ impl Default for Settings {
             anonymous_read: true,
             write_requires_auth: true,
             write_scopes: WriteScopes::Any,
+            rate_limits: RateLimits::Off,
         }
     }
 }
@@ -54,6 +74,7 @@ pub fn load(get: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {
             &mut warnings,
         ),
         write_scopes: scopes(get("write_scopes"), &mut warnings),
+        rate_limits: rate_limits(&get, &mut warnings),
     };
     (settings, warnings)
 }
@@ -113,6 +134,57 @@ fn scopes(raw: Option<String>, warnings: &mut Vec<String>) -> WriteScopes {
     }
 }
 
+/// `rate_limits` (a table of tier = requests per window, plus the special entries
+/// `anonymous` and `default`), `rate_window` and `rate_namespace`.
+fn rate_limits(get: &impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> RateLimits {
+    let Some(raw) = get("rate_limits") else {
+        return RateLimits::Off;
+    };
+    let table = match serde_json::from_str::<serde_json::Value>(&raw) {
+        Ok(serde_json::Value::Object(table)) => table,
+        _ => {
+            warnings.push(format!(
+                "policy config `rate_limits` must be a table of tier = requests per window, got `{raw}`; refusing all requests"
+            ));
+            return RateLimits::Misconfigured;
+        }
+    };
+    let mut tiers = BTreeMap::new();
+    for (tier, value) in table {
+        let Some(n) = value.as_u64() else {
+            warnings.push(format!(
+                "policy config `rate_limits.{tier}` must be a whole number of requests >= 0, got `{value}`; refusing all requests"
+            ));
+            return RateLimits::Misconfigured;
+        };
+        tiers.insert(tier, n);
+    }
+    if tiers.is_empty() {
+        return RateLimits::Off;
+    }
+    let window_ms = match get("rate_window") {
+        None => DEFAULT_WINDOW_MS,
+        Some(w) => parse_window(&w).unwrap_or_else(|| {
+            // The default is a sane window; a typo must not mean "per millisecond".
+            warnings.push(format!(
+                "policy config `rate_window` must be a duration such as \"60s\", \"1m\" or \"1h\", got `{w}`; using 60s"
+            ));
+            DEFAULT_WINDOW_MS
+        }),
+    };
+    let namespace = get("rate_namespace")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_RATE_NAMESPACE.to_owned());
+    RateLimits::On(Limits {
+        window_ms,
+        default: tiers.remove("default"),
+        anonymous: tiers.remove("anonymous"),
+        tiers,
+        namespace,
+    })
+}
+
 fn misconfigured(raw: &str, warnings: &mut Vec<String>) -> WriteScopes {
     warnings.push(format!(
         "policy config `write_scopes` must be an array of strings, got `{raw}`; refusing all writes"
@@ -154,6 +226,7 @@ mod tests {
                 anonymous_read: false,
                 write_requires_auth: false,
                 write_scopes: WriteScopes::OneOf(vec!["prompts:write".into(), "admin".into()]),
+                rate_limits: RateLimits::Off,
             }
         );
     }
@@ -195,5 +268,66 @@ mod tests {
             load_from(&[("write_scopes", "true")]).0.write_scopes,
             WriteScopes::Misconfigured
         );
+    }
+
+    #[test]
+    fn rate_limits_table() {
+        let (s, warnings) = load_from(&[
+            (
+                "rate_limits",
+                r#"{"free": 60, "premium": 600, "anonymous": 30, "default": 10}"#,
+            ),
+            ("rate_window", "2m"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            s.rate_limits,
+            RateLimits::On(Limits {
+                window_ms: 120_000,
+                tiers: [("free".to_owned(), 60), ("premium".to_owned(), 600)].into(),
+                default: Some(10),
+                anonymous: Some(30),
+                namespace: "ratelimits".into(),
+            })
+        );
+        let (s, _) = load_from(&[
+            ("rate_limits", r#"{"free": 5}"#),
+            ("rate_namespace", "counters"),
+        ]);
+        let RateLimits::On(l) = s.rate_limits else {
+            panic!("{:?}", s.rate_limits)
+        };
+        assert_eq!((l.window_ms, l.namespace.as_str()), (60_000, "counters"));
+        assert_eq!((l.default, l.anonymous), (None, None));
+        assert_eq!(
+            load_from(&[("rate_limits", "{}")]).0.rate_limits,
+            RateLimits::Off
+        );
+    }
+
+    #[test]
+    fn malformed_rate_limits_refuse_requests() {
+        for bad in [
+            r#"{"free": -1}"#,
+            r#"{"free": "60"}"#,
+            r#"{"free": 1.5}"#,
+            "60",
+            "[1]",
+            "x",
+        ] {
+            let (s, warnings) = load_from(&[("rate_limits", bad)]);
+            assert_eq!(s.rate_limits, RateLimits::Misconfigured, "{bad}");
+            assert_eq!(warnings.len(), 1, "{bad}");
+        }
+        // A bad window falls back to the default, with a warning.
+        let (s, warnings) = load_from(&[("rate_limits", r#"{"free": 1}"#), ("rate_window", "0s")]);
+        assert_eq!(warnings.len(), 1);
+        assert!(matches!(
+            s.rate_limits,
+            RateLimits::On(Limits {
+                window_ms: 60_000,
+                ..
+            })
+        ));
     }
 }

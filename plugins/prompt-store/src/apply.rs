@@ -1,8 +1,9 @@
 //! Rendering a stored prompt with caller-supplied variables.
 
+use crate::access::{self, Viewer, Visibility};
 use crate::backend::{Backend, Error, RenderError, RenderRequest};
 use crate::refs::referenced_names;
-use crate::store::load_head;
+use crate::store::{load_head, load_visible};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -22,9 +23,13 @@ fn has_value(vars: &Map<String, Value>, name: &str) -> bool {
     vars.get(name).is_some_and(|v| !v.is_null())
 }
 
-pub fn apply(b: &dyn Backend, id: &str, variables_json: &str) -> Result<Applied, Error> {
-    let (prompt, _) =
-        load_head(b, id)?.ok_or_else(|| Error::NotFound(format!("prompt '{id}' not found")))?;
+pub fn apply(
+    b: &dyn Backend,
+    viewer: Viewer,
+    id: &str,
+    variables_json: &str,
+) -> Result<Applied, Error> {
+    let (prompt, _) = load_visible(b, viewer, id)?;
     // An empty body means "no variables" (a client applying a prompt without any).
     let mut vars = match serde_json::from_str::<Value>(variables_json) {
         Ok(Value::Object(map)) => map,
@@ -66,7 +71,7 @@ pub fn apply(b: &dyn Backend, id: &str, variables_json: &str) -> Result<Applied,
             .map(|v| v.name.clone())
             .collect(),
     };
-    let content = render_with_partials(b, &mut request)?;
+    let content = render_with_partials(b, viewer, &mut request)?;
 
     let mut names: BTreeSet<String> = prompt.variables.iter().map(|v| v.name.clone()).collect();
     referenced_names(&request.template, &mut names);
@@ -83,7 +88,13 @@ pub fn apply(b: &dyn Backend, id: &str, variables_json: &str) -> Result<Applied,
 
 /// Renders, fetching partials (other prompts, by id) one at a time as the renderer
 /// asks for them. The renderer detects cycles; this loop only bounds the fetching.
-fn render_with_partials(b: &dyn Backend, request: &mut RenderRequest) -> Result<String, Error> {
+/// Partials obey access levels like any read: a public template cannot pull in a prompt
+/// its caller may not read (a hidden one is "not found", a premium one forbidden).
+fn render_with_partials(
+    b: &dyn Backend,
+    viewer: Viewer,
+    request: &mut RenderRequest,
+) -> Result<String, Error> {
     loop {
         let name = match b.render(request) {
             Ok(text) => return Ok(text),
@@ -100,8 +111,17 @@ fn render_with_partials(b: &dyn Backend, request: &mut RenderRequest) -> Result<
                 "too many partials (more than {MAX_PARTIALS})"
             )));
         }
-        let (partial, _) = load_head(b, &name)?
-            .ok_or_else(|| Error::RenderFailed(format!("partial '{name}' not found")))?;
+        let not_found = || Error::RenderFailed(format!("partial '{name}' not found"));
+        let (partial, _) = load_head(b, &name)?.ok_or_else(not_found)?;
+        match access::visibility(viewer, &partial) {
+            Visibility::Visible => {}
+            Visibility::Hidden => return Err(not_found()),
+            Visibility::PremiumOnly => {
+                return Err(Error::Forbidden(format!(
+                    "partial '{name}' requires a premium subscription"
+                )));
+            }
+        }
         request.partials.push((name, partial.content));
     }
 }

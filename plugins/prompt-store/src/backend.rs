@@ -97,6 +97,8 @@ pub enum Error {
     PreconditionFailed(String),
     MissingVariables(Vec<String>),
     RenderFailed(String),
+    /// The caller may not do this (e.g. a premium prompt for a non-premium caller).
+    Forbidden(String),
     Unavailable(String),
     Internal(String),
 }

@@ -1,6 +1,7 @@
 //! Binding to the WIT world `prompt-handler`: converts between the generated types and
 //! the plain ones the logic uses, and implements [`Backend`] with the host imports.
 
+use crate::access::{self, Viewer};
 use crate::apply::{self, Applied};
 use crate::backend::{
     self, Backend, Entry, Error, KvError, Page, RenderError, RenderRequest, WriteOp,
@@ -22,6 +23,8 @@ const DEFAULT_NAMESPACE: &str = "prompts";
 /// the lookup is a cheap host call.
 struct Host {
     namespace: String,
+    /// Tiers that may read premium prompts (`premium_tiers`).
+    premium_tiers: Vec<String>,
 }
 
 impl Host {
@@ -30,7 +33,23 @@ impl Host {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-        Host { namespace }
+        let premium_tiers = access::parse_premium_tiers(config::get("premium_tiers").as_deref())
+            .unwrap_or_else(|warning| {
+                log::log(log::Level::Warn, &warning);
+                Vec::new()
+            });
+        Host {
+            namespace,
+            premium_tiers,
+        }
+    }
+
+    /// The caller, judged against this plugin's premium tiers.
+    fn viewer<'a>(&self, ctx: &'a CallContext) -> Viewer<'a> {
+        match &ctx.principal {
+            Some(p) => Viewer::new(author(ctx).unwrap_or(""), &p.tier, &self.premium_tiers),
+            None => Viewer::ANONYMOUS,
+        }
     }
 }
 
@@ -152,6 +171,7 @@ fn handler_error(e: Error) -> wit::HandlerError {
         Error::PreconditionFailed(m) => wit::HandlerError::PreconditionFailed(m),
         Error::MissingVariables(names) => wit::HandlerError::MissingVariables(names),
         Error::RenderFailed(m) => wit::HandlerError::RenderFailed(m),
+        Error::Forbidden(m) => wit::HandlerError::Forbidden(m),
         Error::Unavailable(m) => wit::HandlerError::Unavailable(m),
         Error::Internal(m) => {
             // Internal errors mean misconfiguration or a bug: make them visible in the
@@ -162,21 +182,18 @@ fn handler_error(e: Error) -> wit::HandlerError {
     }
 }
 
-/// The caller's subject, recorded as author of new prompts.
+/// The caller's subject, recorded as author of new prompts and matched against the
+/// author of stored ones; `None` outside the caller's own tenant (see [`access::owner`]).
 fn author(ctx: &CallContext) -> Option<&str> {
     ctx.principal
         .as_ref()
-        .map(|p| p.subject.as_str())
-        .filter(|s| !s.is_empty())
+        .and_then(|p| access::owner(&p.subject, &p.tenant, &ctx.tenant))
 }
 
 struct Component;
 
 impl wit::Guest for Component {
-    fn list(
-        _ctx: CallContext,
-        query: wit::ListQuery,
-    ) -> Result<wit::PromptPage, wit::HandlerError> {
+    fn list(ctx: CallContext, query: wit::ListQuery) -> Result<wit::PromptPage, wit::HandlerError> {
         let query = list::Query {
             category: query.category,
             tags: query.tags,
@@ -186,7 +203,8 @@ impl wit::Guest for Component {
             cursor: query.cursor,
         };
         let run = || {
-            let page = list::list(&Host::new(), &query)?;
+            let host = Host::new();
+            let page = list::list(&host, host.viewer(&ctx), &query)?;
             Ok(wit::PromptPage {
                 prompts_json: list::to_json(&page)?,
                 next_cursor: page.next_cursor,
@@ -196,11 +214,12 @@ impl wit::Guest for Component {
     }
 
     fn get(
-        _ctx: CallContext,
+        ctx: CallContext,
         id: String,
         version: Option<u64>,
     ) -> Result<String, wit::HandlerError> {
-        store::get(&Host::new(), &id, version).map_err(handler_error)
+        let host = Host::new();
+        store::get(&host, host.viewer(&ctx), &id, version).map_err(handler_error)
     }
 
     fn create(ctx: CallContext, prompt_json: String) -> Result<String, wit::HandlerError> {
@@ -208,16 +227,25 @@ impl wit::Guest for Component {
     }
 
     fn update(
-        _ctx: CallContext,
+        ctx: CallContext,
         id: String,
         prompt_json: String,
         expected_version: Option<u64>,
     ) -> Result<String, wit::HandlerError> {
-        store::update(&Host::new(), &id, &prompt_json, expected_version).map_err(handler_error)
+        let host = Host::new();
+        store::update(
+            &host,
+            host.viewer(&ctx),
+            &id,
+            &prompt_json,
+            expected_version,
+        )
+        .map_err(handler_error)
     }
 
-    fn delete(_ctx: CallContext, id: String) -> Result<(), wit::HandlerError> {
-        store::delete(&Host::new(), &id).map_err(handler_error)
+    fn delete(ctx: CallContext, id: String) -> Result<(), wit::HandlerError> {
+        let host = Host::new();
+        store::delete(&host, host.viewer(&ctx), &id).map_err(handler_error)
     }
 
     fn upsert(
@@ -234,16 +262,18 @@ impl wit::Guest for Component {
         Ok((outcome, json))
     }
 
-    fn versions(_ctx: CallContext, id: String) -> Result<String, wit::HandlerError> {
-        store::versions(&Host::new(), &id).map_err(handler_error)
+    fn versions(ctx: CallContext, id: String) -> Result<String, wit::HandlerError> {
+        let host = Host::new();
+        store::versions(&host, host.viewer(&ctx), &id).map_err(handler_error)
     }
 
     fn apply(
-        _ctx: CallContext,
+        ctx: CallContext,
         id: String,
         variables_json: String,
     ) -> Result<wit::Applied, wit::HandlerError> {
-        apply::apply(&Host::new(), &id, &variables_json)
+        let host = Host::new();
+        apply::apply(&host, host.viewer(&ctx), &id, &variables_json)
             .map(
                 |Applied {
                      content,

@@ -4,6 +4,7 @@
 //! Everything but `glue` is plain Rust over the [`backend::Backend`] trait, so the rules
 //! are unit-tested natively; `glue` binds them to the WIT world `prompt-handler`.
 
+pub mod access;
 pub mod apply;
 pub mod backend;
 pub mod clock;

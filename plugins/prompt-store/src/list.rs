@@ -1,5 +1,9 @@
 //! Filtered, paginated listing over the `p/` heads.
+//!
+//! Prompts the caller may not read (see [`crate::access`]) are filtered out like any
+//! other non-match, so pages stay full and cursors stay stable.
 
+use crate::access::{Viewer, can_read};
 use crate::backend::{Backend, Entry, Error, KvError};
 use crate::cursor::{self, ListCursor};
 use crate::model::{AccessLevel, Prompt};
@@ -30,8 +34,9 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-/// The query's filters, lower-cased once.
-struct Filter {
+/// The query's filters, lower-cased once, and who is asking.
+struct Filter<'a> {
+    viewer: Viewer<'a>,
     category: Option<String>,
     tags: Vec<String>,
     text: Option<String>,
@@ -42,8 +47,8 @@ fn non_blank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-impl Filter {
-    fn new(q: &Query) -> Result<Self, Error> {
+impl<'a> Filter<'a> {
+    fn new(q: &Query, viewer: Viewer<'a>) -> Result<Self, Error> {
         let access_level = match non_blank(&q.access_level) {
             None => None,
             Some(s) => Some(AccessLevel::parse(&s.to_lowercase()).ok_or_else(|| {
@@ -54,6 +59,7 @@ impl Filter {
             })?),
         };
         Ok(Filter {
+            viewer,
             category: non_blank(&q.category).map(str::to_lowercase),
             tags: q
                 .tags
@@ -66,6 +72,7 @@ impl Filter {
         })
     }
 
+    /// Whether the query filters nothing but access (which most prompts pass).
     fn is_empty(&self) -> bool {
         self.category.is_none()
             && self.tags.is_empty()
@@ -74,6 +81,9 @@ impl Filter {
     }
 
     fn matches(&self, p: &Prompt) -> bool {
+        if !can_read(self.viewer, p) {
+            return false;
+        }
         if let Some(level) = self.access_level
             && p.access_level != level
         {
@@ -123,12 +133,12 @@ fn decode_listed(b: &dyn Backend, entry: &Entry, log: bool) -> Option<Prompt> {
 /// Returns up to `limit` matches in id order. Keeps reading kv pages until the page is
 /// full or the heads run out, so filters never produce short pages in the middle; the
 /// next cursor is set only if further matches may exist.
-pub fn list(b: &dyn Backend, q: &Query) -> Result<ListPage, Error> {
+pub fn list(b: &dyn Backend, viewer: Viewer, q: &Query) -> Result<ListPage, Error> {
     let limit = match q.limit {
         0 => DEFAULT_LIMIT,
         n => n.min(MAX_LIMIT),
     } as usize;
-    let filter = Filter::new(q)?;
+    let filter = Filter::new(q, viewer)?;
     let bad_cursor = || Error::invalid("cursor", "is not a cursor returned by this listing");
     let start = match &q.cursor {
         None => None,

@@ -59,7 +59,7 @@ impl Variable {
     }
 }
 
-/// Who may see a prompt. The store only records it; enforcing it is the policy's job.
+/// Who may see a prompt; enforced by [`crate::access`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessLevel {

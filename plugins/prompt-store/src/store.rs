@@ -10,6 +10,7 @@
 //! them after the head, best effort), so readers only trust versions up to the head's
 //! current version: a re-created prompt overwrites stale ones as it goes.
 
+use crate::access::{self, Viewer};
 use crate::backend::{Backend, Entry, Error, KvError, Precondition, WriteOp};
 use crate::compose::{Stamp, merge, new_prompt};
 use crate::input::parse_body;
@@ -89,8 +90,23 @@ fn write_ops(p: &Prompt, head: Precondition) -> Result<Vec<WriteOp>, Error> {
     ])
 }
 
-pub fn get(b: &dyn Backend, id: &str, version: Option<u64>) -> Result<String, Error> {
-    let (head, _) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+/// The current prompt if `viewer` may read it; a hidden one reads as absent.
+pub fn load_visible(b: &dyn Backend, viewer: Viewer, id: &str) -> Result<(Prompt, u64), Error> {
+    let (head, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+    access::require(viewer, &head, || not_found(id))?;
+    Ok((head, kv_version))
+}
+
+/// The current prompt, or version `version`. A past version must be readable by the
+/// viewer under its own access level too: a prompt made public later does not publish
+/// what it held while it was private.
+pub fn get(
+    b: &dyn Backend,
+    viewer: Viewer,
+    id: &str,
+    version: Option<u64>,
+) -> Result<String, Error> {
+    let (head, _) = load_visible(b, viewer, id)?;
     let Some(n) = version else {
         return to_json(&head);
     };
@@ -99,7 +115,9 @@ pub fn get(b: &dyn Backend, id: &str, version: Option<u64>) -> Result<String, Er
         return Err(missing());
     }
     let entry = b.kv_get(&version_key(id, n))?.ok_or_else(missing)?;
-    to_json(&decode_prompt(&entry)?)
+    let past = decode_prompt(&entry)?;
+    access::require(viewer, &past, missing)?;
+    to_json(&past)
 }
 
 /// The prompt a create-like body describes (version 1), validated.
@@ -111,6 +129,7 @@ fn fresh_prompt(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<Pro
     let (prompt, id_errors) = new_prompt(parsed.draft, &stamp);
     let mut errors = parsed.errors;
     errors.extend(id_errors);
+    errors.extend(access::check_private_has_author(&prompt));
     let mut errors = combine(errors, validate(&prompt));
     // An id derived from a bad name is bad too; the name's error already says why.
     if !id_given && errors.iter().any(|e| e.field == "name") {
@@ -176,6 +195,8 @@ fn backoff(attempt: usize) {
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 
+/// Import runs as the operator (`mcp-prompts import`), so access levels do not restrict
+/// which prompts it may replace.
 pub fn upsert(
     b: &dyn Backend,
     body: &str,
@@ -196,6 +217,9 @@ pub fn upsert(
                     author: stored.author,
                     ..fresh.clone()
                 };
+                if let Some(e) = access::check_private_has_author(&next) {
+                    return Err(Error::Invalid(vec![e]));
+                }
                 (Outcome::Updated, next, Precondition::Version(kv_version))
             }
         };
@@ -211,6 +235,7 @@ pub fn upsert(
 
 pub fn update(
     b: &dyn Backend,
+    viewer: Viewer,
     id: &str,
     body: &str,
     expected: Option<u64>,
@@ -233,14 +258,17 @@ pub fn update(
 
     for attempt in 0..MAX_ATTEMPTS {
         backoff(attempt);
-        let (stored, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+        // Checked on every attempt: a racing writer may have changed the level.
+        let (stored, kv_version) = load_visible(b, viewer, id)?;
         if let Some(n) = expected
             && n != stored.version
         {
             return Err(precondition_failed(n, stored.version));
         }
         let next = merge(&stored, parsed.draft.clone(), &stamp);
-        let errors = combine(type_errors.clone(), validate(&next));
+        let mut errors = type_errors.clone();
+        errors.extend(access::check_private_has_author(&next));
+        let errors = combine(errors, validate(&next));
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
@@ -249,9 +277,9 @@ pub fn update(
             Err(KvError::Conflict(_)) => match expected {
                 // The client asked for exactly this version and someone else won the race.
                 Some(n) => {
-                    return Err(match load_head(b, id)? {
-                        Some((current, _)) => precondition_failed(n, current.version),
-                        None => not_found(id),
+                    return Err(match load_visible(b, viewer, id) {
+                        Ok((current, _)) => precondition_failed(n, current.version),
+                        Err(e) => e,
                     });
                 }
                 // Last-writer-wins without If-Match, but never a lost update: re-read the
@@ -274,11 +302,11 @@ fn too_busy(id: &str) -> Error {
     ))
 }
 
-pub fn delete(b: &dyn Backend, id: &str) -> Result<(), Error> {
+pub fn delete(b: &dyn Backend, viewer: Viewer, id: &str) -> Result<(), Error> {
     let mut deleted = false;
     for attempt in 0..MAX_ATTEMPTS {
         backoff(attempt);
-        let (_, kv_version) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+        let (_, kv_version) = load_visible(b, viewer, id)?;
         let op = WriteOp::Delete {
             key: head_key(id),
             precondition: Precondition::Version(kv_version),
@@ -352,8 +380,9 @@ fn delete_versions(b: &dyn Backend, id: &str) -> Result<(), KvError> {
     }
 }
 
-pub fn versions(b: &dyn Backend, id: &str) -> Result<String, Error> {
-    let (head, _) = load_head(b, id)?.ok_or_else(|| not_found(id))?;
+/// Every version the viewer may read (see [`get`] about past access levels).
+pub fn versions(b: &dyn Backend, viewer: Viewer, id: &str) -> Result<String, Error> {
+    let (head, _) = load_visible(b, viewer, id)?;
     let prefix = versions_prefix(id);
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -372,7 +401,10 @@ pub fn versions(b: &dyn Backend, id: &str) -> Result<String, Error> {
             if n > head.version {
                 break 'pages;
             }
-            out.push(decode_prompt(entry)?);
+            let past = decode_prompt(entry)?;
+            if access::can_read(viewer, &past) {
+                out.push(past);
+            }
         }
         match page.next_cursor {
             Some(next) if !page.entries.is_empty() => cursor = Some(next),

@@ -1,5 +1,6 @@
 //! Storage, listing and rendering rules, run natively against an in-memory host.
 
+use crate::access::Viewer;
 use crate::apply::{Applied, apply};
 use crate::backend::{
     Backend, Entry, Error, KvError, Page, Precondition, RenderError, RenderRequest, WriteOp,
@@ -15,6 +16,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 type Hook = Box<dyn FnOnce(&Mem)>;
+
+/// The author of the prompts `create` makes; on a free tier.
+const ALICE: Viewer = Viewer {
+    subject: Some("alice"),
+    premium: false,
+};
 
 /// An in-memory kv with the host's semantics (entry versions, preconditions, atomic
 /// transactions, ordered prefix queries with an opaque cursor) plus a toy renderer.
@@ -245,12 +252,13 @@ fn lifecycle() {
         ["p/basic-template", "v/basic-template/00000000000000000001"]
     );
 
-    let got = prompt_of(&store::get(&b, "basic-template", None).unwrap());
+    let got = prompt_of(&store::get(&b, ALICE, "basic-template", None).unwrap());
     assert_eq!(got, p);
 
     let v2 = prompt_of(
         &store::update(
             &b,
+            ALICE,
             "basic-template",
             r#"{"description": "d", "version": 40}"#,
             Some(1),
@@ -263,42 +271,43 @@ fn lifecycle() {
     assert_eq!(v2.created_at, p.created_at);
     assert_ne!(v2.updated_at, p.updated_at);
 
-    let v3 = prompt_of(&store::update(&b, "basic-template", r#"{"tags": ["x"]}"#, None).unwrap());
+    let v3 =
+        prompt_of(&store::update(&b, ALICE, "basic-template", r#"{"tags": ["x"]}"#, None).unwrap());
     assert_eq!(v3.version, 3);
 
     assert_eq!(
-        prompt_of(&store::get(&b, "basic-template", Some(1)).unwrap()),
+        prompt_of(&store::get(&b, ALICE, "basic-template", Some(1)).unwrap()),
         p
     );
     assert_eq!(
-        prompt_of(&store::get(&b, "basic-template", Some(2)).unwrap()),
+        prompt_of(&store::get(&b, ALICE, "basic-template", Some(2)).unwrap()),
         v2
     );
     assert!(matches!(
-        store::get(&b, "basic-template", Some(0)),
+        store::get(&b, ALICE, "basic-template", Some(0)),
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        store::get(&b, "basic-template", Some(4)),
+        store::get(&b, ALICE, "basic-template", Some(4)),
         Err(Error::NotFound(_))
     ));
 
     let all: Vec<Prompt> =
-        serde_json::from_str(&store::versions(&b, "basic-template").unwrap()).unwrap();
+        serde_json::from_str(&store::versions(&b, ALICE, "basic-template").unwrap()).unwrap();
     assert_eq!(all, [p, v2, v3]);
 
-    store::delete(&b, "basic-template").unwrap();
+    store::delete(&b, ALICE, "basic-template").unwrap();
     assert!(b.keys().is_empty(), "{:?}", b.keys());
     assert!(matches!(
-        store::get(&b, "basic-template", None),
+        store::get(&b, ALICE, "basic-template", None),
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        store::delete(&b, "basic-template"),
+        store::delete(&b, ALICE, "basic-template"),
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        store::versions(&b, "basic-template"),
+        store::versions(&b, ALICE, "basic-template"),
         Err(Error::NotFound(_))
     ));
 }
@@ -354,29 +363,29 @@ fn update_rules() {
     let b = Mem::default();
     create(&b, json!({"id": "a", "name": "A", "content": "x"}));
     assert_eq!(
-        store::update(&b, "a", "{}", Some(7)),
+        store::update(&b, ALICE, "a", "{}", Some(7)),
         Err(Error::PreconditionFailed(
             "expected version 7, current is 1".into()
         ))
     );
     assert!(matches!(
-        store::update(&b, "missing", "{}", None),
+        store::update(&b, ALICE, "missing", "{}", None),
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        store::update(&b, "../x", "{}", None),
+        store::update(&b, ALICE, "../x", "{}", None),
         Err(Error::NotFound(_))
     ));
     assert_eq!(
-        fields(store::update(&b, "a", r#"{"id": "b"}"#, None).unwrap_err()),
+        fields(store::update(&b, ALICE, "a", r#"{"id": "b"}"#, None).unwrap_err()),
         ["id"]
     );
     assert_eq!(
-        fields(store::update(&b, "a", r#"{"name": ""}"#, None).unwrap_err()),
+        fields(store::update(&b, ALICE, "a", r#"{"name": ""}"#, None).unwrap_err()),
         ["name"]
     );
     // The same id in the body is fine.
-    assert!(store::update(&b, "a", r#"{"id": "a"}"#, Some(1)).is_ok());
+    assert!(store::update(&b, ALICE, "a", r#"{"id": "a"}"#, Some(1)).is_ok());
 }
 
 #[test]
@@ -385,9 +394,9 @@ fn update_without_expected_version_retries_after_a_race() {
     create(&b, json!({"id": "a", "name": "A", "content": "x"}));
     // Someone else updates between our read and our write.
     b.on_next_transact(|m| {
-        store::update(m, "a", r#"{"description": "theirs"}"#, None).unwrap();
+        store::update(m, ALICE, "a", r#"{"description": "theirs"}"#, None).unwrap();
     });
-    let mine = prompt_of(&store::update(&b, "a", r#"{"tags": ["mine"]}"#, None).unwrap());
+    let mine = prompt_of(&store::update(&b, ALICE, "a", r#"{"tags": ["mine"]}"#, None).unwrap());
     assert_eq!(mine.version, 3);
     // Both updates survive.
     assert_eq!(mine.description.as_deref(), Some("theirs"));
@@ -399,10 +408,10 @@ fn update_with_expected_version_loses_a_race() {
     let b = Mem::default();
     create(&b, json!({"id": "a", "name": "A", "content": "x"}));
     b.on_next_transact(|m| {
-        store::update(m, "a", r#"{"description": "theirs"}"#, None).unwrap();
+        store::update(m, ALICE, "a", r#"{"description": "theirs"}"#, None).unwrap();
     });
     assert_eq!(
-        store::update(&b, "a", r#"{"tags": ["mine"]}"#, Some(1)),
+        store::update(&b, ALICE, "a", r#"{"tags": ["mine"]}"#, Some(1)),
         Err(Error::PreconditionFailed(
             "expected version 1, current is 2".into()
         ))
@@ -421,7 +430,7 @@ fn update_gives_up_after_repeated_conflicts() {
         });
     }
     assert_eq!(
-        store::update(&b, "a", "{}", None),
+        store::update(&b, ALICE, "a", "{}", None),
         Err(Error::Conflict(
             "prompt 'a' is being modified concurrently; try again".into()
         ))
@@ -432,15 +441,15 @@ fn update_gives_up_after_repeated_conflicts() {
 fn deleted_then_recreated_prompt_hides_stale_versions() {
     let b = Mem::default();
     create(&b, json!({"id": "a", "name": "A", "content": "x"}));
-    store::update(&b, "a", r#"{"name": "A2"}"#, None).unwrap();
+    store::update(&b, ALICE, "a", r#"{"name": "A2"}"#, None).unwrap();
     // Simulate a delete whose history cleanup did not run.
     b.data.borrow_mut().remove("p/a");
     let fresh = create(&b, json!({"id": "a", "name": "New", "content": "y"}));
     assert_eq!(fresh.version, 1);
-    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, "a").unwrap()).unwrap();
+    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, ALICE, "a").unwrap()).unwrap();
     assert_eq!(all, [fresh]);
     assert!(matches!(
-        store::get(&b, "a", Some(2)),
+        store::get(&b, ALICE, "a", Some(2)),
         Err(Error::NotFound(_))
     ));
 }
@@ -452,6 +461,7 @@ fn delete_cleans_up_many_versions_in_batches() {
     for i in 0..250 {
         store::update(
             &b,
+            ALICE,
             "a",
             &json!({"description": i.to_string()}).to_string(),
             None,
@@ -460,7 +470,7 @@ fn delete_cleans_up_many_versions_in_batches() {
     }
     create(&b, json!({"id": "a2", "name": "other", "content": "x"}));
     let before = b.transacts.get();
-    store::delete(&b, "a").unwrap();
+    store::delete(&b, ALICE, "a").unwrap();
     assert_eq!(b.keys(), ["p/a2", "v/a2/00000000000000000001"]);
     // 1 head delete + ceil(251 / 99) cleanup batches.
     assert_eq!(b.transacts.get() - before, 1 + 3);
@@ -470,18 +480,18 @@ fn delete_cleans_up_many_versions_in_batches() {
 fn cleanup_stops_if_the_prompt_is_recreated() {
     let b = Mem::default();
     create(&b, json!({"id": "a", "name": "A", "content": "x"}));
-    store::update(&b, "a", r#"{"name": "A2"}"#, None).unwrap();
+    store::update(&b, ALICE, "a", r#"{"name": "A2"}"#, None).unwrap();
     // Transaction 1 deletes the head; before transaction 2 (the first cleanup batch)
     // someone creates "a" again.
     b.on_next_transact(|_| {});
     b.on_next_transact(|m| {
         store::create(m, r#"{"id": "a", "name": "again", "content": "y"}"#, None).unwrap();
     });
-    store::delete(&b, "a").unwrap();
-    let again = prompt_of(&store::get(&b, "a", None).unwrap());
+    store::delete(&b, ALICE, "a").unwrap();
+    let again = prompt_of(&store::get(&b, ALICE, "a", None).unwrap());
     assert_eq!(again.name, "again");
     // Its history is intact; the stale version 2 is left behind but invisible.
-    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, "a").unwrap()).unwrap();
+    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, ALICE, "a").unwrap()).unwrap();
     assert_eq!(all, [again]);
     assert!(b.keys().contains(&"v/a/00000000000000000002".to_owned()));
     assert_eq!(b.warnings.borrow().len(), 1);
@@ -562,7 +572,7 @@ fn walk(b: &Mem, mut q: Query) -> (Vec<String>, usize) {
     let mut ids = Vec::new();
     let mut pages = 0;
     loop {
-        let page = list(b, &q).unwrap();
+        let page = list(b, ALICE, &q).unwrap();
         pages += 1;
         assert!(page.prompts.len() <= q.limit as usize);
         if page.next_cursor.is_some() {
@@ -649,6 +659,7 @@ fn list_filters_fill_pages() {
     assert_eq!(text.len(), 11); // 1, 10..=19
     let none = list(
         &b,
+        ALICE,
         &Query {
             text: Some("nope".into()),
             limit: 5,
@@ -665,6 +676,7 @@ fn list_resumes_after_concurrent_inserts_and_deletes() {
     seed(&b, 10);
     let first = list(
         &b,
+        ALICE,
         &Query {
             limit: 4,
             ..Query::default()
@@ -672,11 +684,12 @@ fn list_resumes_after_concurrent_inserts_and_deletes() {
     )
     .unwrap();
     assert_eq!(page_ids(&first), ["p000", "p001", "p002", "p003"]);
-    store::delete(&b, "p003").unwrap();
-    store::delete(&b, "p004").unwrap();
+    store::delete(&b, ALICE, "p003").unwrap();
+    store::delete(&b, ALICE, "p004").unwrap();
     create(&b, json!({"id": "p0035", "name": "late", "content": "c"}));
     let next = list(
         &b,
+        ALICE,
         &Query {
             limit: 4,
             cursor: first.next_cursor,
@@ -697,7 +710,11 @@ fn list_rejects_bad_input() {
             limit: 2,
             ..Query::default()
         };
-        assert_eq!(fields(list(&b, &q).unwrap_err()), ["cursor"], "{cursor}");
+        assert_eq!(
+            fields(list(&b, ALICE, &q).unwrap_err()),
+            ["cursor"],
+            "{cursor}"
+        );
     }
     // A well-formed cursor whose kv part the store rejects.
     let forged = crate::cursor::encode(&crate::cursor::ListCursor {
@@ -708,6 +725,7 @@ fn list_rejects_bad_input() {
         fields(
             list(
                 &b,
+                ALICE,
                 &Query {
                     cursor: Some(forged),
                     limit: 2,
@@ -723,17 +741,21 @@ fn list_rejects_bad_input() {
         limit: 2,
         ..Query::default()
     };
-    assert_eq!(fields(list(&b, &q).unwrap_err()), ["accessLevel"]);
+    assert_eq!(fields(list(&b, ALICE, &q).unwrap_err()), ["accessLevel"]);
 }
 
 #[test]
 fn list_limit_defaults_and_caps() {
     let b = Mem::default();
     seed(&b, 120);
-    assert_eq!(list(&b, &Query::default()).unwrap().prompts.len(), 20);
+    assert_eq!(
+        list(&b, ALICE, &Query::default()).unwrap().prompts.len(),
+        20
+    );
     assert_eq!(
         list(
             &b,
+            ALICE,
             &Query {
                 limit: 1000,
                 ..Query::default()
@@ -753,6 +775,7 @@ fn list_skips_corrupt_entries_with_a_warning() {
     b.raw_put("p/p001", b"not json");
     let page = list(
         &b,
+        ALICE,
         &Query {
             limit: 10,
             ..Query::default()
@@ -768,7 +791,7 @@ fn list_skips_corrupt_entries_with_a_warning() {
 // ---- apply ------------------------------------------------------------------------
 
 fn applied(b: &Mem, id: &str, vars: Value) -> Result<Applied, Error> {
-    apply(b, id, &vars.to_string())
+    apply(b, ALICE, id, &vars.to_string())
 }
 
 #[test]
@@ -805,9 +828,12 @@ fn apply_reports_every_missing_required_variable() {
         fields(applied(&b, "t", json!([1])).unwrap_err()),
         ["variables"]
     );
-    assert_eq!(fields(apply(&b, "t", "{oops").unwrap_err()), ["variables"]);
+    assert_eq!(
+        fields(apply(&b, ALICE, "t", "{oops").unwrap_err()),
+        ["variables"]
+    );
     assert!(matches!(
-        apply(&b, "t", " "),
+        apply(&b, ALICE, "t", " "),
         Err(Error::MissingVariables(_))
     ));
     assert!(matches!(
@@ -1010,5 +1036,280 @@ fn catalog_imports_lists_and_re_imports_unchanged() {
         .unwrap();
         assert!(out.content.starts_with("You are assisting with testing."));
         assert_eq!(out.applied_variables, ["context", "task"]);
+    }
+}
+
+// ---- access levels ------------------------------------------------------------------
+
+const BOB: Viewer = Viewer {
+    subject: Some("bob"),
+    premium: false,
+};
+const CAROL_PREMIUM: Viewer = Viewer {
+    subject: Some("carol"),
+    premium: true,
+};
+const ANON: Viewer = Viewer::ANONYMOUS;
+
+/// Alice's prompts: `pub` (public), `priv` (private), `prem` (premium), each a template
+/// including nothing; plus `inc-priv` / `inc-prem`, public templates including them.
+fn access_fixture() -> Mem {
+    let b = Mem::default();
+    for (id, level) in [("pub", "public"), ("priv", "private"), ("prem", "premium")] {
+        create(
+            &b,
+            json!({"id": id, "name": id, "content": format!("{id} body"), "accessLevel": level}),
+        );
+    }
+    create(
+        &b,
+        json!({"id": "inc-priv", "name": "n", "content": "[{{> priv}}]", "isTemplate": true}),
+    );
+    create(
+        &b,
+        json!({"id": "inc-prem", "name": "n", "content": "[{{> prem}}]", "isTemplate": true}),
+    );
+    b
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("prompt '{id}' not found"))
+}
+
+fn premium_required(id: &str) -> Error {
+    Error::Forbidden(format!("prompt '{id}' requires a premium subscription"))
+}
+
+#[test]
+fn get_and_versions_obey_access_levels() {
+    let b = access_fixture();
+    for v in [ALICE, BOB, CAROL_PREMIUM, ANON] {
+        assert!(store::get(&b, v, "pub", None).is_ok());
+        assert!(store::versions(&b, v, "pub").is_ok());
+    }
+    assert!(store::get(&b, ALICE, "priv", None).is_ok());
+    assert!(store::get(&b, ALICE, "prem", Some(1)).is_ok());
+    assert!(store::get(&b, CAROL_PREMIUM, "prem", None).is_ok());
+    for v in [BOB, CAROL_PREMIUM, ANON] {
+        assert_eq!(store::get(&b, v, "priv", None), Err(not_found("priv")));
+        assert_eq!(store::versions(&b, v, "priv"), Err(not_found("priv")));
+    }
+    for v in [BOB, ANON] {
+        assert_eq!(
+            store::get(&b, v, "prem", None),
+            Err(premium_required("prem"))
+        );
+        assert_eq!(
+            store::versions(&b, v, "prem"),
+            Err(premium_required("prem"))
+        );
+    }
+}
+
+#[test]
+fn past_private_versions_stay_private() {
+    let b = access_fixture();
+    store::update(&b, ALICE, "priv", r#"{"accessLevel": "public"}"#, None).unwrap();
+    // Now public: Bob reads the current version, but not what it held while private.
+    assert!(store::get(&b, BOB, "priv", None).is_ok());
+    assert_eq!(
+        store::get(&b, BOB, "priv", Some(1)),
+        Err(Error::NotFound("prompt 'priv' has no version 1".into()))
+    );
+    let seen: Vec<Prompt> =
+        serde_json::from_str(&store::versions(&b, BOB, "priv").unwrap()).unwrap();
+    assert_eq!(seen.iter().map(|p| p.version).collect::<Vec<_>>(), [2]);
+    let all: Vec<Prompt> =
+        serde_json::from_str(&store::versions(&b, ALICE, "priv").unwrap()).unwrap();
+    assert_eq!(all.len(), 2);
+}
+
+#[test]
+fn writes_need_visibility() {
+    let b = access_fixture();
+    for v in [BOB, CAROL_PREMIUM, ANON] {
+        assert_eq!(
+            store::update(&b, v, "priv", r#"{"name": "x"}"#, None),
+            Err(not_found("priv"))
+        );
+        assert_eq!(
+            store::update(&b, v, "priv", r#"{"name": "x"}"#, Some(1)),
+            Err(not_found("priv"))
+        );
+        assert_eq!(store::delete(&b, v, "priv"), Err(not_found("priv")));
+    }
+    for v in [BOB, ANON] {
+        assert_eq!(
+            store::update(&b, v, "prem", r#"{"name": "x"}"#, None),
+            Err(premium_required("prem"))
+        );
+        assert_eq!(store::delete(&b, v, "prem"), Err(premium_required("prem")));
+    }
+    // Untouched by the refused writes.
+    assert_eq!(
+        prompt_of(&store::get(&b, ALICE, "priv", None).unwrap()).version,
+        1
+    );
+    let p = prompt_of(&store::update(&b, CAROL_PREMIUM, "prem", r#"{"name": "x"}"#, None).unwrap());
+    assert_eq!((p.version, p.author.as_deref()), (2, Some("alice")));
+    store::update(&b, ALICE, "priv", r#"{"name": "mine"}"#, None).unwrap();
+    store::delete(&b, ALICE, "priv").unwrap();
+    store::delete(&b, CAROL_PREMIUM, "prem").unwrap();
+}
+
+#[test]
+fn a_level_change_by_a_racing_writer_is_honoured() {
+    let b = access_fixture();
+    // Between Bob's read and his write, Alice makes `pub` private: his retry must see it.
+    b.on_next_transact(|m| {
+        store::update(m, ALICE, "pub", r#"{"accessLevel": "private"}"#, None).unwrap();
+    });
+    assert_eq!(
+        store::update(&b, BOB, "pub", r#"{"name": "x"}"#, None),
+        Err(not_found("pub"))
+    );
+}
+
+#[test]
+fn private_prompts_need_an_author() {
+    let b = Mem::default();
+    assert_eq!(
+        fields(
+            store::create(
+                &b,
+                r#"{"id": "x", "name": "n", "content": "c", "accessLevel": "private"}"#,
+                None
+            )
+            .unwrap_err()
+        ),
+        ["accessLevel"]
+    );
+    // Premium without an author is fine: premium tiers can read it.
+    store::create(
+        &b,
+        r#"{"id": "y", "name": "n", "content": "c", "accessLevel": "premium"}"#,
+        None,
+    )
+    .unwrap();
+    // An anonymous prompt cannot be made private later either.
+    store::create(&b, r#"{"id": "z", "name": "n", "content": "c"}"#, None).unwrap();
+    assert_eq!(
+        fields(store::update(&b, BOB, "z", r#"{"accessLevel": "private"}"#, None).unwrap_err()),
+        ["accessLevel"]
+    );
+    assert_eq!(
+        fields(
+            store::upsert(
+                &b,
+                r#"{"id": "z", "name": "n", "content": "c", "accessLevel": "private"}"#,
+                None
+            )
+            .unwrap_err()
+        ),
+        ["accessLevel"]
+    );
+    // With an author it works, on create and on import.
+    store::create(
+        &b,
+        r#"{"id": "w", "name": "n", "content": "c", "accessLevel": "private"}"#,
+        Some("bob"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn apply_checks_the_prompt_and_every_partial() {
+    let b = access_fixture();
+    assert_eq!(
+        applied(&b, "inc-priv", json!({})).unwrap().content,
+        "[priv body]"
+    );
+    assert_eq!(
+        apply(&b, CAROL_PREMIUM, "inc-prem", "{}").unwrap().content,
+        "[prem body]"
+    );
+    for v in [BOB, CAROL_PREMIUM, ANON] {
+        assert_eq!(apply(&b, v, "priv", "{}"), Err(not_found("priv")));
+        // Same answer as a partial that does not exist: no leak.
+        assert_eq!(
+            apply(&b, v, "inc-priv", "{}"),
+            Err(Error::RenderFailed("partial 'priv' not found".into()))
+        );
+    }
+    for v in [BOB, ANON] {
+        assert_eq!(apply(&b, v, "prem", "{}"), Err(premium_required("prem")));
+        assert_eq!(
+            apply(&b, v, "inc-prem", "{}"),
+            Err(Error::Forbidden(
+                "partial 'prem' requires a premium subscription".into()
+            ))
+        );
+    }
+}
+
+#[test]
+fn lists_hide_what_the_caller_cannot_read_and_stay_full() {
+    let b = Mem::default();
+    // 30 prompts by alice; every third private, every fifth (not private) premium.
+    for i in 0..30 {
+        let level = if i % 3 == 0 {
+            "private"
+        } else if i % 5 == 0 {
+            "premium"
+        } else {
+            "public"
+        };
+        create(
+            &b,
+            json!({"id": format!("q{i:02}"), "name": "n", "content": "c", "accessLevel": level}),
+        );
+    }
+    let expect = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (0..30)
+            .filter(|i| keep(*i))
+            .map(|i| format!("q{i:02}"))
+            .collect()
+    };
+    let public = expect(&|i| i % 3 != 0 && i % 5 != 0);
+    let with_premium = expect(&|i| i % 3 != 0);
+    for limit in [1, 3, 4, 7] {
+        let q = Query {
+            limit,
+            ..Query::default()
+        };
+        for (viewer, want) in [
+            (ANON, &public),
+            (BOB, &public),
+            (CAROL_PREMIUM, &with_premium),
+        ] {
+            let (ids, pages) = walk_as(&b, viewer, q.clone());
+            assert_eq!(&ids, want, "limit {limit} {viewer:?}");
+            // Full pages: exactly ceil(n / limit), no short page before the end.
+            assert_eq!(pages, want.len().div_ceil(limit as usize));
+        }
+        let (ids, _) = walk_as(&b, ALICE, q);
+        assert_eq!(ids.len(), 30);
+    }
+    // Asking for private prompts lists only your own.
+    let q = Query {
+        access_level: Some("private".into()),
+        ..Query::default()
+    };
+    assert!(list(&b, BOB, &q).unwrap().prompts.is_empty());
+    assert_eq!(list(&b, ALICE, &q).unwrap().prompts.len(), 10);
+}
+
+fn walk_as(b: &Mem, viewer: Viewer, mut q: Query) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = list(b, viewer, &q).unwrap();
+        pages += 1;
+        assert!(pages < 100, "listing does not end");
+        ids.extend(page_ids(&page));
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return (ids, pages),
+        }
     }
 }
