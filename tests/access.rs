@@ -641,3 +641,88 @@ async fn the_window_resets() {
     assert_eq!(r.status(), 200);
     assert_eq!(budget(&r).1, 0);
 }
+
+/// The default policy's `write_scopes`: a write without one of them is a 403 with an RFC 6750
+/// `insufficient_scope` challenge naming them; with one (or a group of that name) it passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_write_scope_is_an_insufficient_scope_challenge() {
+    let s = Server::start_with(&base_config(&format!(
+        r#"
+[plugins.scoped]
+path = "{}"
+world = "policy"
+kv = ["ratelimits"]
+
+[plugins.scoped.config]
+write_scopes = ["prompts:write", "prompts:admin"]
+
+[[routes]]
+path = "/v1/scoped"
+handler = "prompt-store"
+auth = "optional"
+policies = ["scoped"]
+"#,
+        plugin("policy").display()
+    )));
+    let url = s.url("/v1/scoped");
+    let reader = s.token("rita", &["--scope", "prompts:read"]);
+    let r = s
+        .client
+        .post(&url)
+        .bearer_auth(&reader)
+        .json(&common::prompt("p1", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"mcp-prompts\", error=\"insufficient_scope\", scope=\"prompts:write prompts:admin\""
+    );
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["type"], "/problems/insufficient-scope");
+    assert!(
+        p["detail"].as_str().unwrap().contains("prompts:write"),
+        "{p}"
+    );
+    // Reads need no scope; anonymous writes are 401 (authentication first).
+    assert_eq!(
+        s.client
+            .get(&url)
+            .bearer_auth(&reader)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let r = s
+        .client
+        .post(&url)
+        .json(&common::prompt("p1", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The scope, or a group of the same name, lets the write through.
+    let writer = s.token("wade", &["--scope", "prompts:write"]);
+    let r = s
+        .client
+        .post(&url)
+        .bearer_auth(&writer)
+        .json(&common::prompt("p1", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let admin = s.token("ada", &["--group", "prompts:admin"]);
+    let r = s
+        .client
+        .post(&url)
+        .bearer_auth(&admin)
+        .json(&common::prompt("p2", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}

@@ -189,15 +189,33 @@ async fn check_policies<B>(
                     429 => StatusCode::TOO_MANY_REQUESTS,
                     _ => StatusCode::FORBIDDEN,
                 };
+                // A missing scope is an RFC 6750 `insufficient_scope` refusal, with the
+                // scopes in the challenge (only valid scope tokens are echoed).
+                let scopes: Vec<&str> = d
+                    .required_scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| crate::config::is_scope_token(s))
+                    .collect();
+                let insufficient = status == StatusCode::FORBIDDEN && !scopes.is_empty();
                 let (slug, title) = match status {
                     StatusCode::UNAUTHORIZED => ("unauthorized", "Unauthorized"),
                     StatusCode::TOO_MANY_REQUESTS => ("rate-limited", "Too Many Requests"),
+                    _ if insufficient => ("insufficient-scope", "Forbidden"),
                     _ => ("forbidden", "Forbidden"),
                 };
                 let mut p = Problem::new(status, slug, title, d.reason);
                 p.headers.extend(plugin_headers(d.headers));
                 if status == StatusCode::UNAUTHORIZED {
                     p = p.with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"mcp-prompts\"");
+                } else if insufficient {
+                    p = p.with_header(
+                        header::WWW_AUTHENTICATE,
+                        &format!(
+                            "Bearer realm=\"mcp-prompts\", error=\"insufficient_scope\", scope=\"{}\"",
+                            scopes.join(" ")
+                        ),
+                    );
                 }
                 return Err(p.into_response());
             }

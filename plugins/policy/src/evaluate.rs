@@ -24,6 +24,8 @@ pub enum Verdict {
         status: u16,
         reason: String,
         headers: Vec<(String, String)>,
+        /// Scopes that would allow the request (a missing-scope denial), else empty.
+        scopes: Vec<String>,
     },
 }
 
@@ -32,6 +34,7 @@ fn deny(status: u16, reason: impl Into<String>, headers: Vec<(String, String)>) 
         status,
         reason: reason.into(),
         headers,
+        scopes: Vec::new(),
     }
 }
 
@@ -46,10 +49,18 @@ pub fn evaluate(
     now_ms: u64,
     warn: &mut dyn FnMut(String),
 ) -> Verdict {
-    if let Decision::Deny { status, reason } =
-        rules::decide(settings, principal.map(|p| p.caller), action)
+    if let Decision::Deny {
+        status,
+        reason,
+        scopes,
+    } = rules::decide(settings, principal.map(|p| p.caller), action)
     {
-        return deny(status, reason, Vec::new());
+        return Verdict::Deny {
+            status,
+            reason,
+            headers: Vec::new(),
+            scopes,
+        };
     }
     let limits = match &settings.rate_limits {
         RateLimits::Off => return Verdict::Allow(Vec::new()),
@@ -200,6 +211,7 @@ mod tests {
             status: 429,
             headers,
             reason,
+            ..
         } = &over
         else {
             panic!("{over:?}")

@@ -96,10 +96,12 @@ impl wit::Guest for Component {
                 status,
                 reason,
                 headers: h,
+                scopes,
             } => wit::Decision::Deny(wit::Denial {
                 status,
                 reason,
                 headers: headers(h),
+                required_scopes: scopes,
             }),
         }
     }

@@ -12,13 +12,20 @@ pub struct Caller<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    Deny { status: u16, reason: String },
+    /// `scopes`: for a missing scope, the scopes that would allow the request (the host
+    /// turns them into an `insufficient_scope` challenge).
+    Deny {
+        status: u16,
+        reason: String,
+        scopes: Vec<String>,
+    },
 }
 
 fn deny(status: u16, reason: impl Into<String>) -> Decision {
     Decision::Deny {
         status,
         reason: reason.into(),
+        scopes: Vec::new(),
     }
 }
 
@@ -64,7 +71,11 @@ fn decide_write(settings: &Settings, caller: Option<Caller>) -> Decision {
             if granted {
                 Decision::Allow
             } else {
-                deny(403, format!("missing scope: {}", needed.join(" or ")))
+                Decision::Deny {
+                    status: 403,
+                    reason: format!("missing scope: {}", needed.join(" or ")),
+                    scopes: needed.clone(),
+                }
             }
         }
     }
@@ -158,7 +169,11 @@ mod tests {
                 }),
                 "update"
             ),
-            deny(403, "missing scope: prompts:write or editors")
+            Decision::Deny {
+                status: 403,
+                reason: "missing scope: prompts:write or editors".into(),
+                scopes: strings(&["prompts:write", "editors"]),
+            }
         );
         assert_eq!(
             decide(
