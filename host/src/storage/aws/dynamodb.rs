@@ -23,9 +23,11 @@ use crate::storage::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Get, Put, ReturnValue, TransactGetItem, TransactWriteItem,
+    AttributeValue, Delete, Get, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactGetItem, TransactWriteItem,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -156,6 +158,7 @@ impl DynamoKv {
             .set_expression_attribute_names(Some(x.names))
             .set_expression_attribute_values(Some(x.values))
             .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match r {
@@ -170,6 +173,24 @@ impl DynamoKv {
                 })
             }
             Err(e) => {
+                // The SDK retries an attempt whose response was lost; if that attempt was
+                // applied, the retry fails its own condition. The item then holds exactly
+                // what this call wrote (a fresh S3 pointer is proof; inline bytes nearly
+                // so): that is this write's success, not a conflict.
+                if let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
+                    e.as_service_error()
+                    && let Some(now) = c.item().filter(|i| holds(i, &attr))
+                {
+                    let v = version_of(now)?;
+                    let ours = match pre {
+                        Precondition::Version(want) => v == want + 1,
+                        Precondition::Absent => v >= 1,
+                        Precondition::None => true,
+                    };
+                    if ours {
+                        return Ok(v);
+                    }
+                }
                 if let ValueAttr::S3(ptr) = &attr {
                     self.blobs.delete_large_value(ptr).await;
                 }
@@ -396,6 +417,15 @@ impl DynamoKv {
 enum ValueAttr {
     Inline(Blob),
     S3(String),
+}
+
+/// Whether `item` holds the value `attr` describes.
+fn holds(item: &Item, attr: &ValueAttr) -> bool {
+    match (attr, item.get("val"), item.get("s3")) {
+        (ValueAttr::Inline(b), Some(AttributeValue::B(have)), _) => have == b,
+        (ValueAttr::S3(p), _, Some(AttributeValue::S(have))) => have == p,
+        _ => false,
+    }
 }
 
 fn non_empty(m: HashMap<String, AttributeValue>) -> Option<HashMap<String, AttributeValue>> {
@@ -673,11 +703,11 @@ fn non_empty_names(m: HashMap<String, String>) -> Option<HashMap<String, String>
     (!m.is_empty()).then_some(m)
 }
 
-/// Throttling is the one fault a local AWS-API server cannot produce, so it is simulated
-/// here with `aws-smithy-mocks` at the HTTP layer (the SDK's real retry classifier and
-/// backoff run); everything else is tested against moto (tests/aws.rs).
+/// Throttling and lost responses are faults a local AWS-API server cannot produce, so they
+/// are simulated here with `aws-smithy-mocks` at the HTTP layer (the SDK's real retry
+/// classifier and backoff run); everything else is tested against moto (tests/aws.rs).
 #[cfg(test)]
-mod throttling {
+mod faults {
     use super::*;
     use crate::config::{AwsStorageConfig, NamespaceTable};
     use crate::storage::aws::client::{retry_config, timeout_config};
@@ -786,5 +816,50 @@ mod throttling {
         );
         assert_eq!(rule.num_calls(), 3, "max_attempts");
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_lost_response_is_not_a_conflict() {
+        // The first attempt "fails" with a 500 after DynamoDB applied it; the SDK's retry
+        // then fails its condition against the item the first attempt wrote.
+        let applied = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"ver":{"N":"8"},"val":{"B":"dg=="}}}"#;
+        let rule = mock!(Client::update_item)
+            .sequence()
+            .http_status(500, None)
+            .http_status(400, Some(applied.into()))
+            .build();
+        let v = kv(&rule)
+            .transact(
+                &scope(),
+                vec![WriteOp::Put {
+                    key: "k".into(),
+                    value: b"v".to_vec(),
+                    precondition: Precondition::Version(7),
+                }],
+            )
+            .await
+            .unwrap();
+        assert_eq!((v, rule.num_calls()), (vec![8], 2));
+
+        // Another writer's value behind the failed condition is a conflict.
+        let other = applied.replace("dg==", "eA==");
+        let rule = mock!(Client::update_item)
+            .sequence()
+            .http_status(400, Some(other))
+            .build();
+        let r = kv(&rule)
+            .transact(
+                &scope(),
+                vec![WriteOp::Put {
+                    key: "k".into(),
+                    value: b"v".to_vec(),
+                    precondition: Precondition::Version(7),
+                }],
+            )
+            .await;
+        assert!(
+            matches!(&r, Err(StorageError::Conflict(k)) if k == "k"),
+            "{r:?}"
+        );
     }
 }
