@@ -782,11 +782,16 @@ async fn outage_gives_503_and_recovers_when_aws_returns() {
     // AWS is back (moto keeps data in memory, so the tables are created again).
     let _moto = Moto::start_on(aws.port);
     bootstrap(&aws, &aws.config(""));
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(30);
     while a.get("/ready").await.status() != StatusCode::OK {
         assert!(Instant::now() < deadline, "never ready again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    eprintln!(
+        "outage: GET 503 after {took:?}; ready again {:?} after AWS returned",
+        back.elapsed()
+    );
     assert_eq!(a.post(&prompt("after", "x")).await.status(), 201);
     let got: Value = a.get("/v1/prompts/after").await.json().await.unwrap();
     assert_eq!(got["id"], "after");
@@ -917,4 +922,92 @@ async fn production_config_bootstraps_and_checks_with_stage_values_from_the_envi
     let (ok, out) = run(&["check"], &without);
     assert!(!ok);
     assert!(out.contains("MCP_PROMPTS_USER_BUCKET"), "{out}");
+}
+
+/// A TCP proxy in front of moto that can turn into a black hole: connections are accepted
+/// and then nothing is ever answered (a hung endpoint, the fault that must not hang us).
+struct Proxy {
+    port: u16,
+    black_hole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let black_hole = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (bh, cs) = (black_hole.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let hole = bh.load(Ordering::SeqCst);
+                let task = tokio::spawn(async move {
+                    if hole {
+                        // Hold the connection open and say nothing.
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        drop(inbound);
+                    } else if let Ok(mut out) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                cs.lock().unwrap().push(task);
+            }
+        });
+        Self {
+            port,
+            black_hole,
+            conns,
+        }
+    }
+
+    /// From now on nothing answers; open connections are cut so clients reconnect.
+    fn hang(&self) {
+        self.black_hole
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self.conns.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unresponsive_aws_is_a_bounded_503_not_a_hang() {
+    let aws = AwsEnv::new();
+    let config = aws.config("");
+    bootstrap(&aws, &config);
+    let proxy = Proxy::start(aws.port).await;
+    let env: Vec<(String, String)> = aws
+        .env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT_URL" => (k, format!("http://127.0.0.1:{}", proxy.port)),
+            _ => (k, v),
+        })
+        .collect();
+    let s = tokio::task::spawn_blocking(move || Server::start_with_env(&config, env))
+        .await
+        .unwrap();
+    let get = |path: &str| s.client.get(s.url(path)).send();
+    assert_eq!(get("/v1/prompts/none").await.unwrap().status(), 404);
+
+    proxy.hang();
+    let started = Instant::now();
+    let r = get("/v1/prompts/none").await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    // operation_timeout is 2 s in the test config; the plugin's own timeout is 5 s.
+    assert!(
+        took < Duration::from_secs(4),
+        "bounded by the budget: {took:?}"
+    );
+    let started = Instant::now();
+    assert_eq!(get("/ready").await.unwrap().status(), 503);
+    let ready_took = started.elapsed();
+    assert!(ready_took < Duration::from_secs(4), "{ready_took:?}");
+    eprintln!("hung endpoint: GET 503 after {took:?}, /ready 503 after {ready_took:?}");
 }
