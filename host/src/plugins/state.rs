@@ -207,27 +207,12 @@ impl kv::Host for State {
             Ok(s) => s,
             Err(m) => return Ok(Err(kv::KvError::Denied(m))),
         };
-        let kvs = self.runtime.storage().kv.clone();
-        // Deleting reports whether the key existed; read first, then delete under the same
-        // precondition so a concurrent writer is still detected.
-        let existed = match kvs.get(&scope, &key).await {
-            Ok(e) => e.is_some(),
-            Err(e) => return Ok(Err(kv_err(e))),
-        };
-        if !existed {
-            return Ok(match pre {
-                kv::Precondition::Version(_) => Err(kv::KvError::Conflict(key)),
-                _ => Ok(false),
-            });
-        }
-        let op = WriteOp::Delete {
-            key,
-            precondition: precondition(pre),
-        };
-        Ok(kvs
-            .transact(&scope, vec![op])
+        Ok(self
+            .runtime
+            .storage()
+            .kv
+            .delete(&scope, &key, precondition(pre))
             .await
-            .map(|_| true)
             .map_err(kv_err))
     }
 

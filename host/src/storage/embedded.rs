@@ -147,6 +147,45 @@ impl KvStore for EmbeddedKv {
         .await
     }
 
+    async fn delete(
+        &self,
+        scope: &Scope,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, StorageError> {
+        check_key(key)?;
+        let pkey = format!("{}{key}", physical_prefix(scope));
+        let key = key.to_string();
+        self.blocking(move |db| {
+            // Check and remove inside one write transaction: existence is exact.
+            let tx = db.begin_write().map_err(unavailable)?;
+            let existed = {
+                let mut table = tx.open_table(KV).map_err(unavailable)?;
+                let current = match table.get(pkey.as_str()).map_err(unavailable)? {
+                    Some(v) => Some(decode(v.value())?.0),
+                    None => None,
+                };
+                let ok = match (precondition, current) {
+                    (Precondition::None, _) | (Precondition::Absent, None) => true,
+                    (Precondition::Version(want), Some(have)) => want == have,
+                    _ => false,
+                };
+                if !ok {
+                    return Err(StorageError::Conflict(key));
+                }
+                if current.is_some() {
+                    table.remove(pkey.as_str()).map_err(unavailable)?;
+                }
+                current.is_some()
+            };
+            if existed {
+                tx.commit().map_err(unavailable)?;
+            }
+            Ok(existed)
+        })
+        .await
+    }
+
     async fn query(
         &self,
         scope: &Scope,

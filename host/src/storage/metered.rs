@@ -2,7 +2,9 @@
 //! errors in the process metrics (`mcp_prompts_storage_*`, docs/metrics.md). Wrapped once,
 //! where `App::new` opens storage, so every user (plugin imports, `/ready`) is measured.
 
-use super::{BlobStore, Entry, KvStore, ObjectInfo, Scope, Storage, StorageError, WriteOp};
+use super::{
+    BlobStore, Entry, KvStore, ObjectInfo, Precondition, Scope, Storage, StorageError, WriteOp,
+};
 use crate::config::StorageBackend;
 use crate::telemetry::metrics::Metrics;
 use async_trait::async_trait;
@@ -59,6 +61,17 @@ impl KvStore for MeteredKv {
     async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {
         self.m
             .time("kv_transact", self.inner.transact(scope, ops))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        scope: &Scope,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, StorageError> {
+        self.m
+            .time("kv_delete", self.inner.delete(scope, key, precondition))
             .await
     }
 

@@ -3,6 +3,7 @@
 //! Backends see a [`Scope`] (namespace or bucket, plus tenant) on every call, so tenant
 //! isolation is a property of the key space rather than something each plugin must get right.
 
+pub mod aws;
 pub mod embedded;
 pub mod metered;
 
@@ -18,8 +19,9 @@ pub struct Scope {
 
 /// Longest key a plugin may use (DynamoDB's sort key limit is 1024 bytes; stay well inside).
 pub const MAX_KEY_BYTES: usize = 512;
-/// Largest kv value (DynamoDB's item limit is 400 KB; larger bodies belong in blobs).
-pub const MAX_VALUE_BYTES: usize = 380 * 1024;
+/// Largest kv value. The AWS backend keeps values above its item limit (400 KB) in S3
+/// behind a pointer, so this is a bound on memory per call, not on DynamoDB.
+pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
 /// Largest blob object.
 pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
 /// Most writes in one transaction (DynamoDB's TransactWriteItems limit).
@@ -86,6 +88,15 @@ pub trait KvStore: Send + Sync + 'static {
     /// Applies all ops atomically; returns each op's new version (0 for deletes).
     async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError>;
 
+    /// Deletes `key` under `precondition` and reports whether it existed, in one atomic
+    /// step (a `Version` precondition on a missing key is a conflict).
+    async fn delete(
+        &self,
+        scope: &Scope,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, StorageError>;
+
     /// Entries with `prefix`, ascending, strictly after `start_after` if given.
     /// Returns at most `limit` entries and whether more may follow.
     async fn query(
@@ -113,6 +124,24 @@ pub trait BlobStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<(Vec<ObjectInfo>, bool), StorageError>;
     async fn ping(&self) -> Result<(), StorageError>;
+}
+
+/// Opens the configured backend.
+pub async fn open(config: &crate::config::LoadedConfig) -> Result<Storage, StorageError> {
+    match config.config.storage.backend {
+        crate::config::StorageBackend::Embedded => {
+            let data_dir = config.data_dir();
+            tokio::task::spawn_blocking(move || embedded::open(&data_dir))
+                .await
+                .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
+        }
+        crate::config::StorageBackend::Aws => match &config.config.storage.aws {
+            Some(aws) => aws::open(aws).await,
+            None => Err(StorageError::Invalid(
+                "storage.backend = \"aws\" needs [storage.aws]".into(),
+            )),
+        },
+    }
 }
 
 /// The storage a running server hands to plugins.

@@ -515,6 +515,7 @@ impl Metrics {
 fn backend_name(b: StorageBackend) -> &'static str {
     match b {
         StorageBackend::Embedded => "embedded",
+        StorageBackend::Aws => "aws",
     }
 }
 

@@ -1,0 +1,865 @@
+//! kv in DynamoDB.
+//!
+//! Key schema (docs/aws.md): partition key `pk` = `<namespace>#<tenant>`, sort key `sk` =
+//! the plugin's key. A namespace maps to a table (`storage.aws.namespaces`, else
+//! `default_table`); keeping the namespace in `pk` lets several namespaces share a table
+//! without ever sharing keys. Attributes: `ver` (N, the entry's version), `val` (B, the
+//! value) or `s3` (S, object key of a value too large for an item), `expires_at` (N, epoch
+//! seconds, the table's TTL attribute, for namespaces with a `ttl`).
+//!
+//! Semantics match the embedded backend (storage/mod.rs): preconditions are condition
+//! expressions evaluated by DynamoDB; a single write is one `UpdateItem`/`DeleteItem` that
+//! also returns the old item (`ReturnValues=ALL_OLD`) for the new version and existence; a
+//! multi-op transaction is one `TransactWriteItems` (all or nothing) guarded by the exact
+//! versions read just before, retried when a concurrent writer got in between. Reads are
+//! strongly consistent. Expired items (TTL deletion lags by up to days) read as absent.
+
+use super::s3::S3Blobs;
+use super::{code, unavailable};
+use crate::config::AwsStorageConfig;
+use crate::storage::{
+    Entry, KvStore, MAX_PAGE, Precondition, Scope, StorageError, WriteOp, check_key, check_ops,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Get, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactGetItem, TransactWriteItem,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Values above this go to S3 (a DynamoDB item is at most 400 KB including names and keys).
+pub const INLINE_LIMIT: usize = 350 * 1024;
+/// Rounds of read-versions-then-write before a contended transaction gives up.
+const TRANSACT_ROUNDS: usize = 8;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoKv {
+    client: Client,
+    blobs: Arc<S3Blobs>,
+    default_table: String,
+    namespaces: BTreeMap<String, (String, Option<Duration>)>,
+}
+
+/// What a read found under one key.
+struct Current {
+    version: u64,
+    pointer: Option<String>,
+}
+
+impl DynamoKv {
+    pub fn new(client: Client, blobs: Arc<S3Blobs>, cfg: &AwsStorageConfig) -> Self {
+        Self {
+            client,
+            blobs,
+            default_table: cfg.default_table.clone(),
+            namespaces: cfg
+                .namespaces
+                .iter()
+                .map(|(ns, t)| (ns.clone(), (t.table.clone(), t.ttl)))
+                .collect(),
+        }
+    }
+
+    fn table(&self, scope: &Scope) -> (&str, Option<Duration>) {
+        match self.namespaces.get(&scope.space) {
+            Some((t, ttl)) => (t.as_str(), *ttl),
+            None => (self.default_table.as_str(), None),
+        }
+    }
+
+    fn key(scope: &Scope, key: &str) -> Item {
+        HashMap::from([
+            ("pk".to_string(), pk(scope)),
+            ("sk".to_string(), AttributeValue::S(key.to_string())),
+        ])
+    }
+
+    /// The entry an item holds, fetching an offloaded value from S3.
+    async fn entry(&self, key: String, item: &Item) -> Result<Entry, StorageError> {
+        let version = version_of(item)?;
+        let value = match (item.get("val"), item.get("s3")) {
+            (Some(AttributeValue::B(b)), _) => b.as_ref().to_vec(),
+            (_, Some(AttributeValue::S(ptr))) => self.blobs.get_large_value(ptr).await?,
+            _ => {
+                return Err(StorageError::Unavailable(format!(
+                    "corrupt kv item {key:?}: neither val nor s3"
+                )));
+            }
+        };
+        Ok(Entry {
+            key,
+            value,
+            version,
+        })
+    }
+
+    /// Stores the value inline or in S3; returns the attributes to write.
+    async fn value_attrs(&self, table: &str, value: &[u8]) -> Result<ValueAttr, StorageError> {
+        if value.len() <= INLINE_LIMIT {
+            Ok(ValueAttr::Inline(Blob::new(value.to_vec())))
+        } else {
+            Ok(ValueAttr::S3(
+                self.blobs.put_large_value(table, value.to_vec()).await?,
+            ))
+        }
+    }
+
+    async fn put_one(
+        &self,
+        scope: &Scope,
+        key: &str,
+        value: &[u8],
+        pre: Precondition,
+    ) -> Result<u64, StorageError> {
+        let (table, ttl) = self.table(scope);
+        let attr = self.value_attrs(table, value).await?;
+        let mut x = Expr::default();
+        let mut set = Vec::new();
+        // The value is in exactly one of `val` and `s3`; drop the other.
+        let remove = match &attr {
+            ValueAttr::Inline(b) => {
+                set.push(format!(
+                    "{} = {}",
+                    x.name("val"),
+                    x.value(AttributeValue::B(b.clone()))
+                ));
+                x.name("s3")
+            }
+            ValueAttr::S3(ptr) => {
+                set.push(format!(
+                    "{} = {}",
+                    x.name("s3"),
+                    x.value(AttributeValue::S(ptr.clone()))
+                ));
+                x.name("val")
+            }
+        };
+        if let Some(ttl) = ttl {
+            set.push(format!("{} = {}", x.name("expires_at"), x.num(expiry(ttl))));
+        }
+        let ver = x.name("ver");
+        let one = x.num(1);
+        let update = format!("SET {} REMOVE {remove} ADD {ver} {one}", set.join(", "));
+        let condition = x.condition(pre, ttl.is_some());
+        let r = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(Self::key(scope, key)))
+            .update_expression(update)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(x.names))
+            .set_expression_attribute_values(Some(x.values))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                let old = out.attributes();
+                if let Some(ptr) = old.and_then(pointer_of) {
+                    self.blobs.delete_large_value(&ptr).await;
+                }
+                Ok(match old {
+                    Some(o) if !o.is_empty() => version_of(o)? + 1,
+                    _ => 1,
+                })
+            }
+            Err(e) => {
+                // The SDK retries an attempt whose response was lost; if that attempt was
+                // applied, the retry fails its own condition. The item then holds exactly
+                // what this call wrote (a fresh S3 pointer is proof; inline bytes nearly
+                // so): that is this write's success, not a conflict.
+                if let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
+                    e.as_service_error()
+                    && let Some(now) = c.item().filter(|i| holds(i, &attr))
+                {
+                    let v = version_of(now)?;
+                    let ours = match pre {
+                        Precondition::Version(want) => v == want + 1,
+                        Precondition::Absent => v >= 1,
+                        Precondition::None => true,
+                    };
+                    if ours {
+                        return Ok(v);
+                    }
+                }
+                if let ValueAttr::S3(ptr) = &attr {
+                    self.blobs.delete_large_value(ptr).await;
+                }
+                if code(&e) == Some("ConditionalCheckFailedException") {
+                    Err(StorageError::Conflict(key.to_string()))
+                } else {
+                    Err(unavailable("dynamodb UpdateItem", e))
+                }
+            }
+        }
+    }
+
+    /// Reads the current version (and S3 pointer) of every key, strongly consistent and
+    /// as one snapshot.
+    async fn read_versions(
+        &self,
+        scope: &Scope,
+        keys: &[&str],
+    ) -> Result<Vec<Option<Current>>, StorageError> {
+        let (table, ttl) = self.table(scope);
+        let mut gets = Vec::with_capacity(keys.len());
+        for k in keys {
+            let get = Get::builder()
+                .table_name(table)
+                .set_key(Some(Self::key(scope, k)))
+                .projection_expression("#v, #s, #e")
+                .expression_attribute_names("#v", "ver")
+                .expression_attribute_names("#s", "s3")
+                .expression_attribute_names("#e", "expires_at")
+                .build()
+                .map_err(|e| StorageError::Unavailable(format!("dynamodb Get: {e}")))?;
+            gets.push(TransactGetItem::builder().get(get).build());
+        }
+        let out = self
+            .client
+            .transact_get_items()
+            .set_transact_items(Some(gets))
+            .send()
+            .await
+            .map_err(|e| unavailable("dynamodb TransactGetItems", e))?;
+        let now = now_secs();
+        let mut current = Vec::with_capacity(keys.len());
+        for r in out.responses() {
+            current.push(match r.item() {
+                // An expired item reads as absent; the write's guard then accepts it.
+                Some(item) if !(item.is_empty() || ttl.is_some() && expired(item, now)) => {
+                    Some(Current {
+                        version: version_of(item)?,
+                        pointer: pointer_of(item),
+                    })
+                }
+                _ => None,
+            });
+        }
+        if current.len() != keys.len() {
+            return Err(StorageError::Unavailable(
+                "dynamodb TransactGetItems returned the wrong number of items".into(),
+            ));
+        }
+        Ok(current)
+    }
+
+    async fn transact_many(
+        &self,
+        scope: &Scope,
+        ops: &[WriteOp],
+    ) -> Result<Vec<u64>, StorageError> {
+        let (table, ttl) = self.table(scope);
+        // Large values go to S3 once, before the first round; the items only point at them.
+        let mut attrs = Vec::with_capacity(ops.len());
+        for op in ops {
+            attrs.push(match op {
+                WriteOp::Put { value, .. } => match self.value_attrs(table, value).await {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        self.discard(&attrs).await;
+                        return Err(e);
+                    }
+                },
+                WriteOp::Delete { .. } => None,
+            });
+        }
+        let result = self.transact_rounds(scope, table, ttl, ops, &attrs).await;
+        match &result {
+            Ok((_, replaced)) => {
+                for ptr in replaced {
+                    self.blobs.delete_large_value(ptr).await;
+                }
+            }
+            Err(_) => self.discard(&attrs).await,
+        }
+        result.map(|(v, _)| v)
+    }
+
+    async fn discard(&self, attrs: &[Option<ValueAttr>]) {
+        for a in attrs.iter().flatten() {
+            if let ValueAttr::S3(ptr) = a {
+                self.blobs.delete_large_value(ptr).await;
+            }
+        }
+    }
+
+    /// Returns the new versions and the S3 objects the write replaced.
+    async fn transact_rounds(
+        &self,
+        scope: &Scope,
+        table: &str,
+        ttl: Option<Duration>,
+        ops: &[WriteOp],
+        attrs: &[Option<ValueAttr>],
+    ) -> Result<(Vec<u64>, Vec<String>), StorageError> {
+        let keys: Vec<&str> = ops.iter().map(WriteOp::key).collect();
+        for _ in 0..TRANSACT_ROUNDS {
+            let current = self.read_versions(scope, &keys).await?;
+            // The caller's preconditions, against the state just read.
+            for (op, cur) in ops.iter().zip(&current) {
+                let (WriteOp::Put { precondition, .. } | WriteOp::Delete { precondition, .. }) = op;
+                let ok = match (precondition, cur) {
+                    (Precondition::None, _) | (Precondition::Absent, None) => true,
+                    (Precondition::Version(want), Some(c)) => *want == c.version,
+                    _ => false,
+                };
+                if !ok {
+                    return Err(StorageError::Conflict(op.key().to_string()));
+                }
+            }
+            // The write is guarded by exactly what was read, so the versions returned are
+            // exact and a concurrent writer makes the whole transaction fail (then re-read).
+            let mut items = Vec::with_capacity(ops.len());
+            let mut versions = Vec::with_capacity(ops.len());
+            let exp = ttl.map(expiry);
+            for ((op, cur), attr) in ops.iter().zip(&current).zip(attrs) {
+                let mut x = Expr::default();
+                let guard = match cur {
+                    Some(c) => format!("{} = {}", x.name("ver"), x.num(c.version)),
+                    None => x
+                        .condition(Precondition::Absent, ttl.is_some())
+                        .unwrap_or_default(),
+                };
+                let item = match (op, attr) {
+                    (WriteOp::Put { key, .. }, Some(attr)) => {
+                        let next = cur.as_ref().map_or(1, |c| c.version + 1);
+                        versions.push(next);
+                        let mut item = Self::key(scope, key);
+                        item.insert("ver".into(), AttributeValue::N(next.to_string()));
+                        match attr {
+                            ValueAttr::Inline(b) => {
+                                item.insert("val".into(), AttributeValue::B(b.clone()))
+                            }
+                            ValueAttr::S3(p) => {
+                                item.insert("s3".into(), AttributeValue::S(p.clone()))
+                            }
+                        };
+                        if let Some(exp) = exp {
+                            item.insert("expires_at".into(), AttributeValue::N(exp.to_string()));
+                        }
+                        let put = Put::builder()
+                            .table_name(table)
+                            .set_item(Some(item))
+                            .condition_expression(guard)
+                            .set_expression_attribute_names(Some(x.names))
+                            .set_expression_attribute_values(non_empty(x.values))
+                            .build()
+                            .map_err(|e| StorageError::Unavailable(format!("dynamodb Put: {e}")))?;
+                        TransactWriteItem::builder().put(put).build()
+                    }
+                    (op, _) => {
+                        versions.push(0);
+                        let del = Delete::builder()
+                            .table_name(table)
+                            .set_key(Some(Self::key(scope, op.key())))
+                            .condition_expression(guard)
+                            .set_expression_attribute_names(Some(x.names))
+                            .set_expression_attribute_values(non_empty(x.values))
+                            .build()
+                            .map_err(|e| {
+                                StorageError::Unavailable(format!("dynamodb Delete: {e}"))
+                            })?;
+                        TransactWriteItem::builder().delete(del).build()
+                    }
+                };
+                items.push(item);
+            }
+            let r = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                // Makes the SDK's own retries of this round idempotent: a retry after a
+                // lost response must not fail on the versions its first attempt wrote.
+                .client_request_token(uuid::Uuid::new_v4().to_string())
+                .send()
+                .await;
+            match r {
+                Ok(_) => {
+                    let replaced = current
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.pointer)
+                        .collect();
+                    return Ok((versions, replaced));
+                }
+                Err(e) => {
+                    let retry = matches!(
+                        e.as_service_error(),
+                        Some(TransactWriteItemsError::TransactionCanceledException(t))
+                            if t.cancellation_reasons().iter().all(|r| matches!(
+                                r.code(),
+                                None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict")
+                            ))
+                    ) || code(&e) == Some("TransactionConflictException");
+                    if !retry {
+                        return Err(unavailable("dynamodb TransactWriteItems", e));
+                    }
+                    tokio::time::sleep(Duration::from_millis(5 + rand::random::<u64>() % 20)).await;
+                }
+            }
+        }
+        Err(StorageError::Unavailable(
+            "transaction kept conflicting with concurrent writers; retry".into(),
+        ))
+    }
+}
+
+enum ValueAttr {
+    Inline(Blob),
+    S3(String),
+}
+
+/// Whether `item` holds the value `attr` describes.
+fn holds(item: &Item, attr: &ValueAttr) -> bool {
+    match (attr, item.get("val"), item.get("s3")) {
+        (ValueAttr::Inline(b), Some(AttributeValue::B(have)), _) => have == b,
+        (ValueAttr::S3(p), _, Some(AttributeValue::S(have))) => have == p,
+        _ => false,
+    }
+}
+
+fn non_empty(m: HashMap<String, AttributeValue>) -> Option<HashMap<String, AttributeValue>> {
+    (!m.is_empty()).then_some(m)
+}
+
+fn pk(scope: &Scope) -> AttributeValue {
+    // Namespaces and tenants are `is_valid_name`s, which never contain '#'.
+    AttributeValue::S(format!("{}#{}", scope.space, scope.tenant))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn expiry(ttl: Duration) -> u64 {
+    now_secs() + ttl.as_secs()
+}
+
+fn expired(item: &Item, now: u64) -> bool {
+    matches!(item.get("expires_at"), Some(AttributeValue::N(n)) if n.parse::<u64>().is_ok_and(|e| e <= now))
+}
+
+fn version_of(item: &Item) -> Result<u64, StorageError> {
+    match item.get("ver") {
+        Some(AttributeValue::N(n)) => n
+            .parse()
+            .map_err(|_| StorageError::Unavailable(format!("corrupt kv version {n:?}"))),
+        _ => Err(StorageError::Unavailable(
+            "corrupt kv item: no version".into(),
+        )),
+    }
+}
+
+fn pointer_of(item: &Item) -> Option<String> {
+    match item.get("s3") {
+        Some(AttributeValue::S(p)) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+fn key_of(item: &Item) -> Option<String> {
+    match item.get("sk") {
+        Some(AttributeValue::S(k)) => Some(k.clone()),
+        _ => None,
+    }
+}
+
+/// Expression attribute names and values, numbered as they are used (DynamoDB rejects
+/// unused ones, and attribute names must not collide with its reserved words).
+#[derive(Default)]
+struct Expr {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    fn name(&mut self, n: &str) -> String {
+        let placeholder = format!("#{n}");
+        self.names.insert(placeholder.clone(), n.to_string());
+        placeholder
+    }
+
+    fn value(&mut self, v: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), v);
+        placeholder
+    }
+
+    fn num(&mut self, n: u64) -> String {
+        self.value(AttributeValue::N(n.to_string()))
+    }
+
+    /// A precondition as a condition expression; expired items count as absent.
+    fn condition(&mut self, pre: Precondition, ttl: bool) -> Option<String> {
+        match pre {
+            Precondition::None => None,
+            Precondition::Absent => {
+                let ver = self.name("ver");
+                Some(if ttl {
+                    let exp = self.name("expires_at");
+                    let now = self.num(now_secs());
+                    format!("attribute_not_exists({ver}) OR {exp} <= {now}")
+                } else {
+                    format!("attribute_not_exists({ver})")
+                })
+            }
+            Precondition::Version(v) => {
+                let ver = self.name("ver");
+                let want = self.num(v);
+                Some(if ttl {
+                    let exp = self.name("expires_at");
+                    let now = self.num(now_secs());
+                    format!("{ver} = {want} AND {exp} > {now}")
+                } else {
+                    format!("{ver} = {want}")
+                })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl KvStore for DynamoKv {
+    async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Entry>, StorageError> {
+        check_key(key)?;
+        let (table, ttl) = self.table(scope);
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(Self::key(scope, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("dynamodb GetItem", e))?;
+        match out.item() {
+            Some(item) if !item.is_empty() => {
+                if ttl.is_some() && expired(item, now_secs()) {
+                    return Ok(None);
+                }
+                Ok(Some(self.entry(key.to_string(), item).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {
+        check_ops(&ops)?;
+        if let [op] = ops.as_slice() {
+            return match op {
+                WriteOp::Put {
+                    key,
+                    value,
+                    precondition,
+                } => Ok(vec![self.put_one(scope, key, value, *precondition).await?]),
+                WriteOp::Delete { key, precondition } => {
+                    self.delete(scope, key, *precondition).await?;
+                    Ok(vec![0])
+                }
+            };
+        }
+        self.transact_many(scope, &ops).await
+    }
+
+    async fn delete(
+        &self,
+        scope: &Scope,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, StorageError> {
+        check_key(key)?;
+        let (table, ttl) = self.table(scope);
+        let mut x = Expr::default();
+        let condition = x.condition(precondition, ttl.is_some());
+        let r = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(Self::key(scope, key)))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(non_empty_names(x.names))
+            .set_expression_attribute_values(non_empty(x.values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(out) => match out.attributes() {
+                Some(old) if !old.is_empty() => {
+                    if let Some(ptr) = pointer_of(old) {
+                        self.blobs.delete_large_value(&ptr).await;
+                    }
+                    Ok(!(ttl.is_some() && expired(old, now_secs())))
+                }
+                _ => Ok(false),
+            },
+            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => {
+                Err(StorageError::Conflict(key.to_string()))
+            }
+            Err(e) => Err(unavailable("dynamodb DeleteItem", e)),
+        }
+    }
+
+    async fn query(
+        &self,
+        scope: &Scope,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), StorageError> {
+        let (table, ttl) = self.table(scope);
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut start = match start_after {
+            Some(after) => {
+                check_key(after)?;
+                Some(Self::key(scope, after))
+            }
+            None => None,
+        };
+        let now = now_secs();
+        let mut items: Vec<Item> = Vec::new();
+        // DynamoDB pages stop at 1 MB and expired items are dropped here, so one response
+        // can be short: keep reading (from exactly where the last one stopped, so nothing
+        // repeats) until the page plus one look-ahead item is full or the range ends.
+        let more = loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(table)
+                .consistent_read(true)
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_values(":pk", pk(scope))
+                .limit(i32::try_from(limit + 1 - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            req = if prefix.is_empty() {
+                req.key_condition_expression("#pk = :pk")
+            } else {
+                req.key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", "sk")
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+            };
+            let out = req
+                .send()
+                .await
+                .map_err(|e| unavailable("dynamodb Query", e))?;
+            for item in out.items() {
+                if !(ttl.is_some() && expired(item, now)) {
+                    items.push(item.clone());
+                }
+            }
+            if items.len() > limit {
+                break true;
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break false,
+            }
+        };
+        items.truncate(limit);
+        let entries = futures::future::try_join_all(items.iter().map(|item| async move {
+            let key = key_of(item)
+                .ok_or_else(|| StorageError::Unavailable("corrupt kv item: no sk".into()))?;
+            self.entry(key, item).await
+        }))
+        .await?;
+        Ok((entries, more))
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        // A GetItem of a key no scope can produce (namespaces start with a letter or digit)
+        // needs no permission beyond what serving needs.
+        let mut tables: Vec<&str> = self.namespaces.values().map(|(t, _)| t.as_str()).collect();
+        tables.push(self.default_table.as_str());
+        tables.sort_unstable();
+        tables.dedup();
+        futures::future::try_join_all(tables.into_iter().map(|t| async move {
+            self.client
+                .get_item()
+                .table_name(t)
+                .key("pk", AttributeValue::S("_ping".into()))
+                .key("sk", AttributeValue::S("_ping".into()))
+                .send()
+                .await
+                .map_err(|e| unavailable("dynamodb GetItem (ping)", e))
+        }))
+        .await?;
+        Ok(())
+    }
+}
+
+fn non_empty_names(m: HashMap<String, String>) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then_some(m)
+}
+
+/// Throttling and lost responses are faults a local AWS-API server cannot produce, so they
+/// are simulated here with `aws-smithy-mocks` at the HTTP layer (the SDK's real retry
+/// classifier and backoff run); everything else is tested against moto (tests/aws.rs).
+#[cfg(test)]
+mod faults {
+    use super::*;
+    use crate::config::{AwsStorageConfig, NamespaceTable};
+    use crate::storage::aws::client::{retry_config, timeout_config};
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+
+    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#;
+
+    fn cfg() -> AwsStorageConfig {
+        AwsStorageConfig {
+            region: Some("us-east-1".into()),
+            endpoint_url: None,
+            force_path_style: false,
+            default_table: "t".into(),
+            namespaces: BTreeMap::from([(
+                "prompts".to_string(),
+                NamespaceTable {
+                    table: "t".into(),
+                    ttl: None,
+                },
+            )]),
+            default_bucket: "b".into(),
+            buckets: BTreeMap::new(),
+            connect_timeout: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(1),
+            operation_timeout: Duration::from_secs(3),
+            max_attempts: 3,
+        }
+    }
+
+    fn kv(rule: &aws_smithy_mocks::Rule) -> DynamoKv {
+        let creds = aws_sdk_dynamodb::config::Credentials::new("a", "b", None, None, "test");
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(creds.clone())
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::Sequential)
+                    .with_rule(rule),
+            )
+            .retry_config(retry_config(3))
+            .timeout_config(timeout_config(
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+                Duration::from_secs(3),
+            ))
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .credentials_provider(creds)
+                .http_client(create_mock_http_client())
+                .build(),
+        );
+        let cfg = cfg();
+        DynamoKv::new(
+            Client::from_conf(conf),
+            Arc::new(S3Blobs::new(s3, &cfg)),
+            &cfg,
+        )
+    }
+
+    fn scope() -> Scope {
+        Scope {
+            space: "prompts".into(),
+            tenant: "t".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_with_backoff_then_succeeds() {
+        let rule = mock!(Client::get_item)
+            .sequence()
+            .http_status(400, Some(THROTTLED.into()))
+            .times(2)
+            .output(|| {
+                GetItemOutput::builder()
+                    .item("sk", AttributeValue::S("k".into()))
+                    .item("ver", AttributeValue::N("3".into()))
+                    .item("val", AttributeValue::B(Blob::new(b"v".to_vec())))
+                    .build()
+            })
+            .build();
+        let kv = kv(&rule);
+        let e = kv.get(&scope(), "k").await.unwrap().unwrap();
+        assert_eq!((e.value.as_slice(), e.version), (b"v".as_slice(), 3));
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn persistent_throttling_is_unavailable_within_the_budget() {
+        let rule = mock!(Client::get_item)
+            .sequence()
+            .http_status(400, Some(THROTTLED.into()))
+            .repeatedly()
+            .build();
+        let kv = kv(&rule);
+        let started = std::time::Instant::now();
+        let r = kv.get(&scope(), "k").await;
+        assert!(
+            matches!(&r, Err(StorageError::Unavailable(m)) if m.contains("ThrottlingException")),
+            "{r:?}"
+        );
+        assert_eq!(rule.num_calls(), 3, "max_attempts");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_lost_response_is_not_a_conflict() {
+        // The first attempt "fails" with a 500 after DynamoDB applied it; the SDK's retry
+        // then fails its condition against the item the first attempt wrote.
+        let applied = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"ver":{"N":"8"},"val":{"B":"dg=="}}}"#;
+        let rule = mock!(Client::update_item)
+            .sequence()
+            .http_status(500, None)
+            .http_status(400, Some(applied.into()))
+            .build();
+        let v = kv(&rule)
+            .transact(
+                &scope(),
+                vec![WriteOp::Put {
+                    key: "k".into(),
+                    value: b"v".to_vec(),
+                    precondition: Precondition::Version(7),
+                }],
+            )
+            .await
+            .unwrap();
+        assert_eq!((v, rule.num_calls()), (vec![8], 2));
+
+        // Another writer's value behind the failed condition is a conflict.
+        let other = applied.replace("dg==", "eA==");
+        let rule = mock!(Client::update_item)
+            .sequence()
+            .http_status(400, Some(other))
+            .build();
+        let r = kv(&rule)
+            .transact(
+                &scope(),
+                vec![WriteOp::Put {
+                    key: "k".into(),
+                    value: b"v".to_vec(),
+                    precondition: Precondition::Version(7),
+                }],
+            )
+            .await;
+        assert!(
+            matches!(&r, Err(StorageError::Conflict(k)) if k == "k"),
+            "{r:?}"
+        );
+    }
+}
