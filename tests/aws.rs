@@ -883,7 +883,10 @@ async fn production_config_bootstraps_and_checks_with_stage_values_from_the_envi
         ("MCP_PROMPTS_TABLE_SESSIONS", aws.sessions_table()),
         ("MCP_PROMPTS_USER_BUCKET", aws.bucket()),
         ("MCP_PROMPTS_CATALOG_BUCKET", aws.catalog_bucket()),
-        ("MCP_PROMPTS_COGNITO_POOL_ID", "eu-west-1_TestPool".to_string()),
+        (
+            "MCP_PROMPTS_COGNITO_POOL_ID",
+            "eu-west-1_TestPool".to_string(),
+        ),
         ("MCP_PROMPTS_COGNITO_CLIENT_ID", "test-client".to_string()),
     ] {
         env.push((k.to_string(), v));
