@@ -127,6 +127,11 @@ impl Authenticator {
         &self.mapping
     }
 
+    /// The issuers of every configured provider (RFC 9728 `authorization_servers`).
+    pub fn issuers(&self) -> Vec<String> {
+        self.dev.iter().map(|d| d.issuer().to_string()).collect()
+    }
+
     /// Verifies the value of an `Authorization` header.
     pub fn authenticate(&self, header: &str) -> Result<Principal, AuthError> {
         let token = header

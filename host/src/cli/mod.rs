@@ -1,9 +1,10 @@
-//! The `mcp-prompts` command line: serve, check, import, token.
+//! The `mcp-prompts` command line: serve, stdio, check, import, token.
 
 mod health;
 mod import;
 mod reload;
 mod serve;
+mod stdio;
 
 use crate::config;
 use clap::{Parser, Subcommand};
@@ -26,6 +27,11 @@ struct Cli {
 enum Command {
     /// Start the server.
     Serve {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Serve MCP over stdin/stdout (desktop clients); logs go to stderr.
+    Stdio {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
         config: PathBuf,
     },
@@ -83,6 +89,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve::serve(&config))),
+        Command::Stdio { config } => runtime().and_then(|rt| rt.block_on(stdio::run(&config))),
         Command::Check { config } => runtime().and_then(|rt| rt.block_on(check(&config))),
         Command::Import {
             config,

@@ -127,6 +127,22 @@ where
         .with_header(header::RETRY_AFTER, "1");
         return (p.into_response(), None, None, None);
     };
+    // MCP (docs/mcp.md): the endpoint and its RFC 9728 metadata.
+    let mcp = &snapshot.config.config.mcp;
+    if crate::mcp::metadata::is_metadata_path(&snapshot, path) {
+        let resp = crate::mcp::metadata::serve(&snapshot, &req);
+        return (
+            resp,
+            Some(crate::mcp::metadata::WELL_KNOWN.into()),
+            None,
+            None,
+        );
+    }
+    if mcp.enabled && path.trim_end_matches('/') == mcp.path.trim_end_matches('/') {
+        let route_name = Some(mcp.path.clone());
+        let s = crate::mcp::http::serve(app, snapshot.clone(), req, request_id).await;
+        return (s.response, route_name, s.subject, s.plugin);
+    }
     let Some((route, rest)) = snapshot.route(path) else {
         let p = Problem::not_found(format!("no route for {path}"));
         return (p.into_response(), None, None, None);
@@ -210,7 +226,7 @@ async fn ready(app: &App) -> Response<Body> {
 }
 
 /// Applies the route's auth mode. Only the Authorization header carries tokens.
-fn authenticate<B>(
+pub(crate) fn authenticate<B>(
     app: &App,
     snapshot: &Snapshot,
     route: &Route,

@@ -1,0 +1,889 @@
+//! Streamable HTTP transport at `/mcp`.
+//!
+//! Why not rmcp's `StreamableHttpService`: it keeps sessions in process memory, so a
+//! session started on one host is unknown to the next host behind the load balancer,
+//! and it sits outside our router (per-route auth, tenants, policies, limits, access
+//! log). This module is the transport only — HTTP checks, revision negotiation, sessions
+//! in the kv store — and hands each JSON-RPC request to the rmcp service machinery
+//! (`serve_directly` over a one-shot transport), which dispatches it to
+//! [`PromptServer`](super::server::PromptServer).
+//!
+//! Revisions:
+//! - 2025-06-18 / 2025-11-25: `initialize` creates a session (`Mcp-Session-Id`, random,
+//!   bound to the caller's subject and tenant); every later request names it; `DELETE`
+//!   ends it. Notifications (`prompts/list_changed`) ride on the SSE response of the
+//!   session's next POST, so they work whichever host serves it. No standalone GET stream
+//!   (405), which the spec allows.
+//! - 2026-07-28: stateless. The version is in each request's `_meta` and the
+//!   `MCP-Protocol-Version` header; `Mcp-Method`/`Mcp-Name` must match the body (-32020);
+//!   GET and DELETE are 405.
+//!
+//! JSON-RPC batches were removed in 2025-06-18, so an array body is refused (-32600) in
+//! every revision this server speaks.
+
+use super::server::PromptServer;
+use super::{CallEnv, metadata, session, version};
+use crate::api::Problem;
+use crate::app::{App, Snapshot};
+use crate::router::{Body, RequestContext};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, GetExtensions,
+    InitializeRequestParams, JsonRpcRequest, ServerJsonRpcMessage,
+};
+use rmcp::service::RoleServer;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+pub const METHOD_HEADER: &str = "mcp-method";
+pub const NAME_HEADER: &str = "mcp-name";
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// What the router logs about the request.
+pub struct Served {
+    pub response: Response<Body>,
+    pub subject: Option<String>,
+    pub plugin: Option<String>,
+}
+
+fn served(response: Response<Body>) -> Served {
+    Served {
+        response,
+        subject: None,
+        plugin: None,
+    }
+}
+
+/// A JSON-RPC error message.
+fn rpc_error(id: Option<&Value>, e: &ErrorData) -> Value {
+    let mut m = Map::new();
+    m.insert("jsonrpc".into(), json!("2.0"));
+    // An id we could not read is null (2025) — the 2026 schema also accepts it absent,
+    // and null is what every revision's clients understand.
+    m.insert("id".into(), id.cloned().unwrap_or(Value::Null));
+    m.insert(
+        "error".into(),
+        serde_json::to_value(e).unwrap_or(Value::Null),
+    );
+    Value::Object(m)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    crate::api::json(status, body)
+}
+
+fn rpc_error_response(status: StatusCode, id: Option<&Value>, e: ErrorData) -> Response<Body> {
+    json_response(status, &rpc_error(id, &e))
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
+    let mut all = h.get_all(name).iter();
+    let Some(v) = all.next() else {
+        return Ok(None);
+    };
+    if all.next().is_some() {
+        return Err(format!("duplicate {name} header"));
+    }
+    v.to_str()
+        .map(Some)
+        .map_err(|_| format!("{name} header is not visible ASCII"))
+}
+
+/// Header values that needed it are sent as `=?base64?…?=` (SEP-2243).
+fn decode_header_value(v: &str) -> Option<String> {
+    use base64::Engine as _;
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok()),
+        None => Some(v.to_string()),
+    }
+}
+
+/// Does the `Accept` header admit `mime` (exactly, `type/*` or `*/*`, q > 0)?
+fn accepts(accept: &str, mime: &str) -> bool {
+    let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let m = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q_zero = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !q_zero && (m == mime || m == "*/*" || m == format!("{ty}/*"))
+    })
+}
+
+/// Serves `/mcp`. The router has already answered CORS preflights.
+pub async fn serve<B>(
+    app: &Arc<App>,
+    snapshot: Arc<Snapshot>,
+    req: Request<B>,
+    request_id: &str,
+) -> Served
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mcp = &snapshot.config.config.mcp;
+    // DNS-rebinding defence (spec: servers MUST validate Origin): browsers always send
+    // it; other clients do not, and they pass.
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| {
+            mcp.allowed_origins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+        });
+        if !allowed {
+            let p = Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden-origin",
+                "Forbidden",
+                "this Origin is not allowed to use the MCP endpoint (mcp.allowed_origins)",
+            );
+            return served(p.into_response());
+        }
+    }
+    let Some(route) = super::route(&snapshot) else {
+        let p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mcp-unavailable",
+            "Service Unavailable",
+            "no prompt route is configured for MCP",
+        );
+        return served(p.into_response());
+    };
+    let plugin = Some(route.handler.name.clone());
+    if ![Method::POST, Method::GET, Method::DELETE].contains(req.method()) {
+        return Served {
+            plugin,
+            ..served(crate::router::method_not_allowed("POST, GET, DELETE"))
+        };
+    }
+    // Tokens come from the Authorization header only; the query string is never read.
+    let principal = match crate::router::authenticate(app, &snapshot, route, &req) {
+        Ok(p) => p,
+        Err(mut resp) => {
+            metadata::add_challenge_link(&snapshot, &req, &mut resp);
+            return Served {
+                plugin,
+                ..served(resp)
+            };
+        }
+    };
+    if let (Some(aud), Some(_)) = (&mcp.audience, &principal)
+        && !token_has_audience(&req, aud)
+    {
+        let p = Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "the token was not issued for this resource (audience)",
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"mcp-prompts\", error=\"invalid_token\", error_description=\"wrong audience\"",
+        );
+        let mut resp = p.into_response();
+        metadata::add_challenge_link(&snapshot, &req, &mut resp);
+        return Served {
+            plugin,
+            ..served(resp)
+        };
+    }
+    let subject = principal.as_ref().map(|p| p.subject.clone());
+    let tenant = principal
+        .as_ref()
+        .map(|p| p.tenant.clone())
+        .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
+    let env = CallEnv {
+        app: app.clone(),
+        ctx: Arc::new(RequestContext {
+            request_id: request_id.to_string(),
+            max_body: snapshot.config.config.server.max_body_size.0 as usize,
+            snapshot: snapshot.clone(),
+            principal,
+            tenant,
+        }),
+        route_path: route.path.clone(),
+        pattern: mcp.path.trim_end_matches('/').to_string(),
+    };
+    let response = match *req.method() {
+        Method::GET => crate::router::method_not_allowed("POST, DELETE"),
+        Method::DELETE => delete(&env, &req).await,
+        _ => post(&env, req).await,
+    };
+    Served {
+        response,
+        subject,
+        plugin,
+    }
+}
+
+/// Audience binding: the (already verified) token's `aud` must name this resource.
+fn token_has_audience<B>(req: &Request<B>, audience: &str) -> bool {
+    use base64::Engine as _;
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+    else {
+        return false;
+    };
+    let Some(payload) = token.trim().split('.').nth(1) else {
+        return false;
+    };
+    let Ok(raw) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&raw) else {
+        return false;
+    };
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    }
+}
+
+async fn delete<B>(env: &CallEnv, req: &Request<B>) -> Response<Body> {
+    let h = req.headers();
+    if header_str(h, VERSION_HEADER).ok().flatten()
+        == Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
+    {
+        return crate::router::method_not_allowed("POST");
+    }
+    let Some(id) = header_str(h, SESSION_HEADER).ok().flatten() else {
+        return Problem::bad_request(
+            "missing-session",
+            "DELETE needs the Mcp-Session-Id header of the session to end",
+        )
+        .into_response();
+    };
+    let storage = env.app.runtime.storage();
+    match session::load(storage, &env.ctx.tenant, id).await {
+        Ok(Some(s)) if s.subject == subject(env) => {
+            match session::delete(storage, &env.ctx.tenant, id).await {
+                Ok(_) => {
+                    let mut r = Response::new(Body::new(Bytes::new()));
+                    *r.status_mut() = StatusCode::NO_CONTENT;
+                    r
+                }
+                Err(e) => unavailable(env, e),
+            }
+        }
+        Ok(_) => Problem::not_found("no such MCP session").into_response(),
+        Err(e) => unavailable(env, e),
+    }
+}
+
+fn subject(env: &CallEnv) -> Option<String> {
+    env.ctx.principal.as_ref().map(|p| p.subject.clone())
+}
+
+fn unavailable(env: &CallEnv, e: crate::storage::StorageError) -> Response<Body> {
+    tracing::warn!(request_id = %env.ctx.request_id, error = %e, "MCP session store unavailable");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Service Unavailable",
+        "session storage is temporarily unavailable",
+    )
+    .with_header(header::RETRY_AFTER, "1")
+    .into_response()
+}
+
+async fn read_body<B>(req: Request<B>, max: usize) -> Result<Bytes, Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload Too Large",
+            format!("request body exceeds {max} bytes"),
+        )
+        .into_response()
+    };
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(req.into_body(), max)
+        .collect()
+        .await
+    {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(Problem::bad_request(
+            "unreadable-body",
+            format!("could not read the request body: {e}"),
+        )
+        .into_response()),
+    }
+}
+
+/// What kind of JSON-RPC message a POST carried.
+enum Incoming {
+    Request {
+        id: Value,
+        method: String,
+        msg: Value,
+    },
+    Notification {
+        method: String,
+    },
+    /// A response to a server request; we send none, so it is acknowledged and dropped.
+    Response,
+}
+
+fn classify(v: Value) -> Result<Incoming, (Option<Value>, ErrorData)> {
+    let invalid =
+        |id: Option<Value>, m: &str| Err((id, ErrorData::invalid_request(m.to_string(), None)));
+    let Value::Object(o) = &v else {
+        if v.is_array() {
+            return invalid(
+                None,
+                "JSON-RPC batches are not supported (removed in MCP 2025-06-18): send one message per request",
+            );
+        }
+        return invalid(None, "the body must be a JSON-RPC 2.0 message object");
+    };
+    let id = o.get("id").cloned();
+    if let Some(id) = &id
+        && !(id.is_string() || id.is_i64() || id.is_u64())
+    {
+        return invalid(None, "id must be a string or an integer");
+    }
+    if o.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return invalid(id, "jsonrpc must be \"2.0\"");
+    }
+    match o.get("method") {
+        Some(Value::String(m)) => {
+            if let Some(p) = o.get("params")
+                && !p.is_object()
+            {
+                return invalid(id, "params must be an object");
+            }
+            let method = m.clone();
+            Ok(match id {
+                Some(id) => Incoming::Request { id, method, msg: v },
+                None => Incoming::Notification { method },
+            })
+        }
+        Some(_) => invalid(id, "method must be a string"),
+        None if id.is_some() && (o.contains_key("result") || o.contains_key("error")) => {
+            Ok(Incoming::Response)
+        }
+        None => invalid(id, "not a JSON-RPC request, notification or response"),
+    }
+}
+
+fn meta_version(msg: &Value) -> Option<String> {
+    msg.get("params")?
+        .get("_meta")?
+        .get(META_VERSION)?
+        .as_str()
+        .map(str::to_string)
+}
+
+async fn post<B>(env: &CallEnv, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let h = req.headers().clone();
+    let ct = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" {
+        return Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            format!(
+                "send JSON-RPC messages as application/json (got {:?})",
+                if ct.is_empty() { "nothing" } else { ct }
+            ),
+        )
+        .into_response();
+    }
+    let accept = h.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if let Some(a) = accept
+        && !(accepts(a, "application/json") && accepts(a, "text/event-stream"))
+    {
+        return Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-acceptable",
+            "Not Acceptable",
+            "the Accept header must list both application/json and text/event-stream",
+        )
+        .into_response();
+    }
+    let body = match read_body(req, env.ctx.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return rpc_error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorData::parse_error(format!("the body is not valid JSON: {e}"), None),
+            );
+        }
+    };
+    let incoming = match classify(value) {
+        Ok(i) => i,
+        Err((id, e)) => return rpc_error_response(StatusCode::BAD_REQUEST, id.as_ref(), e),
+    };
+    let header_version = match header_str(&h, VERSION_HEADER) {
+        Ok(v) => v.map(str::to_string),
+        Err(m) => {
+            return rpc_error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorData::header_mismatch(m, None),
+            );
+        }
+    };
+    let session_id = header_str(&h, SESSION_HEADER)
+        .ok()
+        .flatten()
+        .map(str::to_string);
+    let (id, method, msg) = match incoming {
+        Incoming::Response => return accepted(),
+        Incoming::Notification { method } => {
+            // Notifications of a session must name a live one; stateless ones need nothing.
+            if let Some(sid) = &session_id
+                && header_version.as_deref()
+                    != Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
+            {
+                match load_session(env, sid).await {
+                    Ok(_) => {}
+                    Err(r) => return r,
+                }
+            }
+            tracing::debug!(method = %method, "MCP notification");
+            return accepted();
+        }
+        Incoming::Request { id, method, msg } => (id, method, msg),
+    };
+    let meta_version = meta_version(&msg);
+    if method == "initialize" {
+        return initialize(env, &id, &msg).await;
+    }
+    let stateless = meta_version.is_some()
+        || method == "server/discover"
+        || header_version.as_deref() == Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str());
+    if stateless {
+        return stateless_request(env, &h, id, method, msg, meta_version, header_version).await;
+    }
+    let Some(sid) = session_id else {
+        return rpc_error_response(
+            StatusCode::BAD_REQUEST,
+            Some(&id),
+            ErrorData::invalid_request(
+                "missing Mcp-Session-Id header: send initialize first (or use protocol 2026-07-28 with _meta)",
+                None,
+            ),
+        );
+    };
+    let s = match load_session(env, &sid).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Some(v) = &header_version
+        && v != &s.version
+    {
+        let e = if version::is_supported(v) {
+            ErrorData::header_mismatch(
+                format!(
+                    "MCP-Protocol-Version {v} is not this session's negotiated version {}",
+                    s.version
+                ),
+                None,
+            )
+        } else {
+            unsupported(v)
+        };
+        return rpc_error_response(StatusCode::BAD_REQUEST, Some(&id), e);
+    }
+    let reply = if method == "ping" {
+        json!({"jsonrpc": "2.0", "id": id, "result": {}})
+    } else {
+        let mut peer: InitializeRequestParams = serde_json::from_value(s.client.clone())
+            .unwrap_or_else(|_| {
+                InitializeRequestParams::new(
+                    Default::default(),
+                    rmcp::model::Implementation::new("unknown", "0"),
+                )
+            });
+        peer.protocol_version = version::parse(&s.version);
+        dispatch(env, id, msg, peer).await
+    };
+    // Changes made since this session last heard (through any host) are announced on
+    // this response's event stream, before the response itself.
+    let storage = env.app.runtime.storage();
+    let mcp = &env.ctx.snapshot.config.config.mcp;
+    let rev = session::revision(storage, &env.ctx.tenant)
+        .await
+        .unwrap_or(s.seen_revision);
+    let notify = rev > s.seen_revision;
+    if let Err(e) = session::touch(storage, &env.ctx.tenant, &s, rev, mcp.session_ttl).await {
+        tracing::warn!(error = %e, "could not refresh the MCP session");
+    }
+    if notify {
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"});
+        return sse(&[note, reply]);
+    }
+    json_response(StatusCode::OK, &reply)
+}
+
+fn accepted() -> Response<Body> {
+    let mut r = Response::new(Body::new(Bytes::new()));
+    *r.status_mut() = StatusCode::ACCEPTED;
+    r
+}
+
+fn unsupported(requested: &str) -> ErrorData {
+    ErrorData::new(
+        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+        format!(
+            "unsupported protocol version {requested:?}; supported: {}",
+            version::supported_strings().join(", ")
+        ),
+        Some(json!({"requested": requested, "supported": version::supported_strings()})),
+    )
+}
+
+/// The session named by the request, if it is live and belongs to the caller. Another
+/// subject's (or tenant's) session is indistinguishable from none: 404.
+async fn load_session(env: &CallEnv, sid: &str) -> Result<session::Session, Response<Body>> {
+    let not_found = || {
+        rpc_error_response(
+            StatusCode::NOT_FOUND,
+            None,
+            ErrorData::new(
+                ErrorCode(-32001),
+                "session not found or expired: send initialize to start a new one",
+                None,
+            ),
+        )
+    };
+    match session::load(env.app.runtime.storage(), &env.ctx.tenant, sid).await {
+        Ok(Some(s)) if s.subject == subject(env) => Ok(s),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(unavailable(env, e)),
+    }
+}
+
+async fn initialize(env: &CallEnv, id: &Value, msg: &Value) -> Response<Body> {
+    let params = msg.get("params").cloned().unwrap_or(json!({}));
+    let init: InitializeRequestParams = match serde_json::from_value(params.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            return rpc_error_response(
+                StatusCode::OK,
+                Some(id),
+                ErrorData::invalid_params(format!("invalid initialize params: {e}"), None),
+            );
+        }
+    };
+    let negotiated = version::negotiate(init.protocol_version.as_str());
+    let mut client = params;
+    if let Value::Object(o) = &mut client {
+        o.remove("_meta");
+    }
+    let mcp = &env.ctx.snapshot.config.config.mcp;
+    let s = match session::create(
+        env.app.runtime.storage(),
+        &env.ctx.tenant,
+        subject(env),
+        negotiated.as_str(),
+        client,
+        mcp.session_ttl,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return unavailable(env, e),
+    };
+    let info = rmcp::ServerHandler::get_info(&PromptServer::http(env.app.clone()))
+        .with_protocol_version(negotiated.clone());
+    let reply = json!({"jsonrpc": "2.0", "id": id, "result": info});
+    let mut resp = json_response(StatusCode::OK, &reply);
+    if let Ok(v) = HeaderValue::from_str(&s.id) {
+        resp.headers_mut().insert(SESSION_HEADER, v);
+    }
+    tracing::info!(request_id = %env.ctx.request_id, version = %negotiated, "MCP session started");
+    resp
+}
+
+/// A 2026-07-28 request: no session; version, method and name checked per request.
+async fn stateless_request(
+    env: &CallEnv,
+    h: &HeaderMap,
+    id: Value,
+    method: String,
+    msg: Value,
+    meta_version: Option<String>,
+    header_version: Option<String>,
+) -> Response<Body> {
+    let bad = |e: ErrorData| rpc_error_response(StatusCode::BAD_REQUEST, Some(&id), e);
+    let requested = meta_version
+        .clone()
+        .or(header_version.clone())
+        .unwrap_or_else(|| {
+            rmcp::model::ProtocolVersion::V_2026_07_28
+                .as_str()
+                .to_string()
+        });
+    if !version::is_supported(&requested) || version::has_sessions(&requested) {
+        return bad(unsupported(&requested));
+    }
+    if header_version.as_deref() != Some(requested.as_str()) {
+        return bad(ErrorData::header_mismatch(
+            format!(
+                "MCP-Protocol-Version header {:?} does not match the request's _meta version {requested}",
+                header_version.as_deref().unwrap_or("(missing)")
+            ),
+            None,
+        ));
+    }
+    if let Err(m) = check_standard_headers(h, &method, msg.get("params")) {
+        return bad(ErrorData::header_mismatch(m, None));
+    }
+    let reply = if method == "ping" {
+        json!({"jsonrpc": "2.0", "id": id, "result": {}})
+    } else {
+        let meta = msg
+            .get("params")
+            .and_then(|p| p.get("_meta"))
+            .cloned()
+            .unwrap_or(json!({}));
+        let client_info = meta
+            .get("io.modelcontextprotocol/clientInfo")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| rmcp::model::Implementation::new("unknown", "0"));
+        let caps = meta
+            .get("io.modelcontextprotocol/clientCapabilities")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let peer = InitializeRequestParams::new(caps, client_info)
+            .with_protocol_version(version::parse(&requested));
+        dispatch(env, id, msg, peer).await
+    };
+    json_response(StatusCode::OK, &reply)
+}
+
+/// SEP-2243: `Mcp-Method` must equal the body's method and, for methods that name a
+/// target, `Mcp-Name` the name/uri in the body.
+fn check_standard_headers(
+    h: &HeaderMap,
+    method: &str,
+    params: Option<&Value>,
+) -> Result<(), String> {
+    match header_str(h, METHOD_HEADER)? {
+        None => return Err("missing required Mcp-Method header".into()),
+        Some(v) if v != method => {
+            return Err(format!(
+                "Mcp-Method header {v:?} does not match body method {method:?}"
+            ));
+        }
+        Some(_) => {}
+    }
+    let key = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+        _ => return Ok(()),
+    };
+    let Some(expected) = params.and_then(|p| p.get(key)).and_then(Value::as_str) else {
+        return Ok(());
+    };
+    match header_str(h, NAME_HEADER)? {
+        None => Err(format!("missing required Mcp-Name header for {method}")),
+        Some(raw) => {
+            let got = decode_header_value(raw).ok_or("Mcp-Name header is not valid Base64")?;
+            if got == expected {
+                Ok(())
+            } else {
+                Err(format!(
+                    "Mcp-Name header {got:?} does not match body {key} {expected:?}"
+                ))
+            }
+        }
+    }
+}
+
+/// Request methods of the MCP revisions we speak.
+const STANDARD_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "prompts/list",
+    "prompts/get",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// Hands one request to the rmcp service (method routing, params, per-revision result
+/// shape) and returns its response message.
+async fn dispatch(env: &CallEnv, id: Value, msg: Value, peer: InitializeRequestParams) -> Value {
+    let mut request: JsonRpcRequest<ClientRequest> = match serde_json::from_value(msg) {
+        Ok(r) => r,
+        Err(e) => {
+            return rpc_error(
+                Some(&id),
+                &ErrorData::invalid_params(format!("invalid params: {e}"), None),
+            );
+        }
+    };
+    // rmcp falls back to a custom request when a standard method's params do not fit
+    // its type: that is a params error (-32602), not an unknown method.
+    if let ClientRequest::CustomRequest(c) = &request.request
+        && STANDARD_METHODS.contains(&c.method.as_str())
+    {
+        return rpc_error(
+            Some(&id),
+            &ErrorData::invalid_params(format!("invalid params for {}", c.method), None),
+        );
+    }
+    request.request.extensions_mut().insert(env.clone());
+    let (transport, mut rx) = rmcp::transport::OneshotTransport::<RoleServer>::new(
+        ClientJsonRpcMessage::Request(request),
+    );
+    let running =
+        rmcp::service::serve_directly(PromptServer::http(env.app.clone()), transport, Some(peer));
+    let mut reply = None;
+    while let Some(m) = rx.recv().await {
+        if matches!(
+            m,
+            ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)
+        ) {
+            reply = Some(m);
+            break;
+        }
+    }
+    drop(running);
+    match reply.map(serde_json::to_value) {
+        Some(Ok(v)) => v,
+        _ => rpc_error(
+            Some(&id),
+            &ErrorData::internal_error("the request produced no response", None),
+        ),
+    }
+}
+
+/// An SSE body with one `message` event per JSON-RPC message.
+fn sse(messages: &[Value]) -> Response<Body> {
+    let mut out = String::new();
+    for m in messages {
+        out.push_str("event: message\ndata: ");
+        out.push_str(&m.to_string());
+        out.push_str("\n\n");
+    }
+    let mut r = Response::new(Body::new(Bytes::from(out)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_ranges() {
+        assert!(accepts(
+            "application/json, text/event-stream",
+            "text/event-stream"
+        ));
+        assert!(accepts("*/*", "application/json"));
+        assert!(accepts("application/*;q=0.5", "application/json"));
+        assert!(!accepts("application/json;q=0", "application/json"));
+        assert!(!accepts("text/html", "application/json"));
+    }
+
+    #[test]
+    fn classify_messages() {
+        assert!(matches!(
+            classify(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])),
+            Err((None, e)) if e.code == ErrorCode::INVALID_REQUEST
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc": "1.0", "id": 1, "method": "ping"})),
+            Err((Some(_), e)) if e.code == ErrorCode::INVALID_REQUEST
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
+            Ok(Incoming::Notification { .. })
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc": "2.0", "id": 3, "result": {}})),
+            Ok(Incoming::Response)
+        ));
+    }
+
+    #[test]
+    fn header_values() {
+        assert_eq!(
+            decode_header_value("=?base64?aMOpbGxv?=").as_deref(),
+            Some("héllo")
+        );
+        assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
+        let mut h = HeaderMap::new();
+        h.insert(METHOD_HEADER, HeaderValue::from_static("tools/call"));
+        h.insert(NAME_HEADER, HeaderValue::from_static("get_prompt"));
+        let p = json!({"name": "get_prompt"});
+        assert!(check_standard_headers(&h, "tools/call", Some(&p)).is_ok());
+        assert!(check_standard_headers(&h, "tools/list", None).is_err());
+        let other = json!({"name": "delete_prompt"});
+        assert!(check_standard_headers(&h, "tools/call", Some(&other)).is_err());
+    }
+}
