@@ -431,6 +431,38 @@ async fn list_changed_rides_on_the_next_response() {
     assert_eq!(msgs[1]["id"], 4);
     let r = m.in_session(&watcher, V1, &ping).send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/json");
+    // A change through the REST API is announced too.
+    let r = s
+        .client
+        .delete(s.url("/v1/prompts/n1"))
+        .bearer_auth(m.token.as_ref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = m.in_session(&watcher, V1, &ping).send().await.unwrap();
+    let msgs = sse_messages(&r.text().await.unwrap());
+    assert_eq!(msgs[0]["method"], "notifications/prompts/list_changed");
+}
+
+#[test]
+fn config_errors_name_the_mcp_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, key) in [
+        ("[mcp]\nroute = \"/nowhere\"\n", "mcp.route"),
+        ("[mcp]\npath = \"/v1/prompts/mcp\"\n", "mcp.path"),
+        ("[mcp]\npath = \"/health\"\n", "mcp.path"),
+        ("[mcp]\nallowed_origins = [\"*\"]\n", "mcp.allowed_origins"),
+        ("[mcp]\npage_size = 0\n", "mcp.page_size"),
+        ("[mcp]\nresource = \"ftp://x/mcp\"\n", "mcp.resource"),
+    ] {
+        let cfg = base_config(extra).replace("{data}", &dir.path().display().to_string());
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, cfg).unwrap();
+        let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{extra}: {err}");
+        assert!(err.contains(key), "{extra}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

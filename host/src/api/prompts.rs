@@ -116,6 +116,13 @@ where
         Ok(r) => r,
         Err(p) => p.into_response(),
     };
+    // MCP sessions learn of REST writes too (notifications/prompts/list_changed).
+    if matches!(action, "create" | "update" | "delete")
+        && resp.status().is_success()
+        && ctx.snapshot.config.config.mcp.enabled
+    {
+        crate::mcp::session::prompts_changed(app.runtime.storage(), &ctx.tenant).await;
+    }
     for (k, v) in extra_headers {
         resp.headers_mut().append(k, v);
     }

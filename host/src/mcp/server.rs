@@ -222,11 +222,7 @@ impl ServerHandler for PromptServer {
             .map_err(|m| McpError::invalid_params(m, Some(json!({"tool": name}))))?;
         if tools::is_write(&name) && result.is_error != Some(true) {
             // Every session of the tenant, on any host, learns of the change.
-            if let Err(e) =
-                session::bump_revision(self.app.runtime.storage(), &env.ctx.tenant).await
-            {
-                tracing::warn!(error = %e, "could not record the prompt change for notifications");
-            }
+            session::prompts_changed(self.app.runtime.storage(), &env.ctx.tenant).await;
             if self.local.is_some() {
                 let _ = cx.peer.notify_prompt_list_changed().await;
             }

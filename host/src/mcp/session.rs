@@ -210,6 +210,14 @@ pub async fn bump_revision(storage: &Storage, tenant: &str) -> Result<u64, Stora
     Ok(v.first().copied().unwrap_or(0))
 }
 
+/// [`bump_revision`], for callers that carry on whatever happens: a failure costs a
+/// notification, never the write that caused it.
+pub async fn prompts_changed(storage: &Storage, tenant: &str) {
+    if let Err(e) = bump_revision(storage, tenant).await {
+        tracing::warn!(error = %e, "could not record the prompt change for MCP notifications");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
