@@ -400,3 +400,51 @@ async fn revision_2025_11_25() {
 async fn revision_2026_07_28() {
     exercise(ProtocolVersion::V_2026_07_28).await;
 }
+
+/// The official MCP Python SDK (PyPI `mcp`, installed by scripts/test.sh) against the same
+/// server: the handshake revision it speaks and the stateless 2026-07-28.
+#[tokio::test(flavor = "multi_thread")]
+async fn official_python_sdk() {
+    let s = Server::start_with(&mcp_config());
+    let token = s.token("py", &[]);
+    seed(&s, &token).await;
+    let script = repo_root().join("tests/mcp_python_client.py");
+    let ca = s.data_dir().join("tls/cert.pem");
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+        let out = tokio::process::Command::new("python3")
+            .arg(&script)
+            .arg(s.url("/mcp"))
+            .arg(&token)
+            .arg(&ca)
+            .arg(mode)
+            .output()
+            .await
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}: {stdout}\n{stderr}");
+        let v: Value =
+            serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!(v["protocol"], protocol);
+        assert_eq!(
+            v["prompts"],
+            json!(["alpha", "beta", "greet"]),
+            "paginated list"
+        );
+        assert_eq!(
+            v["get"],
+            json!({"role": "user", "text": "Hello Py! (friendly)"})
+        );
+        assert!(v["missing"].as_str().unwrap().contains("name"), "{v}");
+        assert_eq!(v["tools"].as_array().unwrap().len(), 7);
+        assert_eq!(v["apply"]["isError"], false);
+        assert_eq!(v["apply"]["structured"]["content"], "Hello Z! (friendly)");
+        assert_eq!(v["absent"]["isError"], true);
+        assert!(v["absent"]["text"].as_str().unwrap().contains("not-found"));
+        assert_eq!(
+            v["resources"],
+            json!(["prompt://alpha", "prompt://beta", "prompt://greet"])
+        );
+        assert_eq!(v["read"], "greet");
+    }
+}
