@@ -22,6 +22,10 @@
 //! every revision this server speaks.
 
 use super::server::PromptServer;
+use super::wire::{
+    Incoming, accepted, accepts, check_standard_headers, classify, header_str, json_response,
+    meta_version, rpc_error, rpc_error_response, sse, unsupported,
+};
 use super::{CallEnv, metadata, session, version};
 use crate::api::Problem;
 use crate::app::{App, Snapshot};
@@ -34,14 +38,11 @@ use rmcp::model::{
     InitializeRequestParams, JsonRpcRequest, ServerJsonRpcMessage,
 };
 use rmcp::service::RoleServer;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
-pub const METHOD_HEADER: &str = "mcp-method";
-pub const NAME_HEADER: &str = "mcp-name";
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 
 /// What the router logs about the request.
 pub struct Served {
@@ -56,72 +57,6 @@ fn served(response: Response<Body>) -> Served {
         subject: None,
         plugin: None,
     }
-}
-
-/// A JSON-RPC error message.
-fn rpc_error(id: Option<&Value>, e: &ErrorData) -> Value {
-    let mut m = Map::new();
-    m.insert("jsonrpc".into(), json!("2.0"));
-    // An id we could not read is null (2025) — the 2026 schema also accepts it absent,
-    // and null is what every revision's clients understand.
-    m.insert("id".into(), id.cloned().unwrap_or(Value::Null));
-    m.insert(
-        "error".into(),
-        serde_json::to_value(e).unwrap_or(Value::Null),
-    );
-    Value::Object(m)
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    crate::api::json(status, body)
-}
-
-fn rpc_error_response(status: StatusCode, id: Option<&Value>, e: ErrorData) -> Response<Body> {
-    json_response(status, &rpc_error(id, &e))
-}
-
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
-    let mut all = h.get_all(name).iter();
-    let Some(v) = all.next() else {
-        return Ok(None);
-    };
-    if all.next().is_some() {
-        return Err(format!("duplicate {name} header"));
-    }
-    v.to_str()
-        .map(Some)
-        .map_err(|_| format!("{name} header is not visible ASCII"))
-}
-
-/// Header values that needed it are sent as `=?base64?…?=` (SEP-2243).
-fn decode_header_value(v: &str) -> Option<String> {
-    use base64::Engine as _;
-    match v
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        None => Some(v.to_string()),
-    }
-}
-
-/// Does the `Accept` header admit `mime` (exactly, `type/*` or `*/*`, q > 0)?
-fn accepts(accept: &str, mime: &str) -> bool {
-    let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
-    accept.split(',').any(|range| {
-        let mut parts = range.split(';');
-        let m = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q_zero = parts.any(|p| {
-            let p = p.trim();
-            p.strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        !q_zero && (m == mime || m == "*/*" || m == format!("{ty}/*"))
-    })
 }
 
 /// Serves `/mcp`. The router has already answered CORS preflights.
@@ -351,70 +286,6 @@ where
     }
 }
 
-/// What kind of JSON-RPC message a POST carried.
-enum Incoming {
-    Request {
-        id: Value,
-        method: String,
-        msg: Value,
-    },
-    Notification {
-        method: String,
-    },
-    /// A response to a server request; we send none, so it is acknowledged and dropped.
-    Response,
-}
-
-fn classify(v: Value) -> Result<Incoming, (Option<Value>, ErrorData)> {
-    let invalid =
-        |id: Option<Value>, m: &str| Err((id, ErrorData::invalid_request(m.to_string(), None)));
-    let Value::Object(o) = &v else {
-        if v.is_array() {
-            return invalid(
-                None,
-                "JSON-RPC batches are not supported (removed in MCP 2025-06-18): send one message per request",
-            );
-        }
-        return invalid(None, "the body must be a JSON-RPC 2.0 message object");
-    };
-    let id = o.get("id").cloned();
-    if let Some(id) = &id
-        && !(id.is_string() || id.is_i64() || id.is_u64())
-    {
-        return invalid(None, "id must be a string or an integer");
-    }
-    if o.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return invalid(id, "jsonrpc must be \"2.0\"");
-    }
-    match o.get("method") {
-        Some(Value::String(m)) => {
-            if let Some(p) = o.get("params")
-                && !p.is_object()
-            {
-                return invalid(id, "params must be an object");
-            }
-            let method = m.clone();
-            Ok(match id {
-                Some(id) => Incoming::Request { id, method, msg: v },
-                None => Incoming::Notification { method },
-            })
-        }
-        Some(_) => invalid(id, "method must be a string"),
-        None if id.is_some() && (o.contains_key("result") || o.contains_key("error")) => {
-            Ok(Incoming::Response)
-        }
-        None => invalid(id, "not a JSON-RPC request, notification or response"),
-    }
-}
-
-fn meta_version(msg: &Value) -> Option<String> {
-    msg.get("params")?
-        .get("_meta")?
-        .get(META_VERSION)?
-        .as_str()
-        .map(str::to_string)
-}
-
 async fn post<B>(env: &CallEnv, req: Request<B>) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -576,23 +447,6 @@ where
     json_response(StatusCode::OK, &reply)
 }
 
-fn accepted() -> Response<Body> {
-    let mut r = Response::new(Body::new(Bytes::new()));
-    *r.status_mut() = StatusCode::ACCEPTED;
-    r
-}
-
-fn unsupported(requested: &str) -> ErrorData {
-    ErrorData::new(
-        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
-        format!(
-            "unsupported protocol version {requested:?}; supported: {}",
-            version::supported_strings().join(", ")
-        ),
-        Some(json!({"requested": requested, "supported": version::supported_strings()})),
-    )
-}
-
 /// The session named by the request, if it is live and belongs to the caller. Another
 /// subject's (or tenant's) session is indistinguishable from none: 404.
 async fn load_session(env: &CallEnv, sid: &str) -> Result<session::Session, Response<Body>> {
@@ -713,45 +567,6 @@ async fn stateless_request(
     json_response(StatusCode::OK, &reply)
 }
 
-/// SEP-2243: `Mcp-Method` must equal the body's method and, for methods that name a
-/// target, `Mcp-Name` the name/uri in the body.
-fn check_standard_headers(
-    h: &HeaderMap,
-    method: &str,
-    params: Option<&Value>,
-) -> Result<(), String> {
-    match header_str(h, METHOD_HEADER)? {
-        None => return Err("missing required Mcp-Method header".into()),
-        Some(v) if v != method => {
-            return Err(format!(
-                "Mcp-Method header {v:?} does not match body method {method:?}"
-            ));
-        }
-        Some(_) => {}
-    }
-    let key = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
-        _ => return Ok(()),
-    };
-    let Some(expected) = params.and_then(|p| p.get(key)).and_then(Value::as_str) else {
-        return Ok(());
-    };
-    match header_str(h, NAME_HEADER)? {
-        None => Err(format!("missing required Mcp-Name header for {method}")),
-        Some(raw) => {
-            let got = decode_header_value(raw).ok_or("Mcp-Name header is not valid Base64")?;
-            if got == expected {
-                Ok(())
-            } else {
-                Err(format!(
-                    "Mcp-Name header {got:?} does not match body {key} {expected:?}"
-                ))
-            }
-        }
-    }
-}
-
 /// Request methods of the MCP revisions we speak.
 const STANDARD_METHODS: &[&str] = &[
     "initialize",
@@ -815,75 +630,5 @@ async fn dispatch(env: &CallEnv, id: Value, msg: Value, peer: InitializeRequestP
             Some(&id),
             &ErrorData::internal_error("the request produced no response", None),
         ),
-    }
-}
-
-/// An SSE body with one `message` event per JSON-RPC message.
-fn sse(messages: &[Value]) -> Response<Body> {
-    let mut out = String::new();
-    for m in messages {
-        out.push_str("event: message\ndata: ");
-        out.push_str(&m.to_string());
-        out.push_str("\n\n");
-    }
-    let mut r = Response::new(Body::new(Bytes::from(out)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_ranges() {
-        assert!(accepts(
-            "application/json, text/event-stream",
-            "text/event-stream"
-        ));
-        assert!(accepts("*/*", "application/json"));
-        assert!(accepts("application/*;q=0.5", "application/json"));
-        assert!(!accepts("application/json;q=0", "application/json"));
-        assert!(!accepts("text/html", "application/json"));
-    }
-
-    #[test]
-    fn classify_messages() {
-        assert!(matches!(
-            classify(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])),
-            Err((None, e)) if e.code == ErrorCode::INVALID_REQUEST
-        ));
-        assert!(matches!(
-            classify(json!({"jsonrpc": "1.0", "id": 1, "method": "ping"})),
-            Err((Some(_), e)) if e.code == ErrorCode::INVALID_REQUEST
-        ));
-        assert!(matches!(
-            classify(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
-            Ok(Incoming::Notification { .. })
-        ));
-        assert!(matches!(
-            classify(json!({"jsonrpc": "2.0", "id": 3, "result": {}})),
-            Ok(Incoming::Response)
-        ));
-    }
-
-    #[test]
-    fn header_values() {
-        assert_eq!(
-            decode_header_value("=?base64?aMOpbGxv?=").as_deref(),
-            Some("héllo")
-        );
-        assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
-        let mut h = HeaderMap::new();
-        h.insert(METHOD_HEADER, HeaderValue::from_static("tools/call"));
-        h.insert(NAME_HEADER, HeaderValue::from_static("get_prompt"));
-        let p = json!({"name": "get_prompt"});
-        assert!(check_standard_headers(&h, "tools/call", Some(&p)).is_ok());
-        assert!(check_standard_headers(&h, "tools/list", None).is_err());
-        let other = json!({"name": "delete_prompt"});
-        assert!(check_standard_headers(&h, "tools/call", Some(&other)).is_err());
     }
 }

@@ -23,6 +23,7 @@ pub mod session;
 pub mod stdio;
 pub mod tools;
 pub mod version;
+mod wire;
 
 use crate::app::{Route, Snapshot};
 use std::sync::Arc;
