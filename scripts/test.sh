@@ -16,5 +16,9 @@ if ! command -v moto_server >/dev/null 2>&1; then
     python3 -m pip install --quiet 'moto[server]' || pip install --quiet 'moto[server]'
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
+# tests/mcp_http.rs drives /mcp with the official MCP Python SDK (PyPI: mcp).
+if ! python3 -c "import mcp.client.client" >/dev/null 2>&1; then
+    python3 -m pip install --quiet "mcp>=2.3" || pip install --quiet "mcp>=2.3"
+fi
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod mcp;
 pub mod plugins;
 pub mod router;
 pub mod secrets;

@@ -206,6 +206,14 @@ table = "{users}"
 table = "{sessions}"
 ttl = "1h"
 
+[storage.aws.namespaces.mcp-sessions]
+table = "{sessions}"
+ttl = "1h"
+
+[storage.aws.namespaces.ratelimits]
+table = "{sessions}"
+ttl = "1h"
+
 [storage.aws.buckets]
 catalog = "{catalog}"
 "#,

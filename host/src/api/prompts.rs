@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
-const DEFAULT_LIMIT: u32 = 20;
+pub(crate) const DEFAULT_LIMIT: u32 = 20;
 
 /// Characters escaped in a path segment: everything but RFC 3986 unreserved characters.
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -29,7 +29,7 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-const MAX_LIMIT: u32 = 100;
+pub(crate) const MAX_LIMIT: u32 = 100;
 
 /// What a request addresses below the route's prefix.
 enum Target {
@@ -133,13 +133,20 @@ where
         Ok(r) => r,
         Err(p) => p.into_response(),
     };
+    // MCP sessions learn of REST writes too (notifications/prompts/list_changed).
+    if matches!(action, "create" | "update" | "delete")
+        && resp.status().is_success()
+        && ctx.snapshot.config.config.mcp.enabled
+    {
+        crate::mcp::session::prompts_changed(app.runtime.storage(), &ctx.tenant).await;
+    }
     for (k, v) in extra_headers {
         resp.headers_mut().append(k, v);
     }
     resp
 }
 
-fn call_context(ctx: &RequestContext) -> types::CallContext {
+pub(crate) fn call_context(ctx: &RequestContext) -> types::CallContext {
     types::CallContext {
         request_id: ctx.request_id.clone(),
         principal: ctx.principal.as_ref().map(|p| types::Principal {
@@ -162,6 +169,31 @@ async fn check_policies<B>(
     target: &Target,
     action: &str,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, Response<Body>> {
+    decide(
+        app,
+        ctx,
+        route,
+        req.method().as_str(),
+        target.pattern(&route.path),
+        target.id().map(str::to_string),
+        action,
+    )
+    .await
+    .map_err(Problem::into_response)
+}
+
+/// The route's policy chain for one action (shared with the MCP endpoint, which asks the
+/// same policies with its own method and route pattern). A denial is a problem with the
+/// policy's status (401, 403 or 429) and headers.
+pub(crate) async fn decide(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    route: &Route,
+    method: &str,
+    pattern: String,
+    resource: Option<String>,
+    action: &str,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Problem> {
     let mut headers = Vec::new();
     for policy in &route.policies {
         let cc = call_context(ctx);
@@ -169,9 +201,9 @@ async fn check_policies<B>(
             request_id: cc.request_id,
             principal: cc.principal,
             tenant: cc.tenant,
-            method: req.method().as_str().to_string(),
-            route: target.pattern(&route.path),
-            resource: target.id().map(str::to_string),
+            method: method.to_string(),
+            route: pattern.clone(),
+            resource: resource.clone(),
             action: action.to_string(),
         };
         let scope = CallScope::new(&ctx.request_id, &ctx.tenant);
@@ -179,7 +211,7 @@ async fn check_policies<B>(
             .runtime
             .decide(policy, &scope, info)
             .await
-            .map_err(|f| failure(ctx, f).into_response())?;
+            .map_err(|f| failure(ctx, f))?;
         match decision {
             access_policy::Decision::Allow => {}
             access_policy::Decision::AllowWith(hs) => headers.extend(plugin_headers(hs)),
@@ -217,7 +249,7 @@ async fn check_policies<B>(
                         ),
                     );
                 }
-                return Err(p.into_response());
+                return Err(p);
             }
         }
     }
@@ -651,7 +683,7 @@ pub fn failure(ctx: &RequestContext, f: PluginFailure) -> Problem {
     p
 }
 
-fn internal(ctx: &RequestContext, message: String) -> Problem {
+pub(crate) fn internal(ctx: &RequestContext, message: String) -> Problem {
     let error_id = uuid::Uuid::new_v4().to_string();
     tracing::error!(error_id = %error_id, request_id = %ctx.request_id, "{message}");
     let mut p = Problem::new(
@@ -665,7 +697,7 @@ fn internal(ctx: &RequestContext, message: String) -> Problem {
     p
 }
 
-fn handler_error(ctx: &RequestContext, e: prompts::HandlerError) -> Problem {
+pub(crate) fn handler_error(ctx: &RequestContext, e: prompts::HandlerError) -> Problem {
     use prompts::HandlerError as E;
     match e {
         E::NotFound(m) => Problem::not_found(m),

@@ -1,10 +1,11 @@
-//! The `mcp-prompts` command line: serve, check, import, token.
+//! The `mcp-prompts` command line: serve, stdio, check, import, token.
 
 mod aws;
 mod health;
 mod import;
 mod reload;
 mod serve;
+mod stdio;
 mod user;
 
 use crate::config;
@@ -28,6 +29,11 @@ struct Cli {
 enum Command {
     /// Start the server.
     Serve {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Serve MCP over stdin/stdout (desktop clients); logs go to stderr.
+    Stdio {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
         config: PathBuf,
     },
@@ -113,6 +119,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve::serve(&config))),
+        Command::Stdio { config } => runtime().and_then(|rt| rt.block_on(stdio::run(&config))),
         Command::Check { config } => runtime().and_then(|rt| rt.block_on(check(&config))),
         Command::Import {
             config,

@@ -66,6 +66,17 @@ fn default_namespaces() -> BTreeMap<String, NamespaceTable> {
             "mcp-sessions",
             Some(Duration::from_secs(24 * 3600)),
         ),
+        // MCP sessions (mcp/session.rs) and the policy plugin's rate-limit counters.
+        (
+            "mcp-sessions",
+            "mcp-sessions",
+            Some(Duration::from_secs(24 * 3600)),
+        ),
+        (
+            "ratelimits",
+            "mcp-sessions",
+            Some(Duration::from_secs(3600)),
+        ),
     ] {
         m.insert(
             ns.to_string(),

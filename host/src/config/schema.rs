@@ -37,6 +37,8 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub mcp: McpConfig,
 }
 
 /// `/users/me` and the stored user profiles.
@@ -677,6 +679,169 @@ fn default_auth_mode() -> AuthMode {
     AuthMode::Optional
 }
 
+/// The MCP endpoint (docs/mcp.md). It serves the prompts of one REST route, with that
+/// route's handler, auth mode and policy chain, so both APIs enforce the same rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where the Streamable HTTP endpoint is mounted.
+    #[serde(default = "default_mcp_path")]
+    pub path: String,
+    /// The REST route (its `path`) whose handler, auth and policies MCP uses; default: the
+    /// first route.
+    pub route: Option<String>,
+    /// Browser origins allowed to call the endpoint; a request with any other `Origin`
+    /// header is refused (403). Requests without `Origin` (non-browser clients) pass.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Canonical URI of the endpoint (RFC 9728 `resource`), e.g.
+    /// "https://prompts.example.com/mcp"; default: derived from the request's Host.
+    pub resource: Option<String>,
+    /// When set, bearer tokens on `/mcp` must name it in `aud` (audience binding).
+    pub audience: Option<String>,
+    /// Scopes advertised in the protected-resource metadata.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// Idle lifetime of a session (revisions 2025-06-18 and 2025-11-25).
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Items per page of `prompts/list`, `resources/list` and the `list_prompts` tool.
+    #[serde(default = "default_mcp_page_size")]
+    pub page_size: u32,
+    /// Who `mcp-prompts stdio` acts as.
+    #[serde(default)]
+    pub stdio: McpStdioConfig,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: default_mcp_path(),
+            route: None,
+            allowed_origins: Vec::new(),
+            resource: None,
+            audience: None,
+            scopes_supported: Vec::new(),
+            session_ttl: default_session_ttl(),
+            page_size: default_mcp_page_size(),
+            stdio: McpStdioConfig::default(),
+        }
+    }
+}
+
+/// The local principal of `mcp-prompts stdio` (a desktop client has no bearer token).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpStdioConfig {
+    #[serde(default = "default_stdio_subject")]
+    pub subject: String,
+    /// Default: `auth.default_tenant`.
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default = "default_stdio_tier")]
+    pub tier: String,
+}
+
+impl Default for McpStdioConfig {
+    fn default() -> Self {
+        Self {
+            subject: default_stdio_subject(),
+            tenant: None,
+            scopes: Vec::new(),
+            groups: Vec::new(),
+            tier: default_stdio_tier(),
+        }
+    }
+}
+
+fn default_mcp_path() -> String {
+    "/mcp".into()
+}
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_mcp_page_size() -> u32 {
+    50
+}
+fn default_stdio_subject() -> String {
+    "local".into()
+}
+fn default_stdio_tier() -> String {
+    "free".into()
+}
+
+/// Checks `[mcp]` against the rest of the config.
+fn validate_mcp(lc: &LoadedConfig) -> Result<(), ConfigError> {
+    let c = &lc.config;
+    let m = &c.mcp;
+    let path = m.path.trim_end_matches('/');
+    if !m.path.starts_with('/') || path.is_empty() || path.contains(['{', '*', '?', '#']) {
+        return Err(lc.invalid("mcp.path", "must be a literal path starting with '/'"));
+    }
+    if ["/health", "/ready", "/metrics", "/.well-known"]
+        .iter()
+        .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+    {
+        return Err(lc.invalid("mcp.path", format!("{path} is a built-in route")));
+    }
+    if m.enabled
+        && c.routes.iter().any(|r| {
+            let rp = r.path.trim_end_matches('/');
+            path == rp || path.starts_with(&format!("{rp}/"))
+        })
+    {
+        return Err(lc.invalid("mcp.path", format!("{path} overlaps a [[routes]] path")));
+    }
+    if let Some(r) = &m.route
+        && !c
+            .routes
+            .iter()
+            .any(|x| x.path.trim_end_matches('/') == r.trim_end_matches('/'))
+    {
+        return Err(lc.invalid("mcp.route", format!("no [[routes]] entry has path {r:?}")));
+    }
+    for o in &m.allowed_origins {
+        if !is_valid_origin(o) {
+            return Err(lc.invalid(
+                "mcp.allowed_origins",
+                format!("{o:?} is not an origin: use scheme://host[:port]"),
+            ));
+        }
+    }
+    if let Some(r) = &m.resource
+        && (!r.starts_with("https://") && !r.starts_with("http://") || r.contains('#'))
+    {
+        return Err(lc.invalid(
+            "mcp.resource",
+            "must be an absolute http(s) URI without a fragment",
+        ));
+    }
+    if m.audience.as_deref().is_some_and(str::is_empty) {
+        return Err(lc.invalid("mcp.audience", "must not be empty"));
+    }
+    if m.page_size == 0 || m.page_size > 100 {
+        return Err(lc.invalid("mcp.page_size", "must be from 1 to 100"));
+    }
+    if m.session_ttl < Duration::from_secs(1) {
+        return Err(lc.invalid("mcp.session_ttl", "must be at least 1s"));
+    }
+    if let Some(t) = &m.stdio.tenant
+        && !is_valid_name(t)
+    {
+        return Err(lc.invalid("mcp.stdio.tenant", "not a valid tenant name"));
+    }
+    if m.stdio.subject.is_empty() {
+        return Err(lc.invalid("mcp.stdio.subject", "must not be empty"));
+    }
+    Ok(())
+}
+
 /// Name rules shared by tenants, plugins, namespaces and buckets: they end up in storage
 /// keys and file names, so keep them to a safe alphabet.
 pub fn is_valid_name(s: &str) -> bool {
@@ -947,7 +1112,7 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         if path.contains("{") || path.contains('*') || path.contains("//") {
             return Err(lc.invalid(key("path"), "must be a literal path prefix"));
         }
-        let reserved = ["/health", "/ready", "/metrics", "/users"];
+        let reserved = ["/health", "/ready", "/metrics", "/users", "/.well-known"];
         if reserved
             .iter()
             .any(|r| path == *r || path.starts_with(&format!("{r}/")))
@@ -1009,7 +1174,7 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
             ));
         }
     }
-    Ok(())
+    validate_mcp(lc)
 }
 
 /// RFC 6749 §3.3 `scope-token`.

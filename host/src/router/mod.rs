@@ -127,6 +127,22 @@ where
         .with_header(header::RETRY_AFTER, "1");
         return (p.into_response(), None, None, None);
     };
+    // MCP (docs/mcp.md): the endpoint and its RFC 9728 metadata.
+    let mcp = &snapshot.config.config.mcp;
+    if crate::mcp::metadata::is_metadata_path(&snapshot, path) {
+        let resp = crate::mcp::metadata::serve(&snapshot, &req);
+        return (
+            resp,
+            Some(crate::mcp::metadata::WELL_KNOWN.into()),
+            None,
+            None,
+        );
+    }
+    if mcp.enabled && path.trim_end_matches('/') == mcp.path.trim_end_matches('/') {
+        let route_name = Some(mcp.path.clone());
+        let s = crate::mcp::http::serve(app, snapshot.clone(), req, request_id).await;
+        return (s.response, route_name, s.subject, s.plugin);
+    }
     if path == "/users/me" && snapshot.config.config.users.enabled {
         return users_me(app, &snapshot, req).await;
     }
@@ -201,7 +217,7 @@ where
 }
 
 /// Tokens without a tier claim get the tier of the caller's stored profile, if any.
-async fn apply_profile_tier(
+pub(crate) async fn apply_profile_tier(
     app: &App,
     snapshot: &Snapshot,
     p: &mut Principal,

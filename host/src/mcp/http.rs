@@ -1,0 +1,651 @@
+//! Streamable HTTP transport at `/mcp`.
+//!
+//! Why not rmcp's `StreamableHttpService`: it keeps sessions in process memory, so a
+//! session started on one host is unknown to the next host behind the load balancer,
+//! and it sits outside our router (per-route auth, tenants, policies, limits, access
+//! log). This module is the transport only — HTTP checks, revision negotiation, sessions
+//! in the kv store — and hands each JSON-RPC request to the rmcp service machinery
+//! (`serve_directly` over a one-shot transport), which dispatches it to
+//! [`PromptServer`](super::server::PromptServer).
+//!
+//! Revisions:
+//! - 2025-06-18 / 2025-11-25: `initialize` creates a session (`Mcp-Session-Id`, random,
+//!   bound to the caller's subject and tenant); every later request names it; `DELETE`
+//!   ends it. Notifications (`prompts/list_changed`) ride on the SSE response of the
+//!   session's next POST, so they work whichever host serves it. No standalone GET stream
+//!   (405), which the spec allows.
+//! - 2026-07-28: stateless. The version is in each request's `_meta` and the
+//!   `MCP-Protocol-Version` header; `Mcp-Method`/`Mcp-Name` must match the body (-32020);
+//!   GET and DELETE are 405.
+//!
+//! JSON-RPC batches were removed in 2025-06-18, so an array body is refused (-32600) in
+//! every revision this server speaks.
+
+use super::server::PromptServer;
+use super::wire::{
+    Incoming, accepted, accepts, check_standard_headers, classify, header_str, json_response,
+    meta_version, rpc_error, rpc_error_response, sse, unsupported,
+};
+use super::{CallEnv, metadata, session, version};
+use crate::api::Problem;
+use crate::app::{App, Snapshot};
+use crate::router::{Body, RequestContext};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, GetExtensions,
+    InitializeRequestParams, JsonRpcRequest, ServerJsonRpcMessage,
+};
+use rmcp::service::RoleServer;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// What the router logs about the request.
+pub struct Served {
+    pub response: Response<Body>,
+    pub subject: Option<String>,
+    pub plugin: Option<String>,
+}
+
+fn served(response: Response<Body>) -> Served {
+    Served {
+        response,
+        subject: None,
+        plugin: None,
+    }
+}
+
+/// Serves `/mcp`. The router has already answered CORS preflights.
+pub async fn serve<B>(
+    app: &Arc<App>,
+    snapshot: Arc<Snapshot>,
+    req: Request<B>,
+    request_id: &str,
+) -> Served
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mcp = &snapshot.config.config.mcp;
+    // DNS-rebinding defence (spec: servers MUST validate Origin): browsers always send
+    // it; other clients do not, and they pass.
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| {
+            mcp.allowed_origins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+        });
+        if !allowed {
+            let p = Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden-origin",
+                "Forbidden",
+                "this Origin is not allowed to use the MCP endpoint (mcp.allowed_origins)",
+            );
+            return served(p.into_response());
+        }
+    }
+    let Some(route) = super::route(&snapshot) else {
+        let p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mcp-unavailable",
+            "Service Unavailable",
+            "no prompt route is configured for MCP",
+        );
+        return served(p.into_response());
+    };
+    let plugin = Some(route.handler.name.clone());
+    if ![Method::POST, Method::GET, Method::DELETE].contains(req.method()) {
+        return Served {
+            plugin,
+            ..served(crate::router::method_not_allowed("POST, GET, DELETE"))
+        };
+    }
+    // Tokens come from the Authorization header only; the query string is never read.
+    let mut principal = match crate::router::authenticate(app, &snapshot, route.auth, &req).await {
+        Ok(p) => p,
+        Err(mut resp) => {
+            metadata::add_challenge_link(&snapshot, &req, &mut resp);
+            return Served {
+                plugin,
+                ..served(resp)
+            };
+        }
+    };
+    // The same rules as the REST route MCP mirrors: required scopes, the stored tier.
+    if let Err(mut resp) = crate::router::require_scopes(&route.scopes, principal.as_ref()) {
+        metadata::add_challenge_link(&snapshot, &req, &mut resp);
+        return Served {
+            plugin,
+            ..served(resp)
+        };
+    }
+    if let Some(p) = principal.as_mut()
+        && let Err(problem) = crate::router::apply_profile_tier(app, &snapshot, p).await
+    {
+        return Served {
+            plugin,
+            ..served(problem.into_response())
+        };
+    }
+    if let (Some(aud), Some(_)) = (&mcp.audience, &principal)
+        && !token_has_audience(&req, aud)
+    {
+        let p = Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "the token was not issued for this resource (audience)",
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"mcp-prompts\", error=\"invalid_token\", error_description=\"wrong audience\"",
+        );
+        let mut resp = p.into_response();
+        metadata::add_challenge_link(&snapshot, &req, &mut resp);
+        return Served {
+            plugin,
+            ..served(resp)
+        };
+    }
+    let subject = principal.as_ref().map(|p| p.subject.clone());
+    let tenant = route
+        .tenant
+        .clone()
+        .or_else(|| principal.as_ref().map(|p| p.tenant.clone()))
+        .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
+    let env = CallEnv {
+        app: app.clone(),
+        ctx: Arc::new(RequestContext {
+            request_id: request_id.to_string(),
+            max_body: snapshot.config.config.server.max_body_size.0 as usize,
+            snapshot: snapshot.clone(),
+            principal,
+            tenant,
+        }),
+        route_path: route.path.clone(),
+        pattern: mcp.path.trim_end_matches('/').to_string(),
+    };
+    let response = match *req.method() {
+        Method::GET => crate::router::method_not_allowed("POST, DELETE"),
+        Method::DELETE => delete(&env, &req).await,
+        _ => post(&env, req).await,
+    };
+    Served {
+        response,
+        subject,
+        plugin,
+    }
+}
+
+/// Audience binding: the (already verified) token's `aud` must name this resource.
+fn token_has_audience<B>(req: &Request<B>, audience: &str) -> bool {
+    use base64::Engine as _;
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+    else {
+        return false;
+    };
+    let Some(payload) = token.trim().split('.').nth(1) else {
+        return false;
+    };
+    let Ok(raw) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&raw) else {
+        return false;
+    };
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    }
+}
+
+async fn delete<B>(env: &CallEnv, req: &Request<B>) -> Response<Body> {
+    let h = req.headers();
+    if header_str(h, VERSION_HEADER).ok().flatten()
+        == Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
+    {
+        return crate::router::method_not_allowed("POST");
+    }
+    let Some(id) = header_str(h, SESSION_HEADER).ok().flatten() else {
+        return Problem::bad_request(
+            "missing-session",
+            "DELETE needs the Mcp-Session-Id header of the session to end",
+        )
+        .into_response();
+    };
+    let storage = env.app.runtime.storage();
+    match session::load(storage, &env.ctx.tenant, id).await {
+        Ok(Some(s)) if s.subject == subject(env) => {
+            match session::delete(storage, &env.ctx.tenant, id).await {
+                Ok(_) => {
+                    let mut r = Response::new(Body::new(Bytes::new()));
+                    *r.status_mut() = StatusCode::NO_CONTENT;
+                    r
+                }
+                Err(e) => unavailable(env, e),
+            }
+        }
+        Ok(_) => Problem::not_found("no such MCP session").into_response(),
+        Err(e) => unavailable(env, e),
+    }
+}
+
+fn subject(env: &CallEnv) -> Option<String> {
+    env.ctx.principal.as_ref().map(|p| p.subject.clone())
+}
+
+fn unavailable(env: &CallEnv, e: crate::storage::StorageError) -> Response<Body> {
+    tracing::warn!(request_id = %env.ctx.request_id, error = %e, "MCP session store unavailable");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Service Unavailable",
+        "session storage is temporarily unavailable",
+    )
+    .with_header(header::RETRY_AFTER, "1")
+    .into_response()
+}
+
+async fn read_body<B>(req: Request<B>, max: usize) -> Result<Bytes, Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload Too Large",
+            format!("request body exceeds {max} bytes"),
+        )
+        .into_response()
+    };
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(req.into_body(), max)
+        .collect()
+        .await
+    {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(Problem::bad_request(
+            "unreadable-body",
+            format!("could not read the request body: {e}"),
+        )
+        .into_response()),
+    }
+}
+
+async fn post<B>(env: &CallEnv, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let h = req.headers().clone();
+    let ct = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" {
+        return Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            format!(
+                "send JSON-RPC messages as application/json (got {:?})",
+                if ct.is_empty() { "nothing" } else { ct }
+            ),
+        )
+        .into_response();
+    }
+    let accept = h.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if let Some(a) = accept
+        && !(accepts(a, "application/json") && accepts(a, "text/event-stream"))
+    {
+        return Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-acceptable",
+            "Not Acceptable",
+            "the Accept header must list both application/json and text/event-stream",
+        )
+        .into_response();
+    }
+    let body = match read_body(req, env.ctx.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return rpc_error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorData::parse_error(format!("the body is not valid JSON: {e}"), None),
+            );
+        }
+    };
+    let incoming = match classify(value) {
+        Ok(i) => i,
+        Err((id, e)) => return rpc_error_response(StatusCode::BAD_REQUEST, id.as_ref(), e),
+    };
+    let header_version = match header_str(&h, VERSION_HEADER) {
+        Ok(v) => v.map(str::to_string),
+        Err(m) => {
+            return rpc_error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorData::header_mismatch(m, None),
+            );
+        }
+    };
+    let session_id = header_str(&h, SESSION_HEADER)
+        .ok()
+        .flatten()
+        .map(str::to_string);
+    let (id, method, msg) = match incoming {
+        Incoming::Response => return accepted(),
+        Incoming::Notification { method } => {
+            // Notifications of a session must name a live one; stateless ones need nothing.
+            if let Some(sid) = &session_id
+                && header_version.as_deref()
+                    != Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
+            {
+                match load_session(env, sid).await {
+                    Ok(_) => {}
+                    Err(r) => return r,
+                }
+            }
+            tracing::debug!(method = %method, "MCP notification");
+            return accepted();
+        }
+        Incoming::Request { id, method, msg } => (id, method, msg),
+    };
+    let meta_version = meta_version(&msg);
+    if method == "initialize" {
+        return initialize(env, &id, &msg).await;
+    }
+    let stateless = meta_version.is_some()
+        || method == "server/discover"
+        || header_version.as_deref() == Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str());
+    if stateless {
+        return stateless_request(env, &h, id, method, msg, meta_version, header_version).await;
+    }
+    let Some(sid) = session_id else {
+        return rpc_error_response(
+            StatusCode::BAD_REQUEST,
+            Some(&id),
+            ErrorData::invalid_request(
+                "missing Mcp-Session-Id header: send initialize first (or use protocol 2026-07-28 with _meta)",
+                None,
+            ),
+        );
+    };
+    let s = match load_session(env, &sid).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Some(v) = &header_version
+        && v != &s.version
+    {
+        let e = if version::is_supported(v) {
+            ErrorData::header_mismatch(
+                format!(
+                    "MCP-Protocol-Version {v} is not this session's negotiated version {}",
+                    s.version
+                ),
+                None,
+            )
+        } else {
+            unsupported(v)
+        };
+        return rpc_error_response(StatusCode::BAD_REQUEST, Some(&id), e);
+    }
+    let reply = if method == "ping" {
+        json!({"jsonrpc": "2.0", "id": id, "result": {}})
+    } else {
+        let mut peer: InitializeRequestParams = serde_json::from_value(s.client.clone())
+            .unwrap_or_else(|_| {
+                InitializeRequestParams::new(
+                    Default::default(),
+                    rmcp::model::Implementation::new("unknown", "0"),
+                )
+            });
+        peer.protocol_version = version::parse(&s.version);
+        dispatch(env, id, msg, peer).await
+    };
+    // Changes made since this session last heard (through any host) are announced on
+    // this response's event stream, before the response itself.
+    let storage = env.app.runtime.storage();
+    let mcp = &env.ctx.snapshot.config.config.mcp;
+    let rev = session::revision(storage, &env.ctx.tenant)
+        .await
+        .unwrap_or(s.seen_revision);
+    let notify = rev > s.seen_revision;
+    if let Err(e) = session::touch(storage, &env.ctx.tenant, &s, rev, mcp.session_ttl).await {
+        tracing::warn!(error = %e, "could not refresh the MCP session");
+    }
+    if notify {
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"});
+        return sse(&[note, reply]);
+    }
+    json_response(StatusCode::OK, &reply)
+}
+
+/// The session named by the request, if it is live and belongs to the caller. Another
+/// subject's (or tenant's) session is indistinguishable from none: 404.
+async fn load_session(env: &CallEnv, sid: &str) -> Result<session::Session, Response<Body>> {
+    let not_found = || {
+        rpc_error_response(
+            StatusCode::NOT_FOUND,
+            None,
+            ErrorData::new(
+                ErrorCode(-32001),
+                "session not found or expired: send initialize to start a new one",
+                None,
+            ),
+        )
+    };
+    match session::load(env.app.runtime.storage(), &env.ctx.tenant, sid).await {
+        Ok(Some(s)) if s.subject == subject(env) => Ok(s),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(unavailable(env, e)),
+    }
+}
+
+async fn initialize(env: &CallEnv, id: &Value, msg: &Value) -> Response<Body> {
+    let params = msg.get("params").cloned().unwrap_or(json!({}));
+    let init: InitializeRequestParams = match serde_json::from_value(params.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            return rpc_error_response(
+                StatusCode::OK,
+                Some(id),
+                ErrorData::invalid_params(format!("invalid initialize params: {e}"), None),
+            );
+        }
+    };
+    let negotiated = version::negotiate(init.protocol_version.as_str());
+    let mut client = params;
+    if let Value::Object(o) = &mut client {
+        o.remove("_meta");
+    }
+    let mcp = &env.ctx.snapshot.config.config.mcp;
+    let s = match session::create(
+        env.app.runtime.storage(),
+        &env.ctx.tenant,
+        subject(env),
+        negotiated.as_str(),
+        client,
+        mcp.session_ttl,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return unavailable(env, e),
+    };
+    let info = rmcp::ServerHandler::get_info(&PromptServer::http(env.app.clone()))
+        .with_protocol_version(negotiated.clone());
+    let reply = json!({"jsonrpc": "2.0", "id": id, "result": info});
+    let mut resp = json_response(StatusCode::OK, &reply);
+    if let Ok(v) = HeaderValue::from_str(&s.id) {
+        resp.headers_mut().insert(SESSION_HEADER, v);
+    }
+    tracing::info!(request_id = %env.ctx.request_id, version = %negotiated, "MCP session started");
+    resp
+}
+
+/// A 2026-07-28 request: no session; version, method and name checked per request.
+async fn stateless_request(
+    env: &CallEnv,
+    h: &HeaderMap,
+    id: Value,
+    method: String,
+    msg: Value,
+    meta_version: Option<String>,
+    header_version: Option<String>,
+) -> Response<Body> {
+    let bad = |e: ErrorData| rpc_error_response(StatusCode::BAD_REQUEST, Some(&id), e);
+    let requested = meta_version
+        .clone()
+        .or(header_version.clone())
+        .unwrap_or_else(|| {
+            rmcp::model::ProtocolVersion::V_2026_07_28
+                .as_str()
+                .to_string()
+        });
+    if !version::is_supported(&requested) || version::has_sessions(&requested) {
+        return bad(unsupported(&requested));
+    }
+    if header_version.as_deref() != Some(requested.as_str()) {
+        return bad(ErrorData::header_mismatch(
+            format!(
+                "MCP-Protocol-Version header {:?} does not match the request's _meta version {requested}",
+                header_version.as_deref().unwrap_or("(missing)")
+            ),
+            None,
+        ));
+    }
+    if let Err(m) = check_standard_headers(h, &method, msg.get("params")) {
+        return bad(ErrorData::header_mismatch(m, None));
+    }
+    let reply = if method == "ping" {
+        json!({"jsonrpc": "2.0", "id": id, "result": {}})
+    } else {
+        let meta = msg
+            .get("params")
+            .and_then(|p| p.get("_meta"))
+            .cloned()
+            .unwrap_or(json!({}));
+        let client_info = meta
+            .get("io.modelcontextprotocol/clientInfo")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| rmcp::model::Implementation::new("unknown", "0"));
+        let caps = meta
+            .get("io.modelcontextprotocol/clientCapabilities")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let peer = InitializeRequestParams::new(caps, client_info)
+            .with_protocol_version(version::parse(&requested));
+        dispatch(env, id, msg, peer).await
+    };
+    json_response(StatusCode::OK, &reply)
+}
+
+/// Request methods of the MCP revisions we speak.
+const STANDARD_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "prompts/list",
+    "prompts/get",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// Hands one request to the rmcp service (method routing, params, per-revision result
+/// shape) and returns its response message.
+async fn dispatch(env: &CallEnv, id: Value, msg: Value, peer: InitializeRequestParams) -> Value {
+    let mut request: JsonRpcRequest<ClientRequest> = match serde_json::from_value(msg) {
+        Ok(r) => r,
+        Err(e) => {
+            return rpc_error(
+                Some(&id),
+                &ErrorData::invalid_params(format!("invalid params: {e}"), None),
+            );
+        }
+    };
+    // rmcp falls back to a custom request when a standard method's params do not fit
+    // its type: that is a params error (-32602), not an unknown method.
+    if let ClientRequest::CustomRequest(c) = &request.request
+        && STANDARD_METHODS.contains(&c.method.as_str())
+    {
+        return rpc_error(
+            Some(&id),
+            &ErrorData::invalid_params(format!("invalid params for {}", c.method), None),
+        );
+    }
+    request.request.extensions_mut().insert(env.clone());
+    let (transport, mut rx) = rmcp::transport::OneshotTransport::<RoleServer>::new(
+        ClientJsonRpcMessage::Request(request),
+    );
+    let running =
+        rmcp::service::serve_directly(PromptServer::http(env.app.clone()), transport, Some(peer));
+    let mut reply = None;
+    while let Some(m) = rx.recv().await {
+        if matches!(
+            m,
+            ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)
+        ) {
+            reply = Some(m);
+            break;
+        }
+    }
+    drop(running);
+    match reply.map(serde_json::to_value) {
+        Some(Ok(v)) => v,
+        _ => rpc_error(
+            Some(&id),
+            &ErrorData::internal_error("the request produced no response", None),
+        ),
+    }
+}

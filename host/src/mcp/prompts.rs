@@ -1,0 +1,125 @@
+//! Stored prompts (the plugin's JSON) as MCP prompts.
+
+use rmcp::model::{Prompt, PromptArgument, PromptMessage, Role};
+use serde_json::Value;
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// One declared variable: (name, description, required). Plain-string variables (the
+/// catalog's form) are required; a variable with a default never is, for the client.
+pub fn variables(prompt: &Value) -> Vec<(String, Option<String>, bool)> {
+    let Some(vars) = prompt.get("variables").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    vars.iter()
+        .filter_map(|v| match v {
+            Value::String(name) => Some((name.clone(), None, true)),
+            Value::Object(o) => {
+                let name = o.get("name")?.as_str()?.to_string();
+                let description = o
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let has_default = o.get("default").is_some_and(|d| !d.is_null());
+                let required = o.get("required").and_then(Value::as_bool).unwrap_or(true);
+                Some((name, description, required && !has_default))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A variable's default value as text, for completion.
+pub fn default_value(prompt: &Value, name: &str) -> Option<String> {
+    let vars = prompt.get("variables")?.as_array()?;
+    let var = vars
+        .iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(name))?;
+    match var.get("default")? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// MCP `Prompt`: name = id, title = the prompt's name, arguments = its variables.
+pub fn to_mcp(prompt: &Value) -> Option<Prompt> {
+    let id = str_field(prompt, "id")?;
+    let args: Vec<PromptArgument> = variables(prompt)
+        .into_iter()
+        .map(|(name, description, required)| {
+            let a = PromptArgument::new(name).with_required(required);
+            match description {
+                Some(d) => a.with_description(d),
+                None => a,
+            }
+        })
+        .collect();
+    let mut p = Prompt::new(
+        id,
+        str_field(prompt, "description"),
+        (!args.is_empty()).then_some(args),
+    );
+    if let Some(name) = str_field(prompt, "name") {
+        p = p.with_title(name);
+    }
+    Some(p)
+}
+
+/// The rendered prompt as MCP messages: always the `user` role (a stored prompt is text
+/// the client sends; the server never injects a `system` role).
+pub fn messages(content: String) -> Vec<PromptMessage> {
+    vec![PromptMessage::new_text(Role::User, content)]
+}
+
+/// Required arguments that the client did not send (or sent as null/empty), sorted.
+pub fn missing_required(prompt: &Value, args: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut missing: Vec<String> = variables(prompt)
+        .into_iter()
+        .filter(|(name, _, required)| {
+            *required
+                && match args.get(name) {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => s.is_empty(),
+                    _ => false,
+                }
+        })
+        .map(|(name, _, _)| name)
+        .collect();
+    missing.sort();
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prompt_arguments_follow_variables() {
+        let p = json!({
+            "id": "greet", "name": "Greeting", "description": "hello",
+            "variables": [
+                "who",
+                {"name": "tone", "description": "how", "required": false, "default": null},
+                {"name": "lang", "required": true, "default": "en"}
+            ]
+        });
+        let m = to_mcp(&p).unwrap();
+        assert_eq!(m.name, "greet");
+        assert_eq!(m.title.as_deref(), Some("Greeting"));
+        let args = m.arguments.unwrap();
+        assert_eq!(args[0].required, Some(true));
+        assert_eq!(args[1].required, Some(false));
+        assert_eq!(args[1].description.as_deref(), Some("how"));
+        assert_eq!(args[2].required, Some(false), "a default makes it optional");
+        assert_eq!(default_value(&p, "lang").as_deref(), Some("en"));
+        let mut given = serde_json::Map::new();
+        given.insert("tone".into(), json!("x"));
+        assert_eq!(missing_required(&p, &given), ["who"]);
+        given.insert("who".into(), json!(""));
+        assert_eq!(missing_required(&p, &given), ["who"]);
+    }
+}

@@ -1,0 +1,365 @@
+//! The original system's prompt tools, with JSON Schemas (2020-12) whose fields are the
+//! REST API's. Domain failures (not found, invalid, conflict, …) are tool results with
+//! `isError: true` and a clear text, never protocol errors: the model can read and react.
+
+use super::backend::{Backend, ListFilter, slug};
+use crate::api::Problem;
+use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+const SCHEMA: &str = "https://json-schema.org/draft/2020-12/schema";
+
+fn schema(properties: Value, required: &[&str]) -> Arc<Map<String, Value>> {
+    let mut m = Map::new();
+    m.insert("$schema".into(), json!(SCHEMA));
+    m.insert("type".into(), json!("object"));
+    m.insert("properties".into(), properties);
+    m.insert("required".into(), json!(required));
+    m.insert("additionalProperties".into(), json!(false));
+    Arc::new(m)
+}
+
+fn variables_schema() -> Value {
+    json!({
+        "type": "array",
+        "description": "Template variables: names, or {name, description, required, default} objects",
+        "items": {
+            "oneOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "description": {"type": ["string", "null"]},
+                        "required": {"type": "boolean"},
+                        "default": {}
+                    },
+                    "required": ["name"]
+                }
+            ]
+        }
+    })
+}
+
+/// The fields of a prompt a client may set (REST `POST /v1/prompts` body).
+fn prompt_fields() -> Map<String, Value> {
+    let v = json!({
+        "name": {"type": "string", "minLength": 1, "description": "Human-readable name"},
+        "description": {"type": ["string", "null"]},
+        "content": {"type": "string", "description": "The prompt text; Handlebars template when it has {{variables}}"},
+        "isTemplate": {"type": "boolean"},
+        "category": {"type": ["string", "null"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "variables": variables_schema(),
+        "accessLevel": {"type": "string", "enum": ["public", "private", "premium"]},
+        "metadata": {"type": "object"}
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn list_properties(search_required: bool) -> Value {
+    let mut p = json!({
+        "category": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}, "description": "All of these tags must be present"},
+        "accessLevel": {"type": "string", "enum": ["public", "private", "premium"]},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+        "cursor": {"type": "string", "description": "nextCursor of the previous page"}
+    });
+    let desc = if search_required {
+        "Case-insensitive text to find in name, description and content"
+    } else {
+        "Optional case-insensitive text search"
+    };
+    p["search"] =
+        json!({"type": "string", "minLength": usize::from(search_required), "description": desc});
+    p
+}
+
+/// Every tool this server offers.
+pub fn all() -> Vec<Tool> {
+    let read = ToolAnnotations::new().read_only(true).open_world(false);
+    let mut create_props = prompt_fields();
+    create_props.insert(
+        "id".into(),
+        json!({"type": "string", "description": "Optional; derived from the name when absent"}),
+    );
+    let mut update_props = prompt_fields();
+    update_props.insert("id".into(), json!({"type": "string", "minLength": 1}));
+    update_props.insert(
+        "expectedVersion".into(),
+        json!({"type": "integer", "minimum": 1, "description": "Fail with a conflict unless the stored version is this (REST If-Match)"}),
+    );
+    vec![
+        Tool::new(
+            "list_prompts",
+            "List stored prompts, optionally filtered by category, tags, access level or text; paginated with cursor",
+            schema(list_properties(false), &[]),
+        )
+        .with_annotations(read.clone()),
+        Tool::new(
+            "get_prompt",
+            "Get one stored prompt by id (optionally a past version)",
+            schema(
+                json!({
+                    "id": {"type": "string", "minLength": 1},
+                    "version": {"type": "integer", "minimum": 1}
+                }),
+                &["id"],
+            ),
+        )
+        .with_annotations(read.clone()),
+        Tool::new(
+            "search_prompts",
+            "Search stored prompts by text in name, description and content",
+            schema(list_properties(true), &["search"]),
+        )
+        .with_annotations(read.clone()),
+        Tool::new(
+            "apply_template",
+            "Render a stored prompt template with variables",
+            schema(
+                json!({
+                    "id": {"type": "string", "minLength": 1},
+                    "variables": {"type": "object", "description": "Variable values by name"}
+                }),
+                &["id"],
+            ),
+        )
+        .with_annotations(read),
+        Tool::new(
+            "create_prompt",
+            "Create a prompt",
+            schema(Value::Object(create_props), &["name", "content"]),
+        )
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(false)
+                .open_world(false),
+        ),
+        Tool::new(
+            "update_prompt",
+            "Update a prompt's fields (the fields given replace the stored ones)",
+            schema(Value::Object(update_props), &["id"]),
+        )
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(true)
+                .idempotent(true)
+                .open_world(false),
+        ),
+        Tool::new(
+            "delete_prompt",
+            "Delete a prompt and its versions",
+            schema(json!({"id": {"type": "string", "minLength": 1}}), &["id"]),
+        )
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(true)
+                .idempotent(true)
+                .open_world(false),
+        ),
+    ]
+}
+
+/// Whether the named tool changes prompts (then `list_changed` is due).
+pub fn is_write(name: &str) -> bool {
+    matches!(name, "create_prompt" | "update_prompt" | "delete_prompt")
+}
+
+/// An invalid argument, reported like a REST validation failure.
+fn invalid(field: &str, message: &str) -> Problem {
+    let mut p = Problem::bad_request("validation-failed", format!("{field}: {message}"));
+    p.errors = Some(vec![crate::api::FieldError {
+        field: field.into(),
+        message: message.into(),
+    }]);
+    p
+}
+
+fn string_arg(
+    args: &Map<String, Value>,
+    key: &str,
+    required: bool,
+) -> Result<Option<String>, Problem> {
+    match args.get(key) {
+        None | Some(Value::Null) if !required => Ok(None),
+        None | Some(Value::Null) => Err(invalid(key, "is required")),
+        Some(Value::String(s)) if required && s.trim().is_empty() => {
+            Err(invalid(key, "must not be empty"))
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(key, "must be a string")),
+    }
+}
+
+fn int_arg(
+    args: &Map<String, Value>,
+    key: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, Problem> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(invalid(
+                key,
+                &format!("must be an integer from {min} to {max}"),
+            )),
+        },
+    }
+}
+
+fn list_filter(
+    args: &Map<String, Value>,
+    page_size: u32,
+    search_required: bool,
+) -> Result<ListFilter, Problem> {
+    let allowed = [
+        "category",
+        "tags",
+        "accessLevel",
+        "limit",
+        "cursor",
+        "search",
+    ];
+    reject_unknown(args, &allowed)?;
+    let tags = match args.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid("tags", "must be an array of strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(invalid("tags", "must be an array of strings")),
+    };
+    Ok(ListFilter {
+        category: string_arg(args, "category", false)?,
+        tags,
+        text: string_arg(args, "search", search_required)?,
+        access_level: string_arg(args, "accessLevel", false)?,
+        limit: int_arg(args, "limit", 1, crate::api::prompts::MAX_LIMIT.into())?
+            .map_or(page_size, |n| n as u32),
+        cursor: string_arg(args, "cursor", false)?,
+    })
+}
+
+fn reject_unknown(args: &Map<String, Value>, allowed: &[&str]) -> Result<(), Problem> {
+    match args.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(invalid(k, "is not a parameter of this tool")),
+        None => Ok(()),
+    }
+}
+
+/// A successful result: the JSON as text, and as structured content.
+fn ok(value: Value) -> CallToolResult {
+    CallToolResult::structured(value)
+}
+
+/// A domain failure as a tool error: readable text plus the problem as structured data.
+pub fn error_result(p: &Problem) -> CallToolResult {
+    let mut text = format!("{} ({}): {}", p.title, slug(p), p.detail);
+    if let Some(m) = &p.missing_variables {
+        text.push_str(&format!(" [missing: {}]", m.join(", ")));
+    }
+    let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
+    r.structured_content = serde_json::to_value(p).ok();
+    r
+}
+
+/// Runs a tool. `Err` only for an unknown tool (a protocol error: invalid params).
+pub async fn call(
+    backend: &Backend<'_>,
+    name: &str,
+    args: Map<String, Value>,
+    page_size: u32,
+) -> Result<CallToolResult, String> {
+    let outcome = match name {
+        "list_prompts" | "search_prompts" => {
+            let search = name == "search_prompts";
+            match list_filter(&args, page_size, search) {
+                Ok(f) => backend
+                    .list(f)
+                    .await
+                    .map(|page| json!({"prompts": page.prompts, "nextCursor": page.next_cursor})),
+                Err(p) => Err(p),
+            }
+        }
+        "get_prompt" => {
+            async {
+                reject_unknown(&args, &["id", "version"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let version = int_arg(&args, "version", 1, u64::MAX)?;
+                backend.get(&id, version).await
+            }
+            .await
+        }
+        "apply_template" => {
+            async {
+                reject_unknown(&args, &["id", "variables"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let vars = match args.get("variables") {
+                    None | Some(Value::Null) => json!({}),
+                    Some(v @ Value::Object(_)) => v.clone(),
+                    Some(_) => return Err(invalid("variables", "must be an object")),
+                };
+                let a = backend.apply(&id, &vars).await?;
+                Ok(json!({
+                    "content": a.content,
+                    "appliedVariables": a.applied_variables,
+                    "missingVariables": a.missing_variables,
+                }))
+            }
+            .await
+        }
+        "create_prompt" => {
+            async {
+                let mut allowed: Vec<&str> = vec!["id"];
+                let fields = prompt_fields();
+                allowed.extend(fields.keys().map(String::as_str));
+                reject_unknown(&args, &allowed)?;
+                backend.create(&Value::Object(args.clone())).await
+            }
+            .await
+        }
+        "update_prompt" => {
+            async {
+                let mut allowed: Vec<&str> = vec!["id", "expectedVersion"];
+                let fields = prompt_fields();
+                allowed.extend(fields.keys().map(String::as_str));
+                reject_unknown(&args, &allowed)?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let expected = int_arg(&args, "expectedVersion", 1, u64::MAX)?;
+                let mut body = args.clone();
+                body.remove("expectedVersion");
+                body.remove("id");
+                backend.update(&id, &Value::Object(body), expected).await
+            }
+            .await
+        }
+        "delete_prompt" => {
+            async {
+                reject_unknown(&args, &["id"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                backend.delete(&id).await?;
+                Ok(json!({"deleted": true, "id": id}))
+            }
+            .await
+        }
+        other => return Err(format!("unknown tool: {other}")),
+    };
+    Ok(match outcome {
+        Ok(v) => ok(v),
+        Err(p) => error_result(&p),
+    })
+}
