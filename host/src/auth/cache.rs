@@ -13,6 +13,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Longest an entry lives, whatever the token's `exp`: a verification depends on keys that
+/// can be withdrawn (a JWKS key the issuer retired, an HS256 secret past its rotation grace
+/// period), and this bounds how long a cached verification outlives them.
+pub const MAX_ENTRY_SECS: u64 = 300;
+
 pub struct VerifiedCache {
     capacity: usize,
     entries: Mutex<HashMap<[u8; 32], Entry>>,
@@ -50,11 +55,12 @@ impl VerifiedCache {
         (now < e.expires_at).then(|| e.principal.clone())
     }
 
-    /// Remembers a verified token until its `exp`.
+    /// Remembers a verified token until its `exp`, at most [`MAX_ENTRY_SECS`].
     pub fn insert(&self, token: &str, principal: Principal, expires_at: u64, now: u64) {
         if self.capacity == 0 || expires_at <= now {
             return;
         }
+        let expires_at = expires_at.min(now.saturating_add(MAX_ENTRY_SECS));
         let Ok(mut map) = self.entries.lock() else {
             return;
         };
@@ -124,5 +130,13 @@ mod tests {
         }
         assert!(c.len() <= 20);
         assert!(c.get("tok-99", 2).is_some(), "the newest entry is kept");
+    }
+
+    #[test]
+    fn entries_live_at_most_max_entry_secs() {
+        let c = VerifiedCache::new(10);
+        c.insert("t", p("a"), 1_000_000, 1000);
+        assert!(c.get("t", 1000 + MAX_ENTRY_SECS - 1).is_some());
+        assert!(c.get("t", 1000 + MAX_ENTRY_SECS).is_none());
     }
 }
