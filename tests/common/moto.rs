@@ -27,6 +27,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `moto_server` with `threaded=False` (see `Moto::start_on`).
+const MOTO_SERIAL: &str = "import sys\n\
+from werkzeug.serving import run_simple\n\
+from moto.server import DomainDispatcherApplication, create_backend_app\n\
+run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
+
 impl Moto {
     pub fn start() -> Self {
         Self::start_on(free_port())
@@ -34,8 +40,13 @@ impl Moto {
 
     /// Starts moto on `port` and waits until it answers HTTP.
     pub fn start_on(port: u16) -> Self {
-        let mut cmd = Command::new("moto_server");
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // moto's own `moto_server` serves each request on a thread of its own, and its
+        // in-memory DynamoDB does not serialise them: two concurrent conditional writes can
+        // both pass their condition (DynamoDB never allows that), which made the If-Match
+        // race tests fail now and then. The same moto application, served one request at
+        // a time (HTTP/1.0, so no connection holds the server), behaves like DynamoDB.
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", MOTO_SERIAL, &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
