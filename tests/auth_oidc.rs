@@ -582,3 +582,48 @@ fn config_rules_for_providers() {
     assert_ne!(code, 0);
     assert!(err.contains("scopes"), "{err}");
 }
+
+/// RFC 9728: the protected-resource metadata names the OIDC issuer (where MCP clients get
+/// tokens), and an RS256 token of that issuer opens `/mcp`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_metadata_names_the_oidc_issuer_and_accepts_its_tokens() {
+    let idp = Idp::start(&["rsa-a"]);
+    let s = server(&idp, "");
+    let r = get(&s, "/.well-known/oauth-protected-resource/mcp", None).await;
+    assert_eq!(r.status(), 200);
+    let m: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(m["authorization_servers"], json!([idp.issuer]));
+    assert_eq!(m["bearer_methods_supported"], json!(["header"]));
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}});
+    let t = idp.sign("rsa-a", &claims(&idp, "mcp-user"));
+    let r = s
+        .client
+        .post(s.url("/mcp"))
+        .bearer_auth(&t)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "ping")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["id"], 1, "{body}");
+    assert!(body.get("result").is_some(), "{body}");
+    let r = s
+        .client
+        .post(s.url("/mcp"))
+        .bearer_auth("not.a.token")
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+}

@@ -74,9 +74,15 @@ pub fn serve<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Body> {
         return crate::router::method_not_allowed("GET, HEAD");
     }
     let mcp = &snapshot.config.config.mcp;
+    // Clients can obtain tokens from the OIDC issuers (Cognito); the development issuer is
+    // named only when it is the only one (it has no authorization endpoint of its own).
+    let mut servers = snapshot.auth.oidc_issuers();
+    if servers.is_empty() {
+        servers = snapshot.auth.issuers();
+    }
     let body = serde_json::json!({
         "resource": resource(snapshot, req),
-        "authorization_servers": snapshot.auth.issuers(),
+        "authorization_servers": servers,
         "scopes_supported": mcp.scopes_supported,
         "bearer_methods_supported": ["header"],
         "resource_name": "mcp-prompts",
