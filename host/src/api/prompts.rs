@@ -108,23 +108,6 @@ where
         (&Method::POST, Target::Apply(_)) => "render",
         _ => return method_not_allowed(target.allow()),
     };
-    if route.read_only && matches!(action, "create" | "update" | "delete") {
-        let allow = match target {
-            Target::Collection | Target::Item(_) => "GET",
-            _ => target.allow(),
-        };
-        let mut resp = Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "read-only",
-            "Method Not Allowed",
-            format!("{} is a read-only catalog", route.path),
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(allow) {
-            resp.headers_mut().insert(header::ALLOW, v);
-        }
-        return resp;
-    }
     let extra_headers = match check_policies(app, ctx, route, &req, &target, action).await {
         Ok(h) => h,
         Err(resp) => return resp,
@@ -194,6 +177,17 @@ pub(crate) async fn decide(
     resource: Option<String>,
     action: &str,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, Problem> {
+    // A shared catalog route refuses writes before any policy runs, for REST and MCP alike.
+    // Writes only address the collection or an item, where GET is what remains.
+    if route.read_only && matches!(action, "create" | "update" | "delete") {
+        return Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "read-only",
+            "Method Not Allowed",
+            format!("{} is a read-only catalog", route.path),
+        )
+        .with_header(header::ALLOW, "GET"));
+    }
     let mut headers = Vec::new();
     for policy in &route.policies {
         let cc = call_context(ctx);

@@ -45,15 +45,6 @@ impl<'a> Backend<'a> {
     }
 
     async fn allow(&self, resource: Option<&str>, action: &str) -> Result<(), Problem> {
-        // A shared catalog route is read-only over MCP as over REST.
-        if self.route.read_only && matches!(action, "create" | "update" | "delete") {
-            return Err(Problem::new(
-                http::StatusCode::METHOD_NOT_ALLOWED,
-                "read-only",
-                "Method Not Allowed",
-                format!("{} is a read-only catalog", self.route.path),
-            ));
-        }
         // MCP has no per-request headers to carry `allow-with` headers back on (a
         // JSON-RPC batch of one may stream); allowed is allowed.
         decide(
