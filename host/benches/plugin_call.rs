@@ -21,8 +21,9 @@
 
 use criterion::{BenchmarkId, Criterion};
 use mcp_prompts::config::{self, ByteSize, LoadedConfig, RuntimeConfig};
-use mcp_prompts::plugins::bindings::{access_policy, rendering, types};
-use mcp_prompts::plugins::{Allocator, CallScope, LoadedPlugin, Runtime};
+use mcp_prompts::plugins::{
+    Allocator, CallContext, Decision, LoadedPlugin, PolicyRequest, RenderRequest, Runtime,
+};
 use mcp_prompts::storage::{self, Storage};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -111,23 +112,16 @@ fn human(b: ByteSize) -> String {
     }
 }
 
-fn scope() -> CallScope {
-    CallScope::new("bench", "default")
-}
-
-fn call_context() -> types::CallContext {
-    types::CallContext {
+fn call_context() -> CallContext {
+    CallContext {
         request_id: "bench".into(),
         principal: None,
         tenant: "default".into(),
     }
 }
 
-fn policy_request() -> access_policy::RequestInfo {
-    access_policy::RequestInfo {
-        request_id: "bench".into(),
-        principal: None,
-        tenant: "default".into(),
+fn policy_request() -> PolicyRequest {
+    PolicyRequest {
         method: "GET".into(),
         route: "/v1/prompts/{id}".into(),
         resource: Some(PROMPT_ID.into()),
@@ -135,8 +129,8 @@ fn policy_request() -> access_policy::RequestInfo {
     }
 }
 
-fn render_request() -> rendering::RenderRequest {
-    rendering::RenderRequest {
+fn render_request() -> RenderRequest {
+    RenderRequest {
         template: "Hello {{name}}, let us talk about {{topic}}.".into(),
         variables_json: r#"{"name":"Ada","topic":"benchmarks"}"#.into(),
         partials: Vec::new(),
@@ -146,47 +140,41 @@ fn render_request() -> rendering::RenderRequest {
 
 const VARIABLES: &str = r#"{"name":"Ada","topic":"benchmarks"}"#;
 
-async fn decide(v: &Variant, req: access_policy::RequestInfo) {
+async fn decide(v: &Variant, req: &PolicyRequest) {
     let d = v
         .runtime
-        .decide(&v.policy, &scope(), req)
+        .decide(&v.policy, &call_context(), req)
         .await
         .expect("policy call");
     black_box(d);
 }
 
-async fn render(v: &Variant, req: rendering::RenderRequest) {
+async fn render(v: &Variant, req: RenderRequest) {
     let out = v
         .runtime
-        .render(&v.renderer, &scope(), req)
+        .render_template(&v.renderer, &call_context(), req)
         .await
         .expect("renderer call");
     black_box(out.expect("template renders"));
 }
 
 async fn get(v: &Variant) {
-    let cc = call_context();
+    let cx = call_context();
     let out = v
         .runtime
-        .handler(&v.store, &scope(), move |mut s, h| async move {
-            h.mcp_prompts_plugin_prompts()
-                .call_get(&mut s, &cc, PROMPT_ID, None)
-                .await
-        })
+        .prompts(&v.store, &cx)
+        .get(PROMPT_ID, None)
         .await
         .expect("prompt-store call");
     black_box(out.expect("prompt found"));
 }
 
 async fn apply(v: &Variant) {
-    let cc = call_context();
+    let cx = call_context();
     let out = v
         .runtime
-        .handler(&v.store, &scope(), move |mut s, h| async move {
-            h.mcp_prompts_plugin_prompts()
-                .call_apply(&mut s, &cc, PROMPT_ID, VARIABLES)
-                .await
-        })
+        .prompts(&v.store, &cx)
+        .apply(PROMPT_ID, VARIABLES.to_string())
         .await
         .expect("prompt-store call");
     black_box(out.expect("prompt applies"));
@@ -195,7 +183,7 @@ async fn apply(v: &Variant) {
 /// Creates (or leaves unchanged) the prompt the get/apply benchmarks read, and checks that
 /// every call benchmarked below succeeds, so that no variant measures an error path.
 async fn seed_and_check(v: &Variant) {
-    let cc = call_context();
+    let cx = call_context();
     let prompt = serde_json::json!({
         "id": PROMPT_ID,
         "name": "Benchmark greeting",
@@ -204,21 +192,18 @@ async fn seed_and_check(v: &Variant) {
     })
     .to_string();
     v.runtime
-        .handler(&v.store, &scope(), move |mut s, h| async move {
-            h.mcp_prompts_plugin_prompts()
-                .call_upsert(&mut s, &cc, &prompt)
-                .await
-        })
+        .prompts(&v.store, &cx)
+        .upsert(prompt)
         .await
         .expect("prompt-store call")
         .expect("seed prompt");
     let d = v
         .runtime
-        .decide(&v.policy, &scope(), policy_request())
+        .decide(&v.policy, &cx, &policy_request())
         .await
         .expect("policy call");
     assert!(
-        matches!(d, access_policy::Decision::Allow),
+        matches!(d, Decision::Allow),
         "{}: the policy denied the benchmark request: {d:?}",
         v.name
     );
@@ -294,7 +279,7 @@ fn main() {
         for v in &variants {
             g.bench_function(BenchmarkId::from_parameter(&v.name), |b| {
                 b.to_async(&rt)
-                    .iter(|| async { decide(v, policy_request()).await })
+                    .iter(|| async { decide(v, &policy_request()).await })
             });
         }
         g.finish();
@@ -343,7 +328,7 @@ fn main() {
                                 tokio::spawn(async move {
                                     for _ in 0..per_task {
                                         let d = runtime
-                                            .decide(&policy, &scope(), policy_request())
+                                            .decide(&policy, &call_context(), &policy_request())
                                             .await
                                             .expect("policy call");
                                         black_box(d);

@@ -84,7 +84,7 @@ fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfi
 
 /// The server's own connection settings, with its config defaults.
 fn connection_builder() -> auto::Builder<TokioExecutor> {
-    mcp_prompts::server::connection_builder(&mcp_prompts::config::ServerConfig::default())
+    mcp_prompts::http::server::connection_builder(&mcp_prompts::config::ServerConfig::default())
 }
 
 async fn respond(

@@ -1,5 +1,6 @@
-//! The running application: the runtime plus a swappable snapshot of everything derived
-//! from the config (plugins, routes, auth). Requests take the snapshot once and finish on it.
+//! The composition root: the process-wide parts (storage, plugin runtime, metrics) plus a
+//! swappable snapshot of everything derived from the config (plugins, routes, auth).
+//! Requests take the snapshot once and finish on it. Nothing here knows a transport.
 
 use crate::auth::{Authenticator, ClaimMapping, DevProvider, OidcProvider};
 use crate::config::{AuthMode, LoadedConfig, ServerConfig};
@@ -108,6 +109,9 @@ impl Snapshot {
 }
 
 pub struct App {
+    /// Storage of the process: the host's own data (profiles, sessions, change revisions)
+    /// and, through the runtime, the plugins' kv and blob imports.
+    pub storage: Storage,
     pub runtime: Runtime,
     /// `None` until the first snapshot (plugins compiled and checked) is installed: the
     /// listener is up before that, answering `/health` and a 503 `/ready`.
@@ -138,9 +142,10 @@ impl App {
         let storage: Storage = storage::open(config).await?;
         let storage =
             storage::metered::wrap(storage, config.config.storage.backend, metrics.clone());
-        let runtime = Runtime::new(&config.config.runtime, storage, config.cache_dir())?;
+        let runtime = Runtime::new(&config.config.runtime, storage.clone(), config.cache_dir())?;
         runtime.set_metrics(metrics.clone());
         Ok(Arc::new(Self {
+            storage,
             runtime,
             snapshot: ArcSwapOption::empty(),
             server: config.config.server.clone(),

@@ -3,15 +3,14 @@
 //! The host owns protocols (HTTP, TLS, JWT, REST shapes, errors, limits); plugins —
 //! WebAssembly components written against `wit/plugin.wit` — own prompt logic.
 
-pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod mcp;
 pub mod plugins;
-pub mod router;
 pub mod secrets;
-pub mod server;
+pub mod service;
 pub mod storage;
 pub mod telemetry;

@@ -54,6 +54,23 @@ pub enum AuthError {
     BadTenant,
 }
 
+impl AuthError {
+    /// A stable label for metrics (`mcp_prompts_auth_failures_total{reason}`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            AuthError::Malformed => "malformed",
+            AuthError::TooLarge => "too_large",
+            AuthError::UnknownIssuer => "unknown_issuer",
+            AuthError::Invalid => "invalid",
+            AuthError::Expired => "expired",
+            AuthError::BadTenant => "bad_tenant",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::Audience => "audience",
+            AuthError::TokenUse => "token_use",
+        }
+    }
+}
+
 /// Claims we read from any provider's tokens.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Claims {

@@ -3,8 +3,7 @@
 
 use crate::app::App;
 use crate::config;
-use crate::plugins::CallScope;
-use crate::plugins::bindings::{prompts, types};
+use crate::plugins::{CallContext, UpsertOutcome};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -79,26 +78,17 @@ pub async fn run(
             counts.rejected.push((file, format!("not valid JSON: {e}")));
             continue;
         }
-        let request_id = format!("import-{}", uuid::Uuid::new_v4());
-        let scope = CallScope::new(&request_id, &tenant);
-        let cc = types::CallContext {
-            request_id,
+        let cx = CallContext {
+            request_id: format!("import-{}", uuid::Uuid::new_v4()),
             principal: None,
             tenant: tenant.clone(),
         };
-        let r = app
-            .runtime
-            .handler(&route.handler, &scope, move |mut s, h| async move {
-                h.mcp_prompts_plugin_prompts()
-                    .call_upsert(&mut s, &cc, &text)
-                    .await
-            })
-            .await;
+        let r = app.runtime.prompts(&route.handler, &cx).upsert(text).await;
         match r {
-            Ok(Ok((prompts::UpsertOutcome::Created, _))) => counts.created += 1,
-            Ok(Ok((prompts::UpsertOutcome::Updated, _))) => counts.updated += 1,
-            Ok(Ok((prompts::UpsertOutcome::Unchanged, _))) => counts.unchanged += 1,
-            Ok(Err(e)) => counts.rejected.push((file, describe(e))),
+            Ok(Ok((UpsertOutcome::Created, _))) => counts.created += 1,
+            Ok(Ok((UpsertOutcome::Updated, _))) => counts.updated += 1,
+            Ok(Ok((UpsertOutcome::Unchanged, _))) => counts.unchanged += 1,
+            Ok(Err(e)) => counts.rejected.push((file, e.to_string())),
             Err(f) => counts.rejected.push((file, f.to_string())),
         }
     }
@@ -187,23 +177,4 @@ async fn read_s3(lc: &config::LoadedConfig, location: &str) -> anyhow::Result<Ve
         out.push((format!("s3://{bucket}/{key}"), text));
     }
     Ok(out)
-}
-
-fn describe(e: prompts::HandlerError) -> String {
-    use prompts::HandlerError as E;
-    match e {
-        E::Invalid(errors) => errors
-            .into_iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        E::NotFound(m)
-        | E::Conflict(m)
-        | E::PreconditionFailed(m)
-        | E::RenderFailed(m)
-        | E::Forbidden(m)
-        | E::Unavailable(m)
-        | E::Internal(m) => m,
-        E::MissingVariables(v) => format!("missing variables: {}", v.join(", ")),
-    }
 }

@@ -3,7 +3,7 @@
 use super::reload;
 use crate::app::App;
 use crate::config::{self, ListenerMode};
-use crate::server::{self, tls};
+use crate::http::{server, tls};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -35,9 +35,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     };
     let app = App::new(&lc).await?;
     // `[metrics] listen`: a separate plain-HTTP listener for /metrics (none by default).
-    server::metrics_listener::spawn(app.clone()).await?;
+    crate::http::metrics_listener::spawn(app.clone()).await?;
     // `[redirect] listen`: plain HTTP answering 301 to the canonical HTTPS host (none by default).
-    server::redirect::spawn(&lc.config.redirect, sc.header_read_timeout).await?;
+    crate::http::redirect::spawn(&lc.config.redirect, sc.header_read_timeout).await?;
     let (listener, acceptor) = server::bind(&sc, tls_config).await?;
     let addr = listener.local_addr()?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };

@@ -2,9 +2,9 @@
 //! stored in a user's profile, which applies to that user's tokens without a tier claim
 //! (`[users] tier_from_profile`). Users cannot set it themselves through `PUT /users/me`.
 
-use crate::api::users;
 use crate::app::App;
 use crate::config;
+use crate::service::users;
 use crate::storage::{Precondition, WriteOp};
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,7 +34,7 @@ pub async fn set_tier(
     let app = App::new(&lc).await.map_err(|e| {
         anyhow::anyhow!("{e:#}\n(is a server running on the same data directory? the embedded store has one writer process)")
     })?;
-    let kv = app.runtime.storage().kv.clone();
+    let kv = app.storage.kv.clone();
     let scope = users::scope(&namespace, &tenant);
     for _ in 0..MAX_ATTEMPTS {
         let (mut profile, version) = match kv.get(&scope, subject).await? {

@@ -66,7 +66,7 @@ fn default_namespaces() -> BTreeMap<String, NamespaceTable> {
             "mcp-sessions",
             Some(Duration::from_secs(24 * 3600)),
         ),
-        // MCP sessions (mcp/session.rs) and the policy plugin's rate-limit counters.
+        // MCP sessions (http/mcp/session.rs) and the policy plugin's rate-limit counters.
         (
             "mcp-sessions",
             "mcp-sessions",

@@ -2,8 +2,9 @@
 //! REST API's. Domain failures (not found, invalid, conflict, …) are tool results with
 //! `isError: true` and a clear text, never protocol errors: the model can read and react.
 
-use super::backend::{Backend, ListFilter, slug};
-use crate::api::Problem;
+use super::Call;
+use crate::plugins::ListQuery;
+use crate::service::Error as Problem;
 use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -175,12 +176,7 @@ pub fn is_write(name: &str) -> bool {
 
 /// An invalid argument, reported like a REST validation failure.
 fn invalid(field: &str, message: &str) -> Problem {
-    let mut p = Problem::bad_request("validation-failed", format!("{field}: {message}"));
-    p.errors = Some(vec![crate::api::FieldError {
-        field: field.into(),
-        message: message.into(),
-    }]);
-    p
+    Problem::invalid_field(field, message)
 }
 
 fn string_arg(
@@ -221,7 +217,7 @@ fn list_filter(
     args: &Map<String, Value>,
     page_size: u32,
     search_required: bool,
-) -> Result<ListFilter, Problem> {
+) -> Result<ListQuery, Problem> {
     let allowed = [
         "category",
         "tags",
@@ -243,12 +239,12 @@ fn list_filter(
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(invalid("tags", "must be an array of strings")),
     };
-    Ok(ListFilter {
+    Ok(ListQuery {
         category: string_arg(args, "category", false)?,
         tags,
         text: string_arg(args, "search", search_required)?,
         access_level: string_arg(args, "accessLevel", false)?,
-        limit: int_arg(args, "limit", 1, crate::api::prompts::MAX_LIMIT.into())?
+        limit: int_arg(args, "limit", 1, crate::service::prompts::MAX_LIMIT.into())?
             .map_or(page_size, |n| n as u32),
         cursor: string_arg(args, "cursor", false)?,
     })
@@ -268,22 +264,22 @@ fn ok(value: Value) -> CallToolResult {
 
 /// A domain failure as a tool error: readable text plus the problem as structured data.
 pub fn error_result(p: &Problem) -> CallToolResult {
-    let mut text = format!("{} ({}): {}", p.title, slug(p), p.detail);
+    let mut text = format!("{} ({}): {}", p.kind.title(), p.code, p.detail);
     if let Some(m) = &p.missing_variables {
         text.push_str(&format!(" [missing: {}]", m.join(", ")));
     }
     let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
-    r.structured_content = serde_json::to_value(p).ok();
+    r.structured_content = Some(p.document());
     r
 }
 
 /// Runs a tool. `Err` only for an unknown tool (a protocol error: invalid params).
 pub async fn call(
-    backend: &Backend<'_>,
+    backend: &Call,
     name: &str,
     args: Map<String, Value>,
-    page_size: u32,
 ) -> Result<CallToolResult, String> {
+    let page_size = backend.page_size();
     let outcome = match name {
         "list_prompts" | "search_prompts" => {
             let search = name == "search_prompts";
@@ -291,7 +287,7 @@ pub async fn call(
                 Ok(f) => backend
                     .list(f)
                     .await
-                    .map(|page| json!({"prompts": page.prompts, "nextCursor": page.next_cursor})),
+                    .map(|(prompts, next)| json!({"prompts": prompts, "nextCursor": next})),
                 Err(p) => Err(p),
             }
         }

@@ -3,12 +3,17 @@
 //! One engine and one linker for the process, an `InstancePre` per plugin, and a fresh
 //! store per call with memory/table/instance limits and an epoch deadline.
 
-pub mod bindings;
+pub(crate) mod bindings;
 mod cache;
+mod calls;
 mod engine;
 mod runtime;
 mod state;
 
+pub use calls::{
+    Applied, CallContext, Decision, Denial, FieldError, HandlerError, HandlerResult, ListQuery,
+    PolicyRequest, PromptCalls, PromptPage, RenderError, RenderRequest, UpsertOutcome,
+};
 pub use engine::Allocator;
 pub use runtime::{CallScope, LoadError, LoadedPlugin, PluginFailure, PluginSet, Pre, Runtime};
 pub use state::State;

@@ -49,6 +49,16 @@ pub enum PluginFailure {
 }
 
 impl PluginFailure {
+    /// A stable label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginFailure::Timeout { .. } => "timeout",
+            PluginFailure::Limit { .. } => "limit",
+            PluginFailure::Trap { .. } => "trap",
+            PluginFailure::Busy { .. } => "busy",
+        }
+    }
+
     pub fn plugin(&self) -> &str {
         match self {
             PluginFailure::Timeout { plugin, .. }
@@ -139,7 +149,9 @@ impl Runtime {
         })
     }
 
-    pub fn storage(&self) -> &Storage {
+    /// The storage behind the plugins' kv and blob imports (`state.rs`). Everything
+    /// else reaches storage through `App::storage`.
+    pub(super) fn storage(&self) -> &Storage {
         &self.inner.storage
     }
 
@@ -295,18 +307,19 @@ impl Runtime {
             }),
         };
         if let Some(m) = self.inner.metrics.get() {
-            m.plugin_call(
-                &plugin.name,
-                plugin.config.world,
-                started.elapsed(),
-                result.as_ref().err(),
-            );
+            // A nested call's failure passed on is counted by the nested call itself.
+            let own = result
+                .as_ref()
+                .err()
+                .filter(|f| f.plugin() == plugin.name)
+                .map(PluginFailure::kind);
+            m.plugin_call(&plugin.name, plugin.config.world, started.elapsed(), own);
         }
         result
     }
 
     /// Calls a prompt-handler plugin: `f` receives a fresh store and instance.
-    pub async fn handler<R, Fut>(
+    pub(super) async fn handler<R, Fut>(
         &self,
         plugin: &Arc<LoadedPlugin>,
         scope: &CallScope,
@@ -326,7 +339,7 @@ impl Runtime {
     }
 
     /// Renders through a renderer plugin.
-    pub async fn render(
+    pub(super) async fn render(
         &self,
         plugin: &Arc<LoadedPlugin>,
         scope: &CallScope,
@@ -345,8 +358,8 @@ impl Runtime {
         .await
     }
 
-    /// Asks a policy plugin for a decision.
-    pub async fn decide(
+    /// Asks a policy plugin for a decision (typed: `calls.rs`).
+    pub(super) async fn policy(
         &self,
         plugin: &Arc<LoadedPlugin>,
         scope: &CallScope,

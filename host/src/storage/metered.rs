@@ -41,8 +41,12 @@ impl Meter {
     ) -> Result<T, StorageError> {
         let started = Instant::now();
         let r = f.await;
-        self.metrics
-            .storage_call(self.backend, op, started.elapsed(), r.as_ref().err());
+        self.metrics.storage_call(
+            self.backend,
+            op,
+            started.elapsed(),
+            r.as_ref().err().map(StorageError::kind),
+        );
         r
     }
 }

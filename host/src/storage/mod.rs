@@ -81,6 +81,17 @@ pub enum StorageError {
     Unavailable(String),
 }
 
+impl StorageError {
+    /// A stable label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StorageError::Conflict(_) => "conflict",
+            StorageError::Invalid(_) => "invalid",
+            StorageError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
 #[async_trait]
 pub trait KvStore: Send + Sync + 'static {
     async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Entry>, StorageError>;

@@ -12,10 +12,7 @@
 //! enums, storage operations) or from the config (route prefixes, plugin names). Raw
 //! request paths, tenants and subjects are never labels.
 
-use crate::auth::AuthError;
 use crate::config::{Config, StorageBackend, World};
-use crate::plugins::PluginFailure;
-use crate::storage::StorageError;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -361,15 +358,15 @@ impl Metrics {
             .inc();
     }
 
-    /// One plugin call (`Runtime::run`). A failure that merely passes on a nested call's
-    /// failure (a renderer failing inside a handler) is counted once, for the plugin that
-    /// failed, by that plugin's own call.
+    /// One plugin call (`Runtime::run`). `failure` is the kind of this plugin's own
+    /// failure (`PluginFailure::kind`): a failure that merely passes on a nested call's
+    /// (a renderer failing inside a handler) is counted once, by the failing plugin's call.
     pub fn plugin_call(
         &self,
         plugin: &str,
         world: World,
         elapsed: Duration,
-        failure: Option<&PluginFailure>,
+        failure: Option<&'static str>,
     ) {
         self.plugin_duration
             .get_or_create(&PluginLabels {
@@ -377,15 +374,7 @@ impl Metrics {
                 world: world.as_str(),
             })
             .observe(elapsed.as_secs_f64());
-        if let Some(f) = failure
-            && f.plugin() == plugin
-        {
-            let kind = match f {
-                PluginFailure::Timeout { .. } => "timeout",
-                PluginFailure::Limit { .. } => "limit",
-                PluginFailure::Trap { .. } => "trap",
-                PluginFailure::Busy { .. } => "busy",
-            };
+        if let Some(kind) = failure {
             self.plugin_failures
                 .get_or_create(&PluginFailureLabels {
                     plugin: plugin.to_string(),
@@ -395,20 +384,10 @@ impl Metrics {
         }
     }
 
-    /// A request refused by the token check: `None` when a required token was missing.
-    pub fn auth_failure(&self, error: Option<AuthError>) {
-        let reason = match error {
-            None => "missing",
-            Some(AuthError::Malformed) => "malformed",
-            Some(AuthError::TooLarge) => "too_large",
-            Some(AuthError::UnknownIssuer) => "unknown_issuer",
-            Some(AuthError::Invalid) => "invalid",
-            Some(AuthError::Expired) => "expired",
-            Some(AuthError::BadTenant) => "bad_tenant",
-            Some(AuthError::UnknownKey) => "unknown_key",
-            Some(AuthError::Audience) => "audience",
-            Some(AuthError::TokenUse) => "token_use",
-        };
+    /// A request refused by the token check, by reason (`AuthError::kind`); `None` when
+    /// a required token was missing.
+    pub fn auth_failure(&self, reason: Option<&'static str>) {
+        let reason = reason.unwrap_or("missing");
         self.auth_failures
             .get_or_create(&ReasonLabels { reason })
             .inc();
@@ -420,18 +399,13 @@ impl Metrics {
         backend: StorageBackend,
         op: &'static str,
         elapsed: Duration,
-        error: Option<&StorageError>,
+        error: Option<&'static str>,
     ) {
         let backend = backend_name(backend);
         self.storage_duration
             .get_or_create(&StorageLabels { backend, op })
             .observe(elapsed.as_secs_f64());
-        if let Some(e) = error {
-            let kind = match e {
-                StorageError::Conflict(_) => "conflict",
-                StorageError::Invalid(_) => "invalid",
-                StorageError::Unavailable(_) => "unavailable",
-            };
+        if let Some(kind) = error {
             self.storage_errors
                 .get_or_create(&StorageErrorLabels { backend, op, kind })
                 .inc();
@@ -533,7 +507,7 @@ mod tests {
         let m = metrics();
         m.http_request(Some("/v1/prompts"), 200, Duration::from_millis(3));
         m.http_request(None, 404, Duration::from_millis(1));
-        m.auth_failure(Some(AuthError::Expired));
+        m.auth_failure(Some("expired"));
         let text = m.encode(None, true);
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert!(text.contains("# HELP mcp_prompts_http_requests "), "{text}");
@@ -561,24 +535,15 @@ mod tests {
     }
 
     #[test]
-    fn nested_plugin_failure_counts_once() {
+    fn plugin_failures_are_labelled_by_plugin_and_kind() {
         let m = metrics();
-        let f = PluginFailure::Timeout {
-            plugin: "renderer".into(),
-            limit: Duration::from_secs(1),
-        };
         m.plugin_call(
             "renderer",
             World::Renderer,
             Duration::from_secs(1),
-            Some(&f),
+            Some("timeout"),
         );
-        m.plugin_call(
-            "store",
-            World::PromptHandler,
-            Duration::from_secs(1),
-            Some(&f),
-        );
+        m.plugin_call("store", World::PromptHandler, Duration::from_secs(1), None);
         let text = m.encode(None, true);
         assert!(
             text.contains(

@@ -1,24 +1,18 @@
-//! `GET /users/me` and `PUT /users/me`: the caller's principal merged with the profile
-//! stored in the users namespace (`[users] namespace`; the `mcp-users` table on AWS).
+//! The caller's stored profile: what `/users/me` shows and edits, and the tier the host
+//! applies to tokens without a tier claim.
 //!
-//! Served by the host rather than a plugin: the profile is keyed by the verified subject
-//! and holds the tier the host itself reads when a token carries no tier claim, so it
-//! belongs to the trust boundary, not to replaceable prompt logic.
-//!
-//! Stored value (JSON): `displayName`, `email`, `preferences` (set by the user), `tier`
-//! (set by an operator or billing, never by the user), `createdAt`, `updatedAt`.
+//! Kept by the host rather than a plugin: the profile is keyed by the verified subject
+//! and holds the tier the host itself trusts, so it belongs to the trust boundary, not to
+//! replaceable prompt logic. Stored value (JSON): `displayName`, `email`, `preferences`
+//! (set by the user), `tier` (set by an operator or billing, never by the user),
+//! `createdAt`, `updatedAt`.
 
-use super::prompts::{if_match, read_json};
-use super::{FieldError, Problem};
+use super::error::{Error, ErrorKind, FieldError};
+use crate::app::{App, Snapshot};
 use crate::auth::Principal;
-use crate::router::{Body, method_not_allowed};
 use crate::storage::{KvStore, Precondition, Scope, StorageError, WriteOp};
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 
-/// Largest `PUT /users/me` body.
-const MAX_PROFILE_BODY: usize = 16 * 1024;
 const MAX_DISPLAY_NAME_CHARS: usize = 100;
 const MAX_EMAIL_BYTES: usize = 254;
 const MAX_PREFERENCES_BYTES: usize = 8 * 1024;
@@ -36,11 +30,11 @@ const READ_ONLY: [&str; 7] = [
 ];
 
 /// The kv key of a subject's profile: the subject itself, when storable.
-fn profile_key(subject: &str) -> Result<String, Problem> {
+fn profile_key(subject: &str) -> Result<String, Error> {
     crate::storage::check_key(subject)
         .map(|_| subject.to_string())
         .map_err(|e| {
-            Problem::bad_request(
+            Error::invalid(
                 "invalid-subject",
                 format!("cannot store a profile for this subject: {e}"),
             )
@@ -59,7 +53,7 @@ pub async fn load(
     kv: &dyn KvStore,
     namespace: &str,
     principal: &Principal,
-) -> Result<(Map<String, Value>, u64), Problem> {
+) -> Result<(Map<String, Value>, u64), Error> {
     let key = profile_key(&principal.subject)?;
     match kv.get(&scope(namespace, &principal.tenant), &key).await {
         Ok(Some(e)) => {
@@ -80,59 +74,39 @@ pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
-pub async fn serve<B>(
-    kv: &dyn KvStore,
-    namespace: &str,
-    principal: &Principal,
-    req: Request<B>,
-    max_body: usize,
-) -> Response<Body>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let result = match *req.method() {
-        Method::GET | Method::HEAD => get(kv, namespace, principal).await,
-        Method::PUT => put(kv, namespace, principal, req, max_body).await,
-        _ => return method_not_allowed("GET, HEAD, PUT"),
-    };
-    result.unwrap_or_else(Problem::into_response)
+/// Tokens without a tier claim get the tier of the caller's stored profile, if any.
+pub async fn apply_profile_tier(
+    app: &App,
+    snapshot: &Snapshot,
+    p: &mut Principal,
+    _request_id: &str,
+) -> Result<(), Error> {
+    let users = &snapshot.config.config.users;
+    if p.tier_from_claim || !users.enabled || !users.tier_from_profile {
+        return Ok(());
+    }
+    let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
+    if let Some(t) = stored_tier(&profile) {
+        p.tier = t;
+    }
+    Ok(())
 }
 
-async fn get(kv: &dyn KvStore, ns: &str, p: &Principal) -> Result<Response<Body>, Problem> {
-    let (profile, version) = load(kv, ns, p).await?;
-    Ok(respond(StatusCode::OK, p, &profile, version))
-}
-
-async fn put<B>(
+/// Replaces the user-settable fields of the caller's profile with `body`'s; `expected`
+/// is the profile version the client last saw. Returns the stored profile and version.
+pub async fn update(
     kv: &dyn KvStore,
     ns: &str,
     p: &Principal,
-    req: Request<B>,
-    max_body: usize,
-) -> Result<Response<Body>, Problem>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let expected = if_match(&req)?;
-    let text = read_json(req, max_body.min(MAX_PROFILE_BODY)).await?;
-    let body: Value = serde_json::from_str(&text)
-        .map_err(|e| Problem::bad_request("invalid-json", format!("body is not JSON: {e}")))?;
-    let Value::Object(body) = body else {
-        return Err(Problem::bad_request(
-            "invalid-json",
-            "body must be a JSON object",
-        ));
-    };
+    body: Map<String, Value>,
+    expected: Option<u64>,
+) -> Result<(Map<String, Value>, u64), Error> {
     let (current, version) = load(kv, ns, p).await?;
     if let Some(want) = expected
         && want != version
     {
-        return Err(Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            "Precondition Failed",
+        return Err(Error::new(
+            ErrorKind::PreconditionFailed,
             format!("the profile is at version {version}, not {want}"),
         ));
     }
@@ -166,9 +140,9 @@ where
         }
     }
     if !errors.is_empty() {
-        let mut pr = Problem::bad_request("invalid-profile", "the profile has invalid fields");
-        pr.errors = Some(errors);
-        return Err(pr);
+        let mut e = Error::invalid("invalid-profile", "the profile has invalid fields");
+        e.fields = errors;
+        return Err(e);
     }
     let now = now_rfc3339();
     // Operator-set and history fields survive a user's PUT.
@@ -200,16 +174,14 @@ where
         .await
         .map_err(|e| match e {
             // Someone wrote between our read and write: the client's view is stale.
-            StorageError::Conflict(_) => Problem::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "Precondition Failed",
+            StorageError::Conflict(_) => Error::new(
+                ErrorKind::PreconditionFailed,
                 "the profile changed concurrently; read it again and retry",
             ),
             e => storage_problem(e),
         })?;
     let new_version = versions.first().copied().unwrap_or(version + 1);
-    Ok(respond(StatusCode::OK, p, &next, new_version))
+    Ok((next, new_version))
 }
 
 fn check_field(k: &str, v: &Value) -> Result<(), String> {
@@ -259,7 +231,7 @@ fn looks_like_email(s: &str) -> bool {
 }
 
 /// The JSON a client sees: principal fields, then the profile's.
-fn principal_view(
+pub fn principal_view(
     p: &Principal,
     profile: &Map<String, Value>,
     _version: u64,
@@ -279,55 +251,29 @@ fn principal_view(
     m
 }
 
-fn respond(
-    status: StatusCode,
-    p: &Principal,
-    profile: &Map<String, Value>,
-    version: u64,
-) -> Response<Body> {
-    let mut resp = super::json(status, &Value::Object(principal_view(p, profile, version)));
-    if version > 0
-        && let Ok(v) = HeaderValue::from_str(&format!("\"{version}\""))
-    {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
-}
-
-fn storage_problem(e: StorageError) -> Problem {
-    match e {
-        StorageError::Unavailable(_) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage-unavailable",
-            "Service Unavailable",
-            "storage is temporarily unavailable",
-        )
-        .with_header(header::RETRY_AFTER, "1"),
-        StorageError::Conflict(_) => Problem::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "Conflict",
-            "the profile changed concurrently",
-        ),
-        StorageError::Invalid(m) => internal(m),
-    }
-}
-
-fn internal(msg: String) -> Problem {
-    let id = uuid::Uuid::new_v4().to_string();
-    tracing::error!(error_id = %id, error = %msg, "users: storage call failed");
-    let mut p = Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal Server Error",
-        "the profile could not be stored",
-    );
-    p.error_id = Some(id);
-    p
-}
-
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+fn storage_problem(e: StorageError) -> Error {
+    match e {
+        StorageError::Unavailable(_) => {
+            Error::new(ErrorKind::Unavailable, "storage is temporarily unavailable")
+                .with_code("storage-unavailable")
+        }
+        StorageError::Conflict(_) => {
+            Error::new(ErrorKind::Conflict, "the profile changed concurrently")
+        }
+        StorageError::Invalid(m) => internal(m),
+    }
+}
+
+fn internal(msg: String) -> Error {
+    let id = uuid::Uuid::new_v4().to_string();
+    tracing::error!(error_id = %id, error = %msg, "users: storage call failed");
+    let mut e = Error::new(ErrorKind::Internal, "the profile could not be stored");
+    e.error_id = Some(id);
+    e
 }

@@ -1,8 +1,8 @@
 //! The JSON-RPC and HTTP wire details of `/mcp`: message classification, error bodies,
 //! event-stream framing, `Accept` matching and the SEP-2243 standard headers.
 
-use super::version;
-use crate::router::Body;
+use crate::http::Body;
+use crate::mcp::version;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use rmcp::model::{ErrorCode, ErrorData};
@@ -27,7 +27,7 @@ pub(super) fn rpc_error(id: Option<&Value>, e: &ErrorData) -> Value {
 }
 
 pub(super) fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    crate::api::json(status, body)
+    crate::http::json(status, body)
 }
 
 pub(super) fn rpc_error_response(

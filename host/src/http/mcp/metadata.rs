@@ -4,7 +4,7 @@
 //! every 401 from `/mcp` carries so a client can find the authorization server.
 
 use crate::app::Snapshot;
-use crate::router::Body;
+use crate::http::Body;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -71,7 +71,7 @@ pub fn metadata_url<B>(snapshot: &Snapshot, req: &Request<B>) -> String {
 
 pub fn serve<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::router::method_not_allowed("GET, HEAD");
+        return crate::http::method_not_allowed("GET, HEAD");
     }
     let mcp = &snapshot.config.config.mcp;
     // Clients can obtain tokens from the OIDC issuers (Cognito); the development issuer is
@@ -87,7 +87,7 @@ pub fn serve<B>(snapshot: &Snapshot, req: &Request<B>) -> Response<Body> {
         "bearer_methods_supported": ["header"],
         "resource_name": "mcp-prompts",
     });
-    let mut resp = crate::api::json(StatusCode::OK, &body);
+    let mut resp = crate::http::json(StatusCode::OK, &body);
     // Public, identical for everyone: caching it is fine.
     resp.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -9,16 +9,16 @@
 //! (expired = absent) and pushed forward when a quarter of the TTL has passed. The kv
 //! trait has no native TTL, so an expired record is deleted when it is next looked up.
 //!
-//! The same namespace holds the tenant's prompt revision: a counter bumped whenever a
-//! prompt changes through MCP. Sessions remember the revision they last saw, so that a
-//! change made on any host reaches every session as `notifications/prompts/list_changed`.
+//! Sessions remember the tenant's prompt revision they last saw (`service/changes.rs`),
+//! so that a change made on any host reaches every session as
+//! `notifications/prompts/list_changed`.
 
 use crate::storage::{Precondition, Scope, Storage, StorageError, WriteOp};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub const NAMESPACE: &str = "mcp-sessions";
-const REVISION_KEY: &str = "rev/prompts";
+pub use crate::service::changes::NAMESPACE;
+use crate::service::changes::revision;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,39 +182,6 @@ pub async fn delete(storage: &Storage, tenant: &str, id: &str) -> Result<bool, S
         Ok(_) => Ok(true),
         Err(StorageError::Conflict(_)) => Ok(false),
         Err(e) => Err(e),
-    }
-}
-
-/// The tenant's prompt revision: the kv version of its counter entry (0: never bumped).
-pub async fn revision(storage: &Storage, tenant: &str) -> Result<u64, StorageError> {
-    Ok(storage
-        .kv
-        .get(&scope(tenant), REVISION_KEY)
-        .await?
-        .map_or(0, |e| e.version))
-}
-
-/// Records that the tenant's prompts changed. Every write bumps the entry's version.
-pub async fn bump_revision(storage: &Storage, tenant: &str) -> Result<u64, StorageError> {
-    let v = storage
-        .kv
-        .transact(
-            &scope(tenant),
-            vec![WriteOp::Put {
-                key: REVISION_KEY.into(),
-                value: b"{}".to_vec(),
-                precondition: Precondition::None,
-            }],
-        )
-        .await?;
-    Ok(v.first().copied().unwrap_or(0))
-}
-
-/// [`bump_revision`], for callers that carry on whatever happens: a failure costs a
-/// notification, never the write that caused it.
-pub async fn prompts_changed(storage: &Storage, tenant: &str) {
-    if let Err(e) = bump_revision(storage, tenant).await {
-        tracing::warn!(error = %e, "could not record the prompt change for MCP notifications");
     }
 }
 

@@ -1,11 +1,6 @@
 //! Listeners and connection handling: hyper 1 (HTTP/1.1 and HTTP/2 via hyper-util's auto
 //! builder) over rustls or plain TCP, with connection, header and handshake limits.
 
-pub mod metrics_listener;
-pub mod redirect;
-mod side_listener;
-pub mod tls;
-
 use crate::app::App;
 use crate::config::{ListenerMode, ServerConfig};
 use hyper::service::service_fn;
@@ -128,7 +123,9 @@ async fn serve_connection(
             let svc = service_fn(move |req| {
                 let app = app.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(crate::router::handle(app, req, true).await)
+                    Ok::<_, std::convert::Infallible>(
+                        crate::http::router::handle(app, req, true).await,
+                    )
                 }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
@@ -140,7 +137,9 @@ async fn serve_connection(
             let svc = service_fn(move |req| {
                 let app = app.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(crate::router::handle(app, req, false).await)
+                    Ok::<_, std::convert::Infallible>(
+                        crate::http::router::handle(app, req, false).await,
+                    )
                 }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);

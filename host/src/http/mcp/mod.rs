@@ -6,7 +6,7 @@
 //! log). This module is the transport only — HTTP checks, revision negotiation, sessions
 //! in the kv store — and hands each JSON-RPC request to the rmcp service machinery
 //! (`serve_directly` over a one-shot transport), which dispatches it to
-//! [`PromptServer`](super::server::PromptServer).
+//! [`PromptServer`](crate::mcp::server::PromptServer).
 //!
 //! Revisions:
 //! - 2025-06-18 / 2025-11-25: `initialize` creates a session (`Mcp-Session-Id`, random,
@@ -21,18 +21,18 @@
 //! JSON-RPC batches were removed in 2025-06-18, so an array body is refused (-32600) in
 //! every revision this server speaks.
 
-use super::server::PromptServer;
-use super::wire::{
-    Incoming, accepted, accepts, check_standard_headers, classify, header_str, json_response,
-    meta_version, rpc_error, rpc_error_response, sse, unsupported,
-};
-use super::{CallEnv, metadata, session, version};
-use crate::api::Problem;
+// JSON-RPC errors and problems are built only on the error path (see http/rest/mod.rs).
+#![allow(clippy::result_large_err)]
+
 use crate::app::{App, Snapshot};
-use crate::router::{Body, RequestContext};
+use crate::config::AuthMode;
+use crate::http::router::Handled;
+use crate::http::{Body, Problem};
+use crate::mcp::server::PromptServer;
+use crate::mcp::{Call, version};
+use crate::service::{self, AuthRules};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
 use rmcp::model::{
     ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, GetExtensions,
     InitializeRequestParams, JsonRpcRequest, ServerJsonRpcMessage,
@@ -40,24 +40,17 @@ use rmcp::model::{
 use rmcp::service::RoleServer;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use wire::{
+    Incoming, accepted, accepts, check_standard_headers, classify, header_str, json_response,
+    meta_version, rpc_error, rpc_error_response, sse, unsupported,
+};
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
-/// What the router logs about the request.
-pub struct Served {
-    pub response: Response<Body>,
-    pub subject: Option<String>,
-    pub plugin: Option<String>,
-}
-
-fn served(response: Response<Body>) -> Served {
-    Served {
-        response,
-        subject: None,
-        plugin: None,
-    }
-}
+pub mod metadata;
+pub mod session;
+mod wire;
 
 /// Serves `/mcp`. The router has already answered CORS preflights.
 pub async fn serve<B>(
@@ -65,7 +58,7 @@ pub async fn serve<B>(
     snapshot: Arc<Snapshot>,
     req: Request<B>,
     request_id: &str,
-) -> Served
+) -> Handled
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -86,140 +79,77 @@ where
                 "Forbidden",
                 "this Origin is not allowed to use the MCP endpoint (mcp.allowed_origins)",
             );
-            return served(p.into_response());
+            return Handled::new(p.into_response());
         }
     }
-    let Some(route) = super::route(&snapshot) else {
+    let Some(route) = crate::mcp::route(&snapshot) else {
         let p = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "mcp-unavailable",
             "Service Unavailable",
             "no prompt route is configured for MCP",
         );
-        return served(p.into_response());
+        return Handled::new(p.into_response());
     };
     let plugin = Some(route.handler.name.clone());
+    let with_plugin = |response: Response<Body>| Handled {
+        plugin: plugin.clone(),
+        ..Handled::new(response)
+    };
     if ![Method::POST, Method::GET, Method::DELETE].contains(req.method()) {
-        return Served {
-            plugin,
-            ..served(crate::router::method_not_allowed("POST, GET, DELETE"))
-        };
+        return with_plugin(crate::http::method_not_allowed("POST, GET, DELETE"));
     }
-    // Tokens come from the Authorization header only; the query string is never read.
-    let mut principal = match crate::router::authenticate(app, &snapshot, route.auth, &req).await {
-        Ok(p) => p,
-        Err(mut resp) => {
-            metadata::add_challenge_link(&snapshot, &req, &mut resp);
-            return Served {
-                plugin,
-                ..served(resp)
-            };
+    // The same caller rules as the REST route MCP mirrors, plus the resource audience.
+    let rules = AuthRules {
+        mode: route.auth,
+        scopes: &route.scopes,
+        tenant: route.tenant.as_deref(),
+        audience: mcp.audience.as_deref(),
+    };
+    let auth = req.headers().get(header::AUTHORIZATION);
+    let caller = match service::caller::resolve(app, &snapshot, rules, auth, request_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            let challenge = matches!(
+                e.kind,
+                service::ErrorKind::Unauthorized | service::ErrorKind::InsufficientScope
+            );
+            let mut resp = Problem::from(e).into_response();
+            if challenge {
+                metadata::add_challenge_link(&snapshot, &req, &mut resp);
+            }
+            return with_plugin(resp);
         }
     };
-    // The same rules as the REST route MCP mirrors: required scopes, the stored tier.
-    if let Err(mut resp) = crate::router::require_scopes(&route.scopes, principal.as_ref()) {
-        metadata::add_challenge_link(&snapshot, &req, &mut resp);
-        return Served {
-            plugin,
-            ..served(resp)
-        };
-    }
-    if let Some(p) = principal.as_mut()
-        && let Err(problem) = crate::router::apply_profile_tier(app, &snapshot, p).await
-    {
-        return Served {
-            plugin,
-            ..served(problem.into_response())
-        };
-    }
-    if let (Some(aud), Some(_)) = (&mcp.audience, &principal)
-        && !token_has_audience(&req, aud)
-    {
-        let p = Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            "the token was not issued for this resource (audience)",
-        )
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"mcp-prompts\", error=\"invalid_token\", error_description=\"wrong audience\"",
-        );
-        let mut resp = p.into_response();
-        metadata::add_challenge_link(&snapshot, &req, &mut resp);
-        return Served {
-            plugin,
-            ..served(resp)
-        };
-    }
-    let subject = principal.as_ref().map(|p| p.subject.clone());
-    let tenant = route
-        .tenant
-        .clone()
-        .or_else(|| principal.as_ref().map(|p| p.tenant.clone()))
-        .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
-    let env = CallEnv {
+    debug_assert!(route.auth != AuthMode::Required || caller.principal.is_some());
+    let env = Call {
         app: app.clone(),
-        ctx: Arc::new(RequestContext {
-            request_id: request_id.to_string(),
-            max_body: snapshot.config.config.server.max_body_size.0 as usize,
+        request: Arc::new(service::Request {
+            id: request_id.to_string(),
             snapshot: snapshot.clone(),
-            principal,
-            tenant,
+            caller,
         }),
-        route_path: route.path.clone(),
         pattern: mcp.path.trim_end_matches('/').to_string(),
     };
     let response = match *req.method() {
-        Method::GET => crate::router::method_not_allowed("POST, DELETE"),
+        Method::GET => crate::http::method_not_allowed("POST, DELETE"),
         Method::DELETE => delete(&env, &req).await,
         _ => post(&env, req).await,
     };
-    Served {
+    Handled {
         response,
-        subject,
+        route: None,
+        subject: env.request.subject().map(str::to_string),
         plugin,
     }
 }
 
-/// Audience binding: the (already verified) token's `aud` must name this resource.
-fn token_has_audience<B>(req: &Request<B>, audience: &str) -> bool {
-    use base64::Engine as _;
-    let Some(token) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-    else {
-        return false;
-    };
-    let Some(payload) = token.trim().split('.').nth(1) else {
-        return false;
-    };
-    let Ok(raw) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return false;
-    };
-    let Ok(claims) = serde_json::from_slice::<Value>(&raw) else {
-        return false;
-    };
-    match claims.get("aud") {
-        Some(Value::String(a)) => a == audience,
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
-        _ => false,
-    }
-}
-
-async fn delete<B>(env: &CallEnv, req: &Request<B>) -> Response<Body> {
+async fn delete<B>(env: &Call, req: &Request<B>) -> Response<Body> {
     let h = req.headers();
     if header_str(h, VERSION_HEADER).ok().flatten()
         == Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
     {
-        return crate::router::method_not_allowed("POST");
+        return crate::http::method_not_allowed("POST");
     }
     let Some(id) = header_str(h, SESSION_HEADER).ok().flatten() else {
         return Problem::bad_request(
@@ -228,10 +158,10 @@ async fn delete<B>(env: &CallEnv, req: &Request<B>) -> Response<Body> {
         )
         .into_response();
     };
-    let storage = env.app.runtime.storage();
-    match session::load(storage, &env.ctx.tenant, id).await {
+    let storage = &env.app.storage;
+    match session::load(storage, &env.request.caller.tenant, id).await {
         Ok(Some(s)) if s.subject == subject(env) => {
-            match session::delete(storage, &env.ctx.tenant, id).await {
+            match session::delete(storage, &env.request.caller.tenant, id).await {
                 Ok(_) => {
                     let mut r = Response::new(Body::new(Bytes::new()));
                     *r.status_mut() = StatusCode::NO_CONTENT;
@@ -245,12 +175,12 @@ async fn delete<B>(env: &CallEnv, req: &Request<B>) -> Response<Body> {
     }
 }
 
-fn subject(env: &CallEnv) -> Option<String> {
-    env.ctx.principal.as_ref().map(|p| p.subject.clone())
+fn subject(env: &Call) -> Option<String> {
+    env.request.subject().map(str::to_string)
 }
 
-fn unavailable(env: &CallEnv, e: crate::storage::StorageError) -> Response<Body> {
-    tracing::warn!(request_id = %env.ctx.request_id, error = %e, "MCP session store unavailable");
+fn unavailable(env: &Call, e: crate::storage::StorageError) -> Response<Body> {
+    tracing::warn!(request_id = %env.request.id, error = %e, "MCP session store unavailable");
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
@@ -261,49 +191,7 @@ fn unavailable(env: &CallEnv, e: crate::storage::StorageError) -> Response<Body>
     .into_response()
 }
 
-async fn read_body<B>(req: Request<B>, max: usize) -> Result<Bytes, Response<Body>>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload Too Large",
-            format!("request body exceeds {max} bytes"),
-        )
-        .into_response()
-    };
-    if req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|len| len > max as u64)
-    {
-        return Err(too_large());
-    }
-    match http_body_util::Limited::new(req.into_body(), max)
-        .collect()
-        .await
-    {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Err(e) => Err(Problem::bad_request(
-            "unreadable-body",
-            format!("could not read the request body: {e}"),
-        )
-        .into_response()),
-    }
-}
-
-async fn post<B>(env: &CallEnv, req: Request<B>) -> Response<Body>
+async fn post<B>(env: &Call, req: Request<B>) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -343,9 +231,10 @@ where
         )
         .into_response();
     }
-    let body = match read_body(req, env.ctx.max_body).await {
+    let max_body = env.request.snapshot.config.config.server.max_body_size.0 as usize;
+    let body = match crate::http::body::read_limited(req, max_body).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(p) => return p.into_response(),
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -448,13 +337,21 @@ where
     };
     // Changes made since this session last heard (through any host) are announced on
     // this response's event stream, before the response itself.
-    let storage = env.app.runtime.storage();
-    let mcp = &env.ctx.snapshot.config.config.mcp;
-    let rev = session::revision(storage, &env.ctx.tenant)
+    let storage = &env.app.storage;
+    let mcp = &env.request.snapshot.config.config.mcp;
+    let rev = crate::service::changes::revision(storage, &env.request.caller.tenant)
         .await
         .unwrap_or(s.seen_revision);
     let notify = rev > s.seen_revision;
-    if let Err(e) = session::touch(storage, &env.ctx.tenant, &s, rev, mcp.session_ttl).await {
+    if let Err(e) = session::touch(
+        storage,
+        &env.request.caller.tenant,
+        &s,
+        rev,
+        mcp.session_ttl,
+    )
+    .await
+    {
         tracing::warn!(error = %e, "could not refresh the MCP session");
     }
     if notify {
@@ -466,7 +363,7 @@ where
 
 /// The session named by the request, if it is live and belongs to the caller. Another
 /// subject's (or tenant's) session is indistinguishable from none: 404.
-async fn load_session(env: &CallEnv, sid: &str) -> Result<session::Session, Response<Body>> {
+async fn load_session(env: &Call, sid: &str) -> Result<session::Session, Response<Body>> {
     let not_found = || {
         rpc_error_response(
             StatusCode::NOT_FOUND,
@@ -478,14 +375,14 @@ async fn load_session(env: &CallEnv, sid: &str) -> Result<session::Session, Resp
             ),
         )
     };
-    match session::load(env.app.runtime.storage(), &env.ctx.tenant, sid).await {
+    match session::load(&env.app.storage, &env.request.caller.tenant, sid).await {
         Ok(Some(s)) if s.subject == subject(env) => Ok(s),
         Ok(_) => Err(not_found()),
         Err(e) => Err(unavailable(env, e)),
     }
 }
 
-async fn initialize(env: &CallEnv, id: &Value, msg: &Value) -> Response<Body> {
+async fn initialize(env: &Call, id: &Value, msg: &Value) -> Response<Body> {
     let params = msg.get("params").cloned().unwrap_or(json!({}));
     let init: InitializeRequestParams = match serde_json::from_value(params.clone()) {
         Ok(p) => p,
@@ -502,10 +399,10 @@ async fn initialize(env: &CallEnv, id: &Value, msg: &Value) -> Response<Body> {
     if let Value::Object(o) = &mut client {
         o.remove("_meta");
     }
-    let mcp = &env.ctx.snapshot.config.config.mcp;
+    let mcp = &env.request.snapshot.config.config.mcp;
     let s = match session::create(
-        env.app.runtime.storage(),
-        &env.ctx.tenant,
+        &env.app.storage,
+        &env.request.caller.tenant,
         subject(env),
         negotiated.as_str(),
         client,
@@ -523,13 +420,13 @@ async fn initialize(env: &CallEnv, id: &Value, msg: &Value) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(&s.id) {
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
-    tracing::info!(request_id = %env.ctx.request_id, version = %negotiated, "MCP session started");
+    tracing::info!(request_id = %env.request.id, version = %negotiated, "MCP session started");
     resp
 }
 
 /// A 2026-07-28 request: no session; version, method and name checked per request.
 async fn stateless_request(
-    env: &CallEnv,
+    env: &Call,
     h: &HeaderMap,
     id: Value,
     method: String,
@@ -604,7 +501,7 @@ const STANDARD_METHODS: &[&str] = &[
 
 /// Hands one request to the rmcp service (method routing, params, per-revision result
 /// shape) and returns its response message.
-async fn dispatch(env: &CallEnv, id: Value, msg: Value, peer: InitializeRequestParams) -> Value {
+async fn dispatch(env: &Call, id: Value, msg: Value, peer: InitializeRequestParams) -> Value {
     let mut request: JsonRpcRequest<ClientRequest> = match serde_json::from_value(msg) {
         Ok(r) => r,
         Err(e) => {

@@ -4,7 +4,7 @@
 //! pointed at another site.
 
 use crate::config::RedirectConfig;
-use crate::router::Body;
+use crate::http::Body;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;

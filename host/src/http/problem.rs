@@ -106,3 +106,76 @@ pub fn raw_json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     );
     resp
 }
+
+/// Headers a policy may set. Framing, security and CORS headers stay the host's.
+fn policy_header(name: &str, value: &str) -> Option<(http::HeaderName, HeaderValue)> {
+    const RESERVED: &[&str] = &[
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "set-cookie",
+        "strict-transport-security",
+        "www-authenticate",
+        "x-request-id",
+    ];
+    let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+    // CORS is the host's too (http/cors.rs, from `[cors]`).
+    if RESERVED.contains(&name.as_str()) || name.as_str().starts_with("access-control-") {
+        return None;
+    }
+    Some((name, HeaderValue::from_str(value).ok()?))
+}
+
+/// The policy headers that may go on a response.
+pub fn policy_headers(hs: Vec<(String, String)>) -> Vec<(http::HeaderName, HeaderValue)> {
+    hs.iter().filter_map(|(k, v)| policy_header(k, v)).collect()
+}
+
+/// A service error as an HTTP problem: the kind's status and title, the error's problem
+/// type, and the headers HTTP semantics call for (challenges, `Allow`, `Retry-After`).
+impl From<crate::service::Error> for Problem {
+    fn from(e: crate::service::Error) -> Self {
+        use crate::service::{Challenge, ErrorKind};
+        let status =
+            StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut p = Problem::new(status, e.code, e.kind.title(), e.detail);
+        if !e.fields.is_empty() {
+            p.errors = Some(
+                e.fields
+                    .into_iter()
+                    .map(|f| FieldError {
+                        field: f.field,
+                        message: f.message,
+                    })
+                    .collect(),
+            );
+        }
+        p.missing_variables = e.missing_variables;
+        p.error_id = e.error_id;
+        p.request_id = e.request_id;
+        p.headers.extend(policy_headers(e.headers));
+        match e.kind {
+            ErrorKind::Unauthorized => {
+                let challenge = match e.challenge {
+                    Some(Challenge::InvalidToken(r)) => format!(
+                        "Bearer realm=\"mcp-prompts\", error=\"invalid_token\", error_description=\"{r}\""
+                    ),
+                    _ => "Bearer realm=\"mcp-prompts\"".to_string(),
+                };
+                p = p.with_header(header::WWW_AUTHENTICATE, &challenge);
+            }
+            ErrorKind::InsufficientScope => {
+                let challenge = format!(
+                    "Bearer realm=\"mcp-prompts\", error=\"insufficient_scope\", scope=\"{}\"",
+                    e.scopes.join(" ")
+                );
+                p = p.with_header(header::WWW_AUTHENTICATE, &challenge);
+            }
+            ErrorKind::ReadOnly => p = p.with_header(header::ALLOW, "GET"),
+            ErrorKind::Unavailable | ErrorKind::Busy => p = p.with_header(header::RETRY_AFTER, "1"),
+            _ => {}
+        }
+        p
+    }
+}

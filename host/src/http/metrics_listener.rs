@@ -1,9 +1,9 @@
 //! `/metrics`: the scrape response (shared by the main listener's router and the separate
 //! listener) and the optional separate plain-HTTP listener (`metrics.listen`).
 
-use crate::api::Problem;
 use crate::app::App;
-use crate::router::{Body, method_not_allowed};
+use crate::http::Problem;
+use crate::http::{Body, method_not_allowed};
 use crate::telemetry::metrics::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};

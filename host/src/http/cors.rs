@@ -12,9 +12,9 @@
 //! is still starting (no snapshot yet) no origin is allowed.
 
 use super::Body;
-use crate::api::Problem;
 use crate::app::App;
 use crate::config::CorsConfig;
+use crate::http::Problem;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 
 /// The request's `Origin` when it is on the allow-list (compared exactly, ASCII case

@@ -1,8 +1,8 @@
 //! The accept loop shared by the small plain-HTTP/1 side listeners (metrics, redirect):
 //! a connection cap, a header read timeout, and a synchronous responder. The main
-//! listener (TLS, HTTP/2, drain) lives in `server/mod.rs`.
+//! listener (TLS, HTTP/2, drain) lives in `server.rs`.
 
-use crate::router::Body;
+use crate::http::Body;
 use http::{Request, Response};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;

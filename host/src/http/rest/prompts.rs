@@ -1,0 +1,267 @@
+//! `/v1/prompts` (or wherever a route mounts a prompt handler), decoded into
+//! [`PromptService`] calls:
+//!
+//! | method | path | service call |
+//! |---|---|---|
+//! | GET | `` | list |
+//! | POST | `` | create |
+//! | GET | `/{id}` (`?version=N`) | get |
+//! | PUT | `/{id}` (`If-Match`) | update |
+//! | DELETE | `/{id}` | delete |
+//! | GET | `/{id}/versions` | versions |
+//! | POST | `/{id}/apply` | apply |
+
+use super::decode::{apply_variables, if_match, query_pairs, read_json};
+use crate::app::{App, Route};
+use crate::http::problem::{Problem, json, policy_headers, raw_json};
+use crate::http::{Body, method_not_allowed};
+use crate::plugins::ListQuery;
+use crate::service::policy::{Action, Via};
+use crate::service::prompts::{DEFAULT_LIMIT, MAX_LIMIT, Prompt};
+use crate::service::{self, PromptService};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+
+/// Characters escaped in a path segment: everything but RFC 3986 unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What a request addresses below the route's prefix.
+enum Target {
+    Collection,
+    Item(String),
+    Versions(String),
+    Apply(String),
+}
+
+impl Target {
+    fn parse(rest: &str) -> Result<Self, Problem> {
+        let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+        let id = |s: &str| -> Result<String, Problem> {
+            let decoded = percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map_err(|_| Problem::bad_request("invalid-id", "prompt id is not valid UTF-8"))?;
+            Ok(decoded.into_owned())
+        };
+        match segs.as_slice() {
+            [""] => Ok(Target::Collection),
+            [i] if !i.is_empty() => Ok(Target::Item(id(i)?)),
+            [i, "versions"] if !i.is_empty() => Ok(Target::Versions(id(i)?)),
+            [i, "apply"] if !i.is_empty() => Ok(Target::Apply(id(i)?)),
+            _ => Err(Problem::not_found(format!("no resource at {rest}"))),
+        }
+    }
+
+    fn allow(&self) -> &'static str {
+        match self {
+            Target::Collection => "GET, POST",
+            Target::Item(_) => "GET, PUT, DELETE",
+            Target::Versions(_) => "GET",
+            Target::Apply(_) => "POST",
+        }
+    }
+
+    fn pattern(&self, base: &str) -> String {
+        match self {
+            Target::Collection => base.to_string(),
+            Target::Item(_) => format!("{base}/{{id}}"),
+            Target::Versions(_) => format!("{base}/{{id}}/versions"),
+            Target::Apply(_) => format!("{base}/{{id}}/apply"),
+        }
+    }
+
+    fn id(&self) -> Option<&str> {
+        match self {
+            Target::Collection => None,
+            Target::Item(i) | Target::Versions(i) | Target::Apply(i) => Some(i),
+        }
+    }
+}
+
+/// Serves one request on a prompt route.
+pub async fn serve<B>(
+    app: &App,
+    sreq: &service::Request,
+    route: &Route,
+    rest: &str,
+    req: Request<B>,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let target = match Target::parse(rest) {
+        Ok(t) => t,
+        Err(p) => return p.into_response(),
+    };
+    let action = match (req.method(), &target) {
+        (&Method::GET, Target::Collection) => Action::List,
+        (&Method::POST, Target::Collection) => Action::Create,
+        (&Method::GET, Target::Item(_) | Target::Versions(_)) => Action::Read,
+        (&Method::PUT, Target::Item(_)) => Action::Update,
+        (&Method::DELETE, Target::Item(_)) => Action::Delete,
+        (&Method::POST, Target::Apply(_)) => Action::Render,
+        _ => return method_not_allowed(target.allow()),
+    };
+    let via = Via {
+        method: req.method().as_str().to_string(),
+        pattern: target.pattern(&route.path),
+    };
+    let svc = PromptService::new(app, sreq, route, via);
+    // The policies answer before the body is read: a refused client learns nothing
+    // about how its body would have been judged.
+    let permit = match svc.authorize(action, target.id()).await {
+        Ok(p) => p,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let max_body = sreq.snapshot.config.config.server.max_body_size.0 as usize;
+    let mut resp = match run(&svc, &permit, &target, req, max_body).await {
+        Ok(r) => r,
+        Err(p) => p.into_response(),
+    };
+    for (k, v) in policy_headers(permit.headers) {
+        resp.headers_mut().append(k, v);
+    }
+    resp
+}
+
+async fn run<B>(
+    svc: &PromptService<'_>,
+    permit: &service::Permit,
+    target: &Target,
+    req: Request<B>,
+    max_body: usize,
+) -> Result<Response<Body>, Problem>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match (req.method().clone(), target) {
+        (Method::GET, Target::Collection) => {
+            let query = list_query(req.uri().query())?;
+            let page = svc.list(permit, &query).await?;
+            let body =
+                serde_json::json!({ "prompts": page.prompts, "nextCursor": page.next_cursor });
+            Ok(json(StatusCode::OK, &body))
+        }
+        (Method::POST, Target::Collection) => {
+            let body = read_json(req, max_body).await?;
+            let created = svc.create(permit, body).await?;
+            let location = format!(
+                "{}/{}",
+                svc.route().path,
+                percent_encoding::utf8_percent_encode(
+                    created.id.as_deref().unwrap_or_default(),
+                    PATH_SEGMENT
+                )
+            );
+            let mut resp = prompt_response(StatusCode::CREATED, created);
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        }
+        (Method::GET, Target::Item(id)) => {
+            let version = version_param(req.uri().query())?;
+            let prompt = svc.get(permit, id, version).await?;
+            Ok(prompt_response(StatusCode::OK, prompt))
+        }
+        (Method::PUT, Target::Item(id)) => {
+            let expected = if_match(&req)?;
+            let body = read_json(req, max_body).await?;
+            let updated = svc.update(permit, id, body, expected).await?;
+            Ok(prompt_response(StatusCode::OK, updated))
+        }
+        (Method::DELETE, Target::Item(id)) => {
+            svc.delete(permit, id).await?;
+            let mut resp = Response::new(Body::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            Ok(resp)
+        }
+        (Method::GET, Target::Versions(id)) => {
+            let versions = svc.versions(permit, id).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "versions": versions }),
+            ))
+        }
+        (Method::POST, Target::Apply(id)) => {
+            let variables = apply_variables(req, max_body).await?;
+            let applied = svc.apply(permit, id, variables).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "content": applied.content,
+                    "appliedVariables": applied.applied_variables,
+                    "missingVariables": applied.missing_variables,
+                }),
+            ))
+        }
+        _ => Ok(method_not_allowed(target.allow())),
+    }
+}
+
+/// A prompt as the response body, with its version as the ETag.
+fn prompt_response(status: StatusCode, prompt: Prompt) -> Response<Body> {
+    let version = prompt.version;
+    let mut resp = raw_json(status, prompt.json);
+    if let Some(v) = version
+        && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\""))
+    {
+        resp.headers_mut().insert(header::ETAG, h);
+    }
+    resp
+}
+
+fn version_param(query: Option<&str>) -> Result<Option<u64>, Problem> {
+    for (k, v) in query_pairs(query) {
+        if k == "version" {
+            return match v.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(Some(n)),
+                _ => Err(Problem::bad_request(
+                    "invalid-parameter",
+                    format!("version must be a positive integer, got {v:?}"),
+                )),
+            };
+        }
+    }
+    Ok(None)
+}
+
+fn list_query(query: Option<&str>) -> Result<ListQuery, Problem> {
+    let mut q = ListQuery {
+        limit: DEFAULT_LIMIT,
+        ..ListQuery::default()
+    };
+    let nonempty = |v: String| (!v.trim().is_empty()).then_some(v);
+    for (k, v) in query_pairs(query) {
+        match k.as_str() {
+            "category" => q.category = nonempty(v),
+            "tags" | "tag" => q.tags.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            ),
+            "q" | "search" => q.text = nonempty(v),
+            "accessLevel" => q.access_level = nonempty(v),
+            "cursor" => q.cursor = nonempty(v),
+            "limit" => {
+                q.limit = match v.parse::<u32>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                    _ => {
+                        return Err(Problem::bad_request(
+                            "invalid-parameter",
+                            format!("limit must be an integer from 1 to {MAX_LIMIT}, got {v:?}"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}

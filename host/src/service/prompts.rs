@@ -1,0 +1,195 @@
+//! The prompt operations of one route, for one request.
+//!
+//! Each operation takes the [`Permit`] that [`PromptService::authorize`] issued for it,
+//! calls the route's prompt-handler plugin, turns the plugin's answer into service types
+//! (JSON checked before it reaches any client) and records changes. REST and MCP differ
+//! only in how they decode their input and encode these results.
+
+use super::Request;
+use super::error::Error;
+use super::policy::{self, Action, Permit, Via};
+use crate::app::{App, Route};
+use crate::plugins::{Applied, HandlerResult, ListQuery, PromptCalls};
+use serde_json::value::RawValue;
+
+/// Default and largest page of a list call.
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// A page of prompts: the plugin's JSON array (validated, not re-encoded).
+#[derive(Debug)]
+pub struct Page {
+    pub prompts: Box<RawValue>,
+    pub next_cursor: Option<String>,
+}
+
+/// A stored prompt as JSON text, with the fields the transports need to read.
+#[derive(Debug)]
+pub struct Prompt {
+    pub json: String,
+    pub id: Option<String>,
+    pub version: Option<u64>,
+}
+
+pub struct PromptService<'a> {
+    app: &'a App,
+    req: &'a Request,
+    route: &'a Route,
+    via: Via,
+}
+
+impl<'a> PromptService<'a> {
+    pub fn new(app: &'a App, req: &'a Request, route: &'a Route, via: Via) -> Self {
+        Self {
+            app,
+            req,
+            route,
+            via,
+        }
+    }
+
+    pub fn route(&self) -> &Route {
+        self.route
+    }
+
+    pub fn request(&self) -> &Request {
+        self.req
+    }
+
+    /// Asks the route's policies whether `action` on `resource` (a prompt id) may
+    /// proceed. The permit is what every operation below requires.
+    pub async fn authorize(&self, action: Action, resource: Option<&str>) -> Result<Permit, Error> {
+        policy::authorize(self.app, self.req, self.route, &self.via, action, resource).await
+    }
+
+    fn check(&self, permit: &Permit, action: Action, resource: Option<&str>) -> Result<(), Error> {
+        if permit.covers(action, resource) {
+            Ok(())
+        } else {
+            Err(Error::internal(
+                &self.req.id,
+                &format!("a permit was used for another operation than {action:?}"),
+            ))
+        }
+    }
+
+    fn run<T>(&self, r: HandlerResult<T>) -> Result<T, Error> {
+        r.map_err(|f| Error::plugin(&self.req.id, f))?
+            .map_err(|e| Error::handler(&self.req.id, e))
+    }
+
+    fn prompt(&self, json: String) -> Result<Prompt, Error> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            id: Option<String>,
+            version: Option<u64>,
+        }
+        // One parse both checks the plugin's JSON and reads `id` and `version`.
+        let head: Head = serde_json::from_str(&json).map_err(|e| {
+            Error::internal(
+                &self.req.id,
+                &format!("plugin returned an invalid prompt: {e}"),
+            )
+        })?;
+        Ok(Prompt {
+            json,
+            id: head.id,
+            version: head.version,
+        })
+    }
+
+    fn raw(&self, text: String) -> Result<Box<RawValue>, Error> {
+        RawValue::from_string(text).map_err(|e| {
+            Error::internal(&self.req.id, &format!("plugin returned invalid JSON: {e}"))
+        })
+    }
+
+    async fn with_calls<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        F: AsyncFnOnce(PromptCalls<'_>) -> HandlerResult<T>,
+    {
+        let cx = self.req.plugin_context();
+        let calls = self.app.runtime.prompts(&self.route.handler, &cx);
+        let r = f(calls).await;
+        self.run(r)
+    }
+
+    /// Announces a successful write to MCP sessions on every host.
+    async fn changed(&self) {
+        if self.req.snapshot.config.config.mcp.enabled {
+            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant).await;
+        }
+    }
+
+    pub async fn list(&self, permit: &Permit, query: &ListQuery) -> Result<Page, Error> {
+        self.check(permit, Action::List, None)?;
+        let page = self.with_calls(async |c| c.list(query).await).await?;
+        Ok(Page {
+            prompts: self.raw(page.prompts_json)?,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    pub async fn get(
+        &self,
+        permit: &Permit,
+        id: &str,
+        version: Option<u64>,
+    ) -> Result<Prompt, Error> {
+        self.check(permit, Action::Read, Some(id))?;
+        let json = self.with_calls(async |c| c.get(id, version).await).await?;
+        self.prompt(json)
+    }
+
+    /// Every version of a prompt, newest first, as the plugin's JSON array.
+    pub async fn versions(&self, permit: &Permit, id: &str) -> Result<Box<RawValue>, Error> {
+        self.check(permit, Action::Read, Some(id))?;
+        let json = self.with_calls(async |c| c.versions(id).await).await?;
+        self.raw(json)
+    }
+
+    /// Creates a prompt from its JSON document (validated by the plugin).
+    pub async fn create(&self, permit: &Permit, prompt_json: String) -> Result<Prompt, Error> {
+        self.check(permit, Action::Create, None)?;
+        let json = self
+            .with_calls(async |c| c.create(prompt_json).await)
+            .await?;
+        self.changed().await;
+        self.prompt(json)
+    }
+
+    /// Writes a new version; `expected` is the version the client last saw (If-Match).
+    pub async fn update(
+        &self,
+        permit: &Permit,
+        id: &str,
+        fields_json: String,
+        expected: Option<u64>,
+    ) -> Result<Prompt, Error> {
+        self.check(permit, Action::Update, Some(id))?;
+        let json = self
+            .with_calls(async |c| c.update(id, fields_json, expected).await)
+            .await?;
+        self.changed().await;
+        self.prompt(json)
+    }
+
+    pub async fn delete(&self, permit: &Permit, id: &str) -> Result<(), Error> {
+        self.check(permit, Action::Delete, Some(id))?;
+        self.with_calls(async |c| c.delete(id).await).await?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// Renders a prompt with `variables_json` (a JSON object).
+    pub async fn apply(
+        &self,
+        permit: &Permit,
+        id: &str,
+        variables_json: String,
+    ) -> Result<Applied, Error> {
+        self.check(permit, Action::Render, Some(id))?;
+        self.with_calls(async |c| c.apply(id, variables_json).await)
+            .await
+    }
+}
