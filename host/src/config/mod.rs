@@ -220,3 +220,6 @@ mod tests {
         assert!(msg.contains("lisen"), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod tests_fixtures;
