@@ -10,7 +10,8 @@ use std::time::Duration;
 
 /// Tenant of anonymous requests and of tokens without a tenant claim.
 const DEFAULT_TENANT: &str = "default";
-/// Cognito's attribute names, so a Cognito pool works without configuration.
+/// Cognito's custom-attribute claims for tenant and tier, so a Cognito pool works without
+/// configuration.
 const TENANT_CLAIM: &str = "custom:tenant";
 const TIER_CLAIM: &str = "custom:subscriptionTier";
 /// The `iss` and `aud` that `mcp-prompts token` writes.
@@ -22,6 +23,7 @@ const LEEWAY: Duration = Duration::from_secs(30);
 const TOKEN_USE: &[TokenUse] = &[TokenUse::Access];
 /// Larger than any Cognito token, small enough that parsing a hostile one is cheap.
 const MAX_TOKEN_SIZE: ByteSize = ByteSize(8 * 1024);
+/// Deadline for one key-set fetch, connection included.
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 /// A key set of a few keys is 1-3 KiB; the cap bounds what a hostile issuer URL can send.
 const JWKS_MAX_SIZE: ByteSize = ByteSize(64 * 1024);

@@ -11,7 +11,8 @@ use std::time::Duration;
 const DEFAULT_TABLE: &str = "mcp-prompts";
 /// Session items expire a day after their last write.
 const SESSION_TTL: Option<Duration> = Some(Duration::from_secs(24 * 3600));
-/// Rate-limit windows are at most an hour, so older counters are dead weight.
+/// Rate-limit counters matter only within their window (`rate_window`, 60 s in the
+/// example configs); an hour keeps the table small without cutting a window short.
 const RATELIMIT_TTL: Option<Duration> = Some(Duration::from_secs(3600));
 /// The namespaces the server and the default plugins use: (namespace, table, item TTL).
 /// MCP sessions (mcp/session.rs) and the policy plugin's rate-limit counters are
@@ -23,10 +24,13 @@ const NAMESPACES: &[(&str, &str, Option<Duration>)] = &[
     ("mcp-sessions", "mcp-sessions", SESSION_TTL),
     ("ratelimits", "mcp-sessions", RATELIMIT_TTL),
 ];
+/// Deadline for opening a connection to an AWS endpoint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Deadline of one attempt; a slower answer is retried rather than waited for.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Room for a retry after a timed-out attempt; plugin `timeout`s should stay above it.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// Attempts per call: the first and two retries with jittered backoff.
 const MAX_ATTEMPTS: u32 = 3;
 
 /// The DynamoDB + S3 backend. Credentials always come from the default AWS chain (ECS task
@@ -110,7 +114,8 @@ pub struct NamespaceTable {
     pub ttl: Option<Duration>,
 }
 
-/// The secret the deployment guide (docs/aws.md) has operators create.
+/// The secret docs/aws.md has operators create, and the member of its JSON object that
+/// holds the HS256 secret.
 const SECRET_ID: &str = "mcp-prompts/secrets";
 const SECRET_KEY: &str = "jwt_secret";
 /// How often the secret is re-read, so a rotation is seen within minutes.

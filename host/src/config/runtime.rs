@@ -11,6 +11,7 @@ const MAX_INSTANCES: u32 = 1000;
 const MAX_MEMORY: ByteSize = ByteSize::mib(256);
 /// Plugin deadlines are this precise; shorter ticks cost CPU on every running plugin.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// Memory a pool slot keeps between instances, so a reused slot does not page-fault.
 const KEEP_RESIDENT: ByteSize = ByteSize::mib(1);
 /// wasmtime's own default native stack for wasm code.
 const MAX_WASM_STACK: ByteSize = ByteSize(512 * 1024);

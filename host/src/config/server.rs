@@ -16,9 +16,11 @@ const MODE: ListenerMode = ListenerMode::Tls;
 const MAX_BODY_SIZE: ByteSize = ByteSize::mib(1);
 /// Slow-header protection; hyper also applies it to idle keep-alive connections.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deadline for a whole request; each plugin call also has its own, shorter, timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections open at once; more wait in the accept backlog.
 const MAX_CONNECTIONS: usize = 1024;
 /// HTTP/1.1 header fields per request.
 const MAX_HEADERS: usize = 100;
