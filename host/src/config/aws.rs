@@ -1,13 +1,44 @@
 //! `[storage.aws]` and the Secrets Manager source of `[auth.dev]` (docs/aws.md,
-//! docs/configuration.md). Kept apart from schema.rs so the AWS settings live in one place.
+//! docs/configuration.md). Kept together so the AWS settings live in one place.
 
-use super::{ConfigError, LoadedConfig, is_valid_name};
+use super::names::is_valid_name;
+use super::{ConfigError, Ctx};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Table of kv namespaces that `namespaces` does not list.
+const DEFAULT_TABLE: &str = "mcp-prompts";
+/// Session items expire a day after their last write.
+const SESSION_TTL: Option<Duration> = Some(Duration::from_secs(24 * 3600));
+/// Rate-limit counters matter only within their window (`rate_window`, 60 s in the
+/// example configs); an hour keeps the table small without cutting a window short.
+const RATELIMIT_TTL: Option<Duration> = Some(Duration::from_secs(3600));
+/// The namespaces the server and the default plugins use: (namespace, table, item TTL).
+/// MCP sessions (http/mcp/session.rs) and the policy plugin's rate-limit counters are
+/// short-lived, so they share the sessions table and its TTL.
+const NAMESPACES: &[(&str, &str, Option<Duration>)] = &[
+    ("prompts", "mcp-prompts", None),
+    ("users", "mcp-users", None),
+    ("sessions", "mcp-sessions", SESSION_TTL),
+    ("mcp-sessions", "mcp-sessions", SESSION_TTL),
+    ("ratelimits", "mcp-sessions", RATELIMIT_TTL),
+];
+/// Deadline for opening a connection to an AWS endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Deadline of one attempt; a slower answer is retried rather than waited for.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Room for a retry after a timed-out attempt; plugin `timeout`s should stay above it.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// Attempts per call: the first and two retries with jittered backoff.
+const MAX_ATTEMPTS: u32 = 3;
+
 /// The DynamoDB + S3 backend. Credentials always come from the default AWS chain (ECS task
 /// role, environment, profile); there is deliberately no key for them.
+//
+// `default_bucket` is required, so this type has no `Default` to take a container-level
+// `#[serde(default)]` from; the optional keys with a non-empty default name it through a
+// `default = "…"` function returning the constant above.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwsStorageConfig {
@@ -20,10 +51,10 @@ pub struct AwsStorageConfig {
     #[serde(default)]
     pub force_path_style: bool,
     /// Table for kv namespaces not listed in `namespaces`.
-    #[serde(default = "default_table")]
+    #[serde(default = "aws_default::table")]
     pub default_table: String,
     /// Per-namespace table and optional item lifetime (TTL), e.g. sessions.
-    #[serde(default = "default_namespaces")]
+    #[serde(default = "aws_default::namespaces")]
     pub namespaces: BTreeMap<String, NamespaceTable>,
     /// S3 bucket for blob buckets not listed in `buckets`, and for kv values too large for
     /// a DynamoDB item.
@@ -31,17 +62,47 @@ pub struct AwsStorageConfig {
     /// Plugin blob bucket name → S3 bucket.
     #[serde(default)]
     pub buckets: BTreeMap<String, String>,
-    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    #[serde(default = "aws_default::connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Deadline of one attempt of one AWS call.
-    #[serde(default = "default_attempt_timeout", with = "humantime_serde")]
+    #[serde(default = "aws_default::attempt_timeout", with = "humantime_serde")]
     pub attempt_timeout: Duration,
     /// Deadline of one AWS call including its retries (the retry budget).
-    #[serde(default = "default_operation_timeout", with = "humantime_serde")]
+    #[serde(default = "aws_default::operation_timeout", with = "humantime_serde")]
     pub operation_timeout: Duration,
     /// Attempts per call (throttling, 5xx, timeouts are retried with jittered backoff).
-    #[serde(default = "default_max_attempts")]
+    #[serde(default = "aws_default::max_attempts")]
     pub max_attempts: u32,
+}
+
+/// serde's `default = "…"` takes a function, not a constant.
+mod aws_default {
+    use super::*;
+
+    pub fn table() -> String {
+        DEFAULT_TABLE.into()
+    }
+    pub fn namespaces() -> BTreeMap<String, NamespaceTable> {
+        NAMESPACES
+            .iter()
+            .map(|&(ns, table, ttl)| {
+                let table = table.into();
+                (ns.to_string(), NamespaceTable { table, ttl })
+            })
+            .collect()
+    }
+    pub fn connect_timeout() -> Duration {
+        CONNECT_TIMEOUT
+    }
+    pub fn attempt_timeout() -> Duration {
+        ATTEMPT_TIMEOUT
+    }
+    pub fn operation_timeout() -> Duration {
+        OPERATION_TIMEOUT
+    }
+    pub fn max_attempts() -> u32 {
+        MAX_ATTEMPTS
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -53,84 +114,42 @@ pub struct NamespaceTable {
     pub ttl: Option<Duration>,
 }
 
-fn default_table() -> String {
-    "mcp-prompts".into()
-}
-fn default_namespaces() -> BTreeMap<String, NamespaceTable> {
-    let mut m = BTreeMap::new();
-    for (ns, table, ttl) in [
-        ("prompts", "mcp-prompts", None),
-        ("users", "mcp-users", None),
-        (
-            "sessions",
-            "mcp-sessions",
-            Some(Duration::from_secs(24 * 3600)),
-        ),
-        // MCP sessions (http/mcp/session.rs) and the policy plugin's rate-limit counters.
-        (
-            "mcp-sessions",
-            "mcp-sessions",
-            Some(Duration::from_secs(24 * 3600)),
-        ),
-        (
-            "ratelimits",
-            "mcp-sessions",
-            Some(Duration::from_secs(3600)),
-        ),
-    ] {
-        m.insert(
-            ns.to_string(),
-            NamespaceTable {
-                table: table.into(),
-                ttl,
-            },
-        );
-    }
-    m
-}
-fn default_connect_timeout() -> Duration {
-    Duration::from_secs(2)
-}
-fn default_attempt_timeout() -> Duration {
-    Duration::from_secs(2)
-}
-fn default_operation_timeout() -> Duration {
-    Duration::from_secs(4)
-}
-fn default_max_attempts() -> u32 {
-    3
-}
+/// The secret docs/aws.md has operators create, and the member of its JSON object that
+/// holds the HS256 secret.
+const SECRET_ID: &str = "mcp-prompts/secrets";
+const SECRET_KEY: &str = "jwt_secret";
+/// How often the secret is re-read, so a rotation is seen within minutes.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+/// Tokens signed with the previous value outlive a rotation by this much.
+const GRACE_PERIOD: Duration = Duration::from_secs(3600);
 
 /// `[auth.dev.secrets_manager]`: the HS256 secret from a Secrets Manager JSON secret.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SecretsManagerSource {
-    #[serde(default = "default_secret_id")]
     pub secret_id: String,
     /// Key inside the secret's JSON object.
-    #[serde(default = "default_secret_key")]
     pub key: String,
     /// How often the secret is re-read.
-    #[serde(default = "default_refresh", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
     /// How long the previous value stays valid after a rotation is seen.
-    #[serde(default = "default_grace", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
     /// Region; when unset, `storage.aws.region`, then the SDK's chain.
     pub region: Option<String>,
 }
 
-fn default_secret_id() -> String {
-    "mcp-prompts/secrets".into()
-}
-fn default_secret_key() -> String {
-    "jwt_secret".into()
-}
-fn default_refresh() -> Duration {
-    Duration::from_secs(300)
-}
-fn default_grace() -> Duration {
-    Duration::from_secs(3600)
+impl Default for SecretsManagerSource {
+    fn default() -> Self {
+        Self {
+            secret_id: SECRET_ID.into(),
+            key: SECRET_KEY.into(),
+            refresh_interval: REFRESH_INTERVAL,
+            grace_period: GRACE_PERIOD,
+            region: None,
+        }
+    }
 }
 
 /// DynamoDB table names: 3-255 of `A-Z a-z 0-9 _ - .`.
@@ -149,17 +168,11 @@ fn is_bucket_name(s: &str) -> bool {
         && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
-pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
-    let c = &lc.config;
-    if c.storage.backend == super::StorageBackend::Aws && c.storage.aws.is_none() {
-        return Err(lc.invalid(
-            "storage.aws",
-            "required when storage.backend = \"aws\" (at least default_bucket)",
-        ));
-    }
-    if let Some(a) = &c.storage.aws {
+impl AwsStorageConfig {
+    pub(super) fn validate(&self, cx: &Ctx) -> Result<(), ConfigError> {
+        let a = self;
         if !is_table_name(&a.default_table) {
-            return Err(lc.invalid(
+            return Err(cx.invalid(
                 "storage.aws.default_table",
                 format!("{:?} is not a DynamoDB table name", a.default_table),
             ));
@@ -167,16 +180,16 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         for (ns, t) in &a.namespaces {
             let key = format!("storage.aws.namespaces.{ns}");
             if !is_valid_name(ns) {
-                return Err(lc.invalid(key, "not a valid namespace name"));
+                return Err(cx.invalid(key, "not a valid namespace name"));
             }
             if !is_table_name(&t.table) {
-                return Err(lc.invalid(
+                return Err(cx.invalid(
                     format!("{key}.table"),
                     format!("{:?} is not a DynamoDB table name", t.table),
                 ));
             }
             if t.ttl.is_some_and(|d| d < Duration::from_secs(1)) {
-                return Err(lc.invalid(format!("{key}.ttl"), "must be at least 1s"));
+                return Err(cx.invalid(format!("{key}.ttl"), "must be at least 1s"));
             }
         }
         for (key, b) in
@@ -187,14 +200,14 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
             )
         {
             if !is_bucket_name(b) {
-                return Err(lc.invalid(
+                return Err(cx.invalid(
                     key,
                     format!("{b:?} is not an S3 bucket name (3-63 of a-z 0-9 . -)"),
                 ));
             }
         }
         if a.max_attempts == 0 || a.max_attempts > 10 {
-            return Err(lc.invalid("storage.aws.max_attempts", "must be between 1 and 10"));
+            return Err(cx.invalid("storage.aws.max_attempts", "must be between 1 and 10"));
         }
         for (key, d) in [
             ("storage.aws.connect_timeout", a.connect_timeout),
@@ -202,11 +215,11 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
             ("storage.aws.operation_timeout", a.operation_timeout),
         ] {
             if d < Duration::from_millis(10) || d > Duration::from_secs(120) {
-                return Err(lc.invalid(key, "must be between 10ms and 120s"));
+                return Err(cx.invalid(key, "must be between 10ms and 120s"));
             }
         }
         if a.operation_timeout < a.attempt_timeout {
-            return Err(lc.invalid(
+            return Err(cx.invalid(
                 "storage.aws.operation_timeout",
                 "must be at least storage.aws.attempt_timeout",
             ));
@@ -214,29 +227,32 @@ pub(super) fn validate(lc: &LoadedConfig) -> Result<(), ConfigError> {
         if let Some(u) = &a.endpoint_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
-            return Err(lc.invalid(
+            return Err(cx.invalid(
                 "storage.aws.endpoint_url",
                 "must be an http:// or https:// URL",
             ));
         }
+        Ok(())
     }
-    if let Some(sm) = c.auth.dev.as_ref().and_then(|d| d.secrets_manager.as_ref()) {
-        if sm.secret_id.is_empty() || sm.key.is_empty() {
-            return Err(lc.invalid(
+}
+
+impl SecretsManagerSource {
+    pub(super) fn validate(&self, cx: &Ctx) -> Result<(), ConfigError> {
+        if self.secret_id.is_empty() || self.key.is_empty() {
+            return Err(cx.invalid(
                 "auth.dev.secrets_manager",
                 "secret_id and key must not be empty",
             ));
         }
-        if sm.refresh_interval < Duration::from_millis(100) {
-            return Err(lc.invalid(
+        if self.refresh_interval < Duration::from_millis(100) {
+            return Err(cx.invalid(
                 "auth.dev.secrets_manager.refresh_interval",
                 "must be at least 100ms",
             ));
         }
+        Ok(())
     }
-    Ok(())
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

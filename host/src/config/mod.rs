@@ -3,15 +3,45 @@
 //! Every table denies unknown keys so that a typo is an error at start-up rather than a
 //! silently ignored setting. Relative paths are resolved against the config file's folder,
 //! so a config works from whatever directory the server is started in.
+//!
+//! One module per top-level table (small related ones share: `[server]` and `[redirect]`
+//! in server.rs, `[logging]` and `[metrics]` in telemetry.rs, the AWS settings in aws.rs),
+//! each type taking its defaults from its one `impl Default`. Each table validates itself;
+//! the rules between tables are in cross_table.rs, and root.rs runs them all in order.
 
+mod auth;
 mod aws;
-mod schema;
+mod cors;
+mod cross_table;
+mod mcp;
+mod names;
+mod plugins;
+mod reload;
+mod root;
+mod routes;
+mod runtime;
+mod server;
 mod size;
+mod storage;
+mod telemetry;
+mod users;
 pub mod watch;
 
+pub use auth::{AuthConfig, DevAuthConfig, OidcProviderConfig, TokenUse};
 pub use aws::{AwsStorageConfig, NamespaceTable, SecretsManagerSource};
-pub use schema::*;
+pub use cors::CorsConfig;
+pub use mcp::{McpConfig, McpStdioConfig};
+pub use names::is_valid_name;
+pub use plugins::{PluginConfig, World};
+pub use reload::ReloadConfig;
+pub use root::{Config, Environment};
+pub use routes::{AuthMode, RouteConfig, is_scope_token};
+pub use runtime::RuntimeConfig;
+pub use server::{ListenerMode, RedirectConfig, ServerConfig};
 pub use size::ByteSize;
+pub use storage::{StorageBackend, StorageConfig};
+pub use telemetry::{LogFormat, LoggingConfig, MetricsConfig};
+pub use users::UsersConfig;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +61,21 @@ pub enum ConfigError {
         key: String,
         reason: String,
     },
+}
+
+/// What a table's validation needs besides the table itself: the file its errors name.
+struct Ctx<'a> {
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A loaded, validated configuration plus where it came from.
@@ -109,7 +154,7 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         base_dir,
         config,
     };
-    schema::validate(&loaded)?;
+    loaded.config.validate(&Ctx { file: &loaded.file })?;
     Ok(loaded)
 }
 
@@ -220,3 +265,6 @@ mod tests {
         assert!(msg.contains("lisen"), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod tests_fixtures;

@@ -1,0 +1,113 @@
+//! Every rule that relates one table of the config to another, in one place: the
+//! `environment = "production"` rules, plugins against `[runtime]`, `[[routes]]` against
+//! `[plugins]`, and `[mcp]` against `[[routes]]`. Each table's `validate` calls the rule
+//! that concerns it at the point where it has always been checked, so a config with
+//! several problems still reports the same first one.
+
+use super::{
+    ConfigError, Ctx, Environment, McpConfig, PluginConfig, RouteConfig, RuntimeConfig, World,
+};
+use std::collections::BTreeMap;
+
+/// `environment = "production"` refuses the HS256 development provider, so a development
+/// secret can never mint tokens a production server accepts.
+pub(super) fn dev_provider_allowed(environment: Environment, cx: &Ctx) -> Result<(), ConfigError> {
+    if environment == Environment::Production {
+        return Err(cx.invalid(
+            "auth.dev",
+            "the HS256 development provider is refused when environment = \"production\"; \
+             configure an [[auth.oidc]] issuer instead",
+        ));
+    }
+    Ok(())
+}
+
+/// A plugin's memory must fit a pool slot, which `runtime.max_memory` sizes.
+pub(super) fn plugin_fits_runtime(
+    name: &str,
+    p: &PluginConfig,
+    runtime: &RuntimeConfig,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    if p.memory_limit > runtime.max_memory {
+        return Err(cx.invalid(
+            format!("plugins.{name}.memory_limit"),
+            format!(
+                "{} exceeds runtime.max_memory ({})",
+                p.memory_limit, runtime.max_memory
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A route's handler is a `prompt-handler` plugin and its policies are `policy` plugins.
+pub(super) fn route_plugins(
+    i: usize,
+    route: &RouteConfig,
+    plugins: &BTreeMap<String, PluginConfig>,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("routes[{i}].{k}");
+    match plugins.get(&route.handler) {
+        Some(p) if p.world == World::PromptHandler => {}
+        Some(p) => {
+            return Err(cx.invalid(
+                key("handler"),
+                format!(
+                    "plugin {:?} is a {} plugin, not a prompt-handler",
+                    route.handler,
+                    p.world.as_str()
+                ),
+            ));
+        }
+        None => {
+            return Err(cx.invalid(
+                key("handler"),
+                format!("no plugin named {:?}", route.handler),
+            ));
+        }
+    }
+    for pol in &route.policies {
+        match plugins.get(pol) {
+            Some(p) if p.world == World::Policy => {}
+            Some(p) => {
+                return Err(cx.invalid(
+                    key("policies"),
+                    format!(
+                        "plugin {pol:?} is a {} plugin, not a policy",
+                        p.world.as_str()
+                    ),
+                ));
+            }
+            None => return Err(cx.invalid(key("policies"), format!("no plugin named {pol:?}"))),
+        }
+    }
+    Ok(())
+}
+
+/// An enabled MCP endpoint must not sit on or under a REST route path (requests there
+/// would be ambiguous), and `mcp.route`, when set, must name a route, whether or not MCP is enabled.
+pub(super) fn mcp_beside_routes(
+    m: &McpConfig,
+    routes: &[RouteConfig],
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    let path = m.path.trim_end_matches('/');
+    if m.enabled
+        && routes.iter().any(|r| {
+            let rp = r.path.trim_end_matches('/');
+            path == rp || path.starts_with(&format!("{rp}/"))
+        })
+    {
+        return Err(cx.invalid("mcp.path", format!("{path} overlaps a [[routes]] path")));
+    }
+    if let Some(r) = &m.route
+        && !routes
+            .iter()
+            .any(|x| x.path.trim_end_matches('/') == r.trim_end_matches('/'))
+    {
+        return Err(cx.invalid("mcp.route", format!("no [[routes]] entry has path {r:?}")));
+    }
+    Ok(())
+}

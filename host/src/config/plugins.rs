@@ -1,0 +1,134 @@
+//! `[plugins.NAME]`: the WebAssembly components the server loads, and what each may use.
+
+use super::names::is_valid_name;
+use super::{ByteSize, ConfigError, Ctx, RuntimeConfig, cross_table};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Linear memory cap per instance; a quarter of the default `runtime.max_memory`, so a
+/// default plugin fits a pool slot with room to raise it.
+const MEMORY_LIMIT: ByteSize = ByteSize::mib(64);
+/// Deadline for one call into a plugin, host calls included.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// One wasm page: no instance can run with less.
+const MIN_MEMORY_LIMIT: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    PromptHandler,
+    Renderer,
+    Policy,
+}
+
+impl World {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::PromptHandler => "prompt-handler",
+            World::Renderer => "renderer",
+            World::Policy => "policy",
+        }
+    }
+}
+
+// `path` and `world` are required, so this type has no `Default` to take a
+// container-level `#[serde(default)]` from; the two optional keys with a non-empty default
+// name it through a `default = "…"` function returning the constant above.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Path to the component (`.wasm`).
+    pub path: PathBuf,
+    pub world: World,
+    /// Linear memory cap per instance.
+    #[serde(default = "default_memory_limit")]
+    pub memory_limit: ByteSize,
+    /// Deadline for one call into the plugin (including host calls it makes).
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// kv namespaces this plugin may use.
+    #[serde(default)]
+    pub kv: Vec<String>,
+    /// Blob buckets this plugin may use.
+    #[serde(default)]
+    pub blob: Vec<String>,
+    /// Renderer plugin behind this plugin's `render` import (prompt handlers).
+    pub renderer: Option<String>,
+    /// The plugin's own settings, readable through its `config` import.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+fn default_memory_limit() -> ByteSize {
+    MEMORY_LIMIT
+}
+fn default_timeout() -> Duration {
+    TIMEOUT
+}
+
+/// Checks every `[plugins.NAME]`; `runtime` bounds their memory (cross_table.rs).
+pub(super) fn validate(
+    plugins: &BTreeMap<String, PluginConfig>,
+    runtime: &RuntimeConfig,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    for (name, p) in plugins {
+        let key = |k: &str| format!("plugins.{name}.{k}");
+        if !is_valid_name(name) {
+            return Err(cx.invalid(
+                format!("plugins.{name}"),
+                "plugin names are 1-64 characters of A-Z a-z 0-9 . _ -",
+            ));
+        }
+        if p.memory_limit.0 < MIN_MEMORY_LIMIT {
+            return Err(cx.invalid(
+                key("memory_limit"),
+                "must be at least 64KiB (one wasm page)",
+            ));
+        }
+        cross_table::plugin_fits_runtime(name, p, runtime, cx)?;
+        if p.timeout.is_zero() {
+            return Err(cx.invalid(key("timeout"), "must be greater than zero"));
+        }
+        for ns in &p.kv {
+            if !is_valid_name(ns) {
+                return Err(cx.invalid(key("kv"), format!("invalid namespace name {ns:?}")));
+            }
+        }
+        for b in &p.blob {
+            if !is_valid_name(b) {
+                return Err(cx.invalid(key("blob"), format!("invalid bucket name {b:?}")));
+            }
+        }
+        match (&p.renderer, p.world) {
+            (Some(rn), World::PromptHandler) => match plugins.get(rn) {
+                Some(rp) if rp.world == World::Renderer => {}
+                Some(rp) => {
+                    return Err(cx.invalid(
+                        key("renderer"),
+                        format!(
+                            "plugin {rn:?} is a {} plugin, not a renderer",
+                            rp.world.as_str()
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(cx.invalid(key("renderer"), format!("no plugin named {rn:?}")));
+                }
+            },
+            (Some(_), w) => {
+                return Err(cx.invalid(
+                    key("renderer"),
+                    format!(
+                        "only prompt-handler plugins have a renderer, this is a {} plugin",
+                        w.as_str()
+                    ),
+                ));
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(())
+}

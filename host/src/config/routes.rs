@@ -1,0 +1,108 @@
+//! `[[routes]]`: where the prompt REST API is mounted, with which handler, auth mode and
+//! policy chain.
+
+use super::names::is_valid_name;
+use super::{ConfigError, Ctx, PluginConfig, cross_table};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Anonymous callers may read; a token, when presented, must still be valid.
+const AUTH: AuthMode = AuthMode::Optional;
+/// Paths the server answers itself; a route under one of them would never be reached.
+const BUILT_IN: &[&str] = &["/health", "/ready", "/metrics", "/users", "/.well-known"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// A valid token is required.
+    Required,
+    /// Anonymous allowed; a presented token must still be valid.
+    Optional,
+    /// Tokens are not looked at.
+    None,
+}
+
+// `path` and `handler` are required, so this type has no `Default` to take a
+// container-level `#[serde(default)]` from; `auth`, the one optional key with a non-empty
+// default, names it through a `default = "…"` function returning the constant above.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Path prefix the prompt REST API is mounted at, e.g. "/v1/prompts".
+    pub path: String,
+    /// A `prompt-handler` plugin.
+    pub handler: String,
+    #[serde(default = "default_auth")]
+    pub auth: AuthMode,
+    /// `policy` plugins consulted in order; the first denial wins.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Scopes every token must carry on this route (403 `insufficient_scope` otherwise).
+    /// Needs `auth = "required"`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Serve every request of this route in this tenant, whoever calls: a catalog shared
+    /// by all tenants. Usually with `read_only`.
+    pub tenant: Option<String>,
+    /// Refuse creates, updates and deletes on this route (405).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+fn default_auth() -> AuthMode {
+    AUTH
+}
+
+/// RFC 6749 §3.3 `scope-token`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Checks every `[[routes]]` entry; each names plugins that must exist (cross_table.rs).
+pub(super) fn validate(
+    routes: &[RouteConfig],
+    plugins: &BTreeMap<String, PluginConfig>,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for (i, route) in routes.iter().enumerate() {
+        let key = |k: &str| format!("routes[{i}].{k}");
+        let path = route.path.trim_end_matches('/');
+        if !route.path.starts_with('/') || path.is_empty() {
+            return Err(cx.invalid(key("path"), "must start with '/' and not be the root"));
+        }
+        if path.contains("{") || path.contains('*') || path.contains("//") {
+            return Err(cx.invalid(key("path"), "must be a literal path prefix"));
+        }
+        if BUILT_IN
+            .iter()
+            .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+        {
+            return Err(cx.invalid(key("path"), format!("{path} is a built-in route")));
+        }
+        if !seen.insert(path.to_string()) {
+            return Err(cx.invalid(key("path"), format!("duplicate route {path}")));
+        }
+        cross_table::route_plugins(i, route, plugins, cx)?;
+        if let Some(t) = &route.tenant
+            && !is_valid_name(t)
+        {
+            return Err(cx.invalid(key("tenant"), format!("{t:?} is not a valid tenant name")));
+        }
+        if !route.scopes.is_empty() && route.auth != AuthMode::Required {
+            return Err(cx.invalid(
+                key("scopes"),
+                "required scopes need auth = \"required\" (an anonymous request has none)",
+            ));
+        }
+        if let Some(bad) = route.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(cx.invalid(
+                key("scopes"),
+                format!("{bad:?} is not a scope (RFC 6749: no spaces, quotes or backslashes)"),
+            ));
+        }
+    }
+    Ok(())
+}
