@@ -19,6 +19,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -75,6 +76,22 @@ function checkovSkip(scope: IConstruct, skips: [string, string][]): void {
   res.addMetadata('checkov', existing);
 }
 
+/**
+ * An ECR image (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` or `@sha256:...`) through the
+ * repository, so that the execution role gets exactly the pull permissions on it; anything
+ * else from its registry (which, without a NAT gateway, the tasks cannot reach).
+ */
+function imageFrom(scope: Construct, uri: string): ecs.ContainerImage {
+  const m = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^:@]+)(?::([^@]+))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(uri);
+  if (!m) return ecs.ContainerImage.fromRegistry(uri);
+  const [, account, region, name, tag, digest] = m;
+  const repo = ecr.Repository.fromRepositoryAttributes(scope, 'ImageRepository', {
+    repositoryName: name,
+    repositoryArn: `arn:${Aws.PARTITION}:ecr:${region}:${account}:repository/${name}`,
+  });
+  return ecs.ContainerImage.fromEcrRepository(repo, digest ?? tag ?? 'latest');
+}
+
 export interface McpPromptsStackProps extends StackProps {
   readonly settings: Settings;
   /** The repository root (the image build context when no image is given). */
@@ -82,9 +99,17 @@ export interface McpPromptsStackProps extends StackProps {
 }
 
 export class McpPromptsStack extends Stack {
+  private readonly zones?: string[];
+
+  /** The configured zones, without the AZ lookup (which needs credentials at synth). */
+  override get availabilityZones(): string[] {
+    return this.zones ?? super.availabilityZones;
+  }
+
   constructor(scope: Construct, id: string, props: McpPromptsStackProps) {
     super(scope, id, props);
     const s = props.settings;
+    this.zones = s.availabilityZones;
     const retention = RETENTION[s.logRetentionDays];
     if (retention === undefined) {
       throw new Error(
@@ -352,8 +377,8 @@ export class McpPromptsStack extends Stack {
         reason: 'MFA is optional with TOTP, as the original deployment guide asks; operators can require it per user.',
       },
     ]);
-    // Resource server scopes: the policy plugin's write scope (plugins.policy.config.write_scopes
-    // = MCP_PROMPTS_WRITE_SCOPE) and the admin scope of PUT /users/{sub}/tier.
+    // The resource server's scope: the policy plugin's write scope
+    // (plugins.policy.config.write_scopes = MCP_PROMPTS_WRITE_SCOPE).
     const scopeParts = (full: string) => {
       const i = full.indexOf('/');
       if (i <= 0 || i === full.length - 1) {
@@ -362,16 +387,11 @@ export class McpPromptsStack extends Stack {
       return [full.slice(0, i), full.slice(i + 1)];
     };
     const [rsId, writeName] = scopeParts(s.writeScope);
-    const [adminRs, adminName] = scopeParts(s.adminScope);
-    if (adminRs !== rsId) {
-      throw new Error(`scopes ${s.writeScope} and ${s.adminScope}: expected one resource server`);
-    }
     const writeScope = new cognito.ResourceServerScope({ scopeName: writeName, scopeDescription: 'Create, update and delete prompts' });
-    const adminScope = new cognito.ResourceServerScope({ scopeName: adminName, scopeDescription: "Set another user's tier" });
     const resourceServer = userPool.addResourceServer('ResourceServer', {
       identifier: rsId,
       userPoolResourceServerName: 'mcp-prompts',
-      scopes: [writeScope, adminScope],
+      scopes: [writeScope],
     });
     // Tokens from SDK sign-in (no hosted domain) carry no custom scopes; the server accepts a
     // group of the same name as the scope (docs/configuration.md, write_scopes).
@@ -380,11 +400,6 @@ export class McpPromptsStack extends Stack {
       groupName: s.writeScope,
       description: 'May create, update and delete prompts',
     });
-    new cognito.CfnUserPoolGroup(this, 'AdminGroup', {
-      userPoolId: userPool.userPoolId,
-      groupName: s.adminScope,
-      description: "May set other users' tiers",
-    });
     if (s.cognitoDomainPrefix) {
       userPool.addDomain('Domain', { cognitoDomain: { domainPrefix: s.cognitoDomainPrefix } });
     }
@@ -392,7 +407,6 @@ export class McpPromptsStack extends Stack {
       cognito.OAuthScope.OPENID,
       cognito.OAuthScope.EMAIL,
       cognito.OAuthScope.resourceServer(resourceServer, writeScope),
-      cognito.OAuthScope.resourceServer(resourceServer, adminScope),
     ];
     const appClient = userPool.addClient('AppClient', {
       userPoolClientName: 'mcp-prompts',
@@ -496,7 +510,7 @@ export class McpPromptsStack extends Stack {
       volumes: [{ name: 'data' }],
     });
     const image = s.image
-      ? ecs.ContainerImage.fromRegistry(s.image)
+      ? imageFrom(this, s.image)
       : ecs.ContainerImage.fromAsset(props.repoRoot ?? path.join(__dirname, '..', '..', '..'), {
           file: 'Dockerfile.production',
           exclude: ['target', 'data', 'deploy/node_modules', 'deploy/cdk.out', 'deploy/dist', '.git'],
@@ -521,7 +535,6 @@ export class McpPromptsStack extends Stack {
         MCP_PROMPTS_COGNITO_POOL_ID: userPool.userPoolId,
         MCP_PROMPTS_COGNITO_CLIENT_ID: appClient.userPoolClientId,
         MCP_PROMPTS_WRITE_SCOPE: s.writeScope,
-        MCP_PROMPTS_ADMIN_SCOPE: s.adminScope,
         // Above the ALB idle timeout, so the ALB always closes an idle connection first.
         MCP_PROMPTS_HEADER_READ_TIMEOUT: `${headerReadTimeout}s`,
         MCP_PROMPTS_LOG_LEVEL: 'info',
@@ -557,6 +570,21 @@ export class McpPromptsStack extends Stack {
           'The environment holds resource names, the Cognito pool and client ids and timeouts (none secret); the one secret comes from Secrets Manager through `secrets`.',
       },
     ]);
+
+    if (taskDef.executionRole) {
+      NagSuppressions.addResourceSuppressions(
+        taskDef.executionRole,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'ecr:GetAuthorizationToken cannot be scoped to a resource (AWS documents Resource "*"); the pull actions are on the one image repository.',
+            appliesTo: ['Resource::*'],
+          },
+        ],
+        true,
+      );
+    }
 
     const service = new ecs.FargateService(this, 'Service', {
       cluster,

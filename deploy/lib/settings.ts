@@ -31,8 +31,9 @@ export interface Settings {
   readonly cognitoDomainPrefix?: string;
   readonly callbackUrls: string[];
   readonly logRetentionDays: number;
+  /** Two AZs to use; unset: the first two of the region (a lookup with credentials at synth). */
+  readonly availabilityZones?: string[];
   readonly writeScope: string;
-  readonly adminScope: string;
 }
 
 function str(node: Node, key: string): string | undefined {
@@ -69,6 +70,15 @@ const FARGATE_MEMORY: Record<number, [number, number, number]> = {
   8192: [16384, 61440, 4096],
   16384: [32768, 122880, 8192],
 };
+
+function azs(raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (list.length < 2 || !list.every((z) => /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(z))) {
+    throw new Error(`context availabilityZones=${raw}: expected at least two zone names, e.g. eu-west-1a,eu-west-1b`);
+  }
+  return list;
+}
 
 export function readSettings(node: Node): Settings {
   const stage = str(node, 'stage') ?? 'prod';
@@ -124,7 +134,7 @@ export function readSettings(node: Node): Settings {
     callbackUrls:
       callbackUrls.length > 0 ? callbackUrls : domainName ? [`https://${domainName}/callback`] : [],
     logRetentionDays: int(node, 'logRetentionDays', 90, 1, 3653),
+    availabilityZones: azs(str(node, 'availabilityZones')),
     writeScope: str(node, 'writeScope') ?? 'prompts/write',
-    adminScope: str(node, 'adminScope') ?? 'prompts/admin',
   };
 }
