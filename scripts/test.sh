@@ -20,5 +20,12 @@ fi
 if ! python3 -c "import mcp.client.client" >/dev/null 2>&1; then
     python3 -m pip install --quiet "mcp>=2.3" || pip install --quiet "mcp>=2.3"
 fi
+# deploy/ (the AWS CDK app): npm ci, assertions tests with cdk-nag, cdk synth, cfn-lint and
+# checkov (PyPI, in deploy/.venv); tests/deploy.rs then uses the synthesized template.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "scripts/test.sh: npm (Node.js 20 or later) is needed for deploy/" >&2
+    exit 1
+fi
+deploy/scripts/check.sh
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"
