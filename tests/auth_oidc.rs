@@ -627,3 +627,97 @@ async fn mcp_metadata_names_the_oidc_issuer_and_accepts_its_tokens() {
         .to_string();
     assert!(challenge.contains("resource_metadata="), "{challenge}");
 }
+
+/// Rewrites the server's config (`{ROUTES}`, then `extra`) and reloads it with SIGHUP,
+/// returning once the `n`-th reload is logged.
+fn reload_with(s: &Server, extra: &str, n: usize) {
+    let text = base_config(&format!("{ROUTES}{extra}"))
+        .replace("{data}", &s.data_dir().display().to_string());
+    std::fs::write(&s.config, text).unwrap();
+    let pid = s.child.as_ref().unwrap().id() as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = s.log_text();
+        assert!(!log.contains("reload rejected"), "{log}");
+        if log.matches("reloaded configuration and plugins").count() >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload; log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// An `[[auth.oidc]]` table for `idp` accepting `client`, plus `extra` settings.
+fn provider(idp: &Idp, client: &str, extra: &str) -> String {
+    format!(
+        "\n[[auth.oidc]]\nissuer = \"{}\"\nclient_ids = [\"{client}\"]\n{extra}\n",
+        idp.issuer
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_keep_the_key_set_unless_the_auth_config_changed() {
+    let idp = Idp::start(&["rsa-a"]);
+    let s = server(&idp, "");
+    let cached = idp.sign("rsa-a", &claims(&idp, "alice"));
+    assert_eq!(get(&s, "/v1/private", Some(&cached)).await.status(), 200);
+    assert_eq!(idp.jwks_fetches(), 1);
+
+    // The same [auth] with another route: a real reload, and the key set is kept.
+    let route = "\n[[routes]]\npath = \"/v2/prompts\"\nhandler = \"prompt-store\"\n";
+    reload_with(&s, &format!("{route}{}", provider(&idp, "client-1", "")), 1);
+    assert_eq!(get(&s, "/v2/prompts", None).await.status(), 200, "reloaded");
+    let fresh = idp.sign("rsa-a", &claims(&idp, "bob"));
+    assert_eq!(get(&s, "/v1/private", Some(&fresh)).await.status(), 200);
+    assert_eq!(get(&s, "/v1/private", Some(&cached)).await.status(), 200);
+    // Time for a background prefetch, had the reload started one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        idp.jwks_fetches(),
+        1,
+        "an unchanged provider is not fetched again"
+    );
+
+    // Another app client: the same keys, but tokens of client-1 (cached or not) are
+    // refused from the reload on.
+    reload_with(&s, &provider(&idp, "client-2", ""), 2);
+    assert_refused(&s, &cached, "cached token of a client no longer accepted").await;
+    assert_refused(&s, &fresh, "token of a client no longer accepted").await;
+    let mut c = claims(&idp, "carol");
+    c["client_id"] = json!("client-2");
+    let client_2 = idp.sign("rsa-a", &c);
+    assert_eq!(get(&s, "/v1/private", Some(&client_2)).await.status(), 200);
+    assert_eq!(idp.jwks_fetches(), 1, "issuer and fetch settings unchanged");
+
+    // Changed fetch settings: a fresh key set, fetched again.
+    reload_with(&s, &provider(&idp, "client-2", "jwks_max_age = \"30m\""), 3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while idp.jwks_fetches() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no refetch");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(get(&s, "/v1/private", Some(&client_2)).await.status(), 200);
+    assert_eq!(idp.jwks_fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_after_replacing_the_dev_secret_refuses_tokens_of_the_old_one() {
+    let idp = Idp::start(&["rsa-a"]);
+    let s = server(&idp, "");
+    let old = s.token("dev-user", &[]);
+    assert_eq!(get(&s, "/v1/private", Some(&old)).await.status(), 200);
+    // Unchanged config and secret: still accepted.
+    reload_with(&s, &idp.config(""), 1);
+    assert_eq!(get(&s, "/v1/private", Some(&old)).await.status(), 200);
+
+    std::fs::write(s.data_dir().join("dev-secret"), "ab".repeat(32)).unwrap();
+    reload_with(&s, &idp.config(""), 2);
+    assert_refused(&s, &old, "token signed with the replaced secret").await;
+    let new = s.token("dev-user", &[]);
+    assert_eq!(get(&s, "/v1/private", Some(&new)).await.status(), 200);
+}

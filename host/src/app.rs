@@ -2,7 +2,7 @@
 //! swappable snapshot of everything derived from the config (plugins, routes, auth).
 //! Requests take the snapshot once and finish on it. Nothing here knows a transport.
 
-use crate::auth::{Authenticator, ClaimMapping, DevProvider, OidcProvider};
+use crate::auth::{AuthState, Authenticator};
 use crate::config::{AuthMode, LoadedConfig, ServerConfig};
 use crate::plugins::{LoadedPlugin, PluginSet, Runtime};
 use crate::storage::{self, Storage};
@@ -33,11 +33,21 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds a snapshot: loads every plugin and the auth providers.
+    /// Builds a snapshot with auth state of its own (one-shot uses such as `check`).
     pub async fn build(
         config: LoadedConfig,
         runtime: &Runtime,
         metrics: Option<Arc<Metrics>>,
+    ) -> anyhow::Result<Self> {
+        Self::build_with(config, runtime, &AuthState::new(metrics)).await
+    }
+
+    /// Builds a snapshot: loads every plugin, and takes the auth providers from `auth`,
+    /// which keeps key sets and the verified-token cache the previous config shares.
+    pub async fn build_with(
+        config: LoadedConfig,
+        runtime: &Runtime,
+        auth: &AuthState,
     ) -> anyhow::Result<Self> {
         let plugins = runtime.load_all(&config).await?;
         let mut routes = Vec::new();
@@ -68,29 +78,7 @@ impl Snapshot {
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".
         routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
-        let a = &config.config.auth;
-        let dev = match &a.dev {
-            Some(dc) => Some(DevProvider::load_async(&config, dc).await?),
-            None => None,
-        };
-        let oidc = if a.oidc.is_empty() {
-            Vec::new()
-        } else {
-            let client = crate::auth::jwks::http_client()?;
-            a.oidc
-                .iter()
-                .map(|p| OidcProvider::new(p, client.clone(), metrics.clone()))
-                .collect()
-        };
-        let auth = Authenticator::new(
-            dev,
-            oidc,
-            ClaimMapping {
-                default_tenant: a.default_tenant.clone(),
-                tenant_claim: a.tenant_claim.clone(),
-                tier_claim: a.tier_claim.clone(),
-            },
-        );
+        let auth = auth.authenticator(&config).await?;
         Ok(Self {
             config,
             plugins,
@@ -124,6 +112,8 @@ pub struct App {
     pub started: Instant,
     /// Prometheus metrics of the process (`/metrics`).
     pub metrics: Arc<Metrics>,
+    /// Key sets, HTTP client and verified-token cache, kept across reloads.
+    pub auth: AuthState,
 }
 
 /// Counts a request as in flight for as long as it lives.
@@ -152,6 +142,7 @@ impl App {
             ready: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             started: Instant::now(),
+            auth: AuthState::new(Some(metrics.clone())),
             metrics,
         }))
     }
@@ -166,7 +157,7 @@ impl App {
     /// Builds a snapshot from `config` and installs it atomically; requests already
     /// running finish on the snapshot they started with.
     pub async fn load(&self, config: LoadedConfig) -> anyhow::Result<()> {
-        let snapshot = Snapshot::build(config, &self.runtime, Some(self.metrics.clone())).await?;
+        let snapshot = Snapshot::build_with(config, &self.runtime, &self.auth).await?;
         snapshot.auth.prefetch_keys();
         self.snapshot.store(Some(Arc::new(snapshot)));
         Ok(())
@@ -186,7 +177,7 @@ impl App {
         if let Some(current) = self.snapshot() {
             warn_restart_only(&current.config, &config);
         }
-        let snapshot = Snapshot::build(config, &self.runtime, Some(self.metrics.clone())).await?;
+        let snapshot = Snapshot::build_with(config, &self.runtime, &self.auth).await?;
         snapshot.auth.prefetch_keys();
         self.runtime.retain_components(&snapshot.plugins);
         self.snapshot.store(Some(Arc::new(snapshot)));

@@ -3,15 +3,19 @@
 //! ~20 µs of CPU here, HS256 ~1.4 µs).
 //!
 //! Keyed by SHA-256 of the whole token (a forged token cannot collide with a verified one),
-//! bounded in size, and an entry is never used at or past the token's own `exp`. Written
-//! by hand because it is a few dozen lines and needs per-entry expiry equal to each token's
-//! `exp`, which general-purpose caches express only through extra machinery.
+//! bounded in size (moka: TinyLFU admission, so a burst of one-shot tokens cannot flush the
+//! tokens clients keep reusing), and an entry is never used at or past the token's own
+//! `exp` nor more than [`MAX_ENTRY_SECS`] after it was verified.
+//!
+//! One cache belongs to one auth configuration: `AuthState` hands the same cache to the
+//! next snapshot only when the auth config is unchanged, and a fresh one otherwise (never
+//! a cleared shared one, which requests still running on the old snapshot could refill
+//! with verifications the new config would refuse).
 
 use super::Principal;
+use moka::sync::Cache;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest an entry lives, whatever the token's `exp`: a verification depends on keys that
 /// can be withdrawn (a JWKS key the issuer retired, an HS256 secret past its rotation grace
@@ -19,14 +23,40 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const MAX_ENTRY_SECS: u64 = 300;
 
 pub struct VerifiedCache {
-    capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    /// `None` when disabled (capacity 0: benchmarks of the uncached path).
+    entries: Option<Cache<[u8; 32], Entry>>,
 }
 
+#[derive(Clone)]
 struct Entry {
     principal: Principal,
-    /// Unix seconds; the entry is dead from this second on.
+    /// Unix seconds; the entry is dead from this second on. Checked on every read: moka's
+    /// own expiry (below) runs on a monotonic clock from the insertion instant and can be
+    /// up to a second late against the wall-clock `exp`; it only reclaims memory.
     expires_at: u64,
+    /// `expires_at - now` at insertion, for moka's per-entry expiry.
+    ttl: Duration,
+}
+
+/// Per-entry expiry: the token's own lifetime, capped at [`MAX_ENTRY_SECS`].
+struct TokenExpiry;
+
+impl moka::Expiry<[u8; 32], Entry> for TokenExpiry {
+    fn expire_after_create(&self, _: &[u8; 32], e: &Entry, _: Instant) -> Option<Duration> {
+        Some(e.ttl)
+    }
+
+    // The same token verified again (two requests raced past the cache): the new entry's
+    // lifetime, which is never later than the old one's `exp`.
+    fn expire_after_update(
+        &self,
+        _: &[u8; 32],
+        e: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(e.ttl)
+    }
 }
 
 pub(super) fn now_secs() -> u64 {
@@ -41,51 +71,48 @@ fn key(token: &str) -> [u8; 32] {
 }
 
 impl VerifiedCache {
+    /// A cache of at most `capacity` verified tokens; 0 disables it.
     pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            entries: Mutex::new(HashMap::new()),
-        }
+        let entries = (capacity > 0).then(|| {
+            Cache::builder()
+                .max_capacity(capacity as u64)
+                .expire_after(TokenExpiry)
+                .build()
+        });
+        Self { entries }
     }
 
     /// The principal of a previously verified, still unexpired token.
     pub fn get(&self, token: &str, now: u64) -> Option<Principal> {
-        let map = self.entries.lock().ok()?;
-        let e = map.get(&key(token))?;
-        (now < e.expires_at).then(|| e.principal.clone())
+        let e = self.entries.as_ref()?.get(&key(token))?;
+        (now < e.expires_at).then_some(e.principal)
     }
 
     /// Remembers a verified token until its `exp`, at most [`MAX_ENTRY_SECS`].
     pub fn insert(&self, token: &str, principal: Principal, expires_at: u64, now: u64) {
-        if self.capacity == 0 || expires_at <= now {
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        if expires_at <= now {
             return;
         }
         let expires_at = expires_at.min(now.saturating_add(MAX_ENTRY_SECS));
-        let Ok(mut map) = self.entries.lock() else {
-            return;
-        };
-        if map.len() >= self.capacity {
-            map.retain(|_, e| e.expires_at > now);
-        }
-        if map.len() >= self.capacity {
-            // Still full of live tokens: drop an arbitrary tenth rather than scanning for
-            // the oldest; a dropped entry only costs one more verification.
-            let victims: Vec<[u8; 32]> = map.keys().take(self.capacity / 10 + 1).copied().collect();
-            for k in victims {
-                map.remove(&k);
-            }
-        }
-        map.insert(
+        entries.insert(
             key(token),
             Entry {
                 principal,
                 expires_at,
+                ttl: Duration::from_secs(expires_at - now),
             },
         );
     }
 
+    /// Entries held (approximate: moka applies evictions in batches).
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|m| m.len()).unwrap_or(0)
+        self.entries.as_ref().map_or(0, |c| {
+            c.run_pending_tasks();
+            c.entry_count() as usize
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -128,8 +155,8 @@ mod tests {
         for i in 0..100 {
             c.insert(&format!("tok-{i}"), p("s"), 1000, 1);
         }
-        assert!(c.len() <= 20);
-        assert!(c.get("tok-99", 2).is_some(), "the newest entry is kept");
+        assert!(c.len() <= 20, "{} entries", c.len());
+        assert!(!c.is_empty());
     }
 
     #[test]
@@ -138,5 +165,25 @@ mod tests {
         c.insert("t", p("a"), 1_000_000, 1000);
         assert!(c.get("t", 1000 + MAX_ENTRY_SECS - 1).is_some());
         assert!(c.get("t", 1000 + MAX_ENTRY_SECS).is_none());
+    }
+
+    #[test]
+    fn moka_drops_entries_after_their_lifetime() {
+        let c = VerifiedCache::new(10);
+        let now = now_secs();
+        c.insert("short", p("a"), now + 1, now);
+        c.insert("long", p("b"), now + 100, now);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(c.get("short", now).is_none(), "moka expired it by itself");
+        assert!(c.get("long", now).is_some());
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn capacity_zero_stores_nothing() {
+        let c = VerifiedCache::new(0);
+        c.insert("t", p("a"), 100, 1);
+        assert!(c.get("t", 2).is_none());
+        assert!(c.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 use super::{AuthError, Claims};
 use crate::config::{DevAuthConfig, LoadedConfig};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sha2::Digest as _;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,9 @@ enum Keys {
     Static {
         encoding: EncodingKey,
         decoding: DecodingKey,
+        /// SHA-256 of the secret: tells a reload whether the file's content changed,
+        /// without keeping a second copy of the secret.
+        digest: [u8; 32],
     },
     Rotating(std::sync::Arc<crate::secrets::RotatingSecret>),
 }
@@ -105,6 +109,7 @@ impl DevProvider {
                     .map_err(|e| DevSecretError::Key(e.to_string()))?,
                 decoding: DecodingKey::from_secret(&secret)
                     .map_err(|e| DevSecretError::Key(e.to_string()))?,
+                digest: sha2::Sha256::digest(&secret).into(),
             },
             validation: validation(dc),
         })
@@ -112,6 +117,16 @@ impl DevProvider {
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// Whether `other` verifies with the same secret: the same value from a file or the
+    /// environment, or the same refreshing Secrets Manager secret (which rotates itself).
+    pub(super) fn same_keys(&self, other: &DevProvider) -> bool {
+        match (&self.keys, &other.keys) {
+            (Keys::Static { digest: a, .. }, Keys::Static { digest: b, .. }) => a == b,
+            (Keys::Rotating(a), Keys::Rotating(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     pub(super) fn verify(&self, token: &str) -> Result<Claims, AuthError> {

@@ -27,7 +27,7 @@ pub enum JwksError {
 }
 
 /// Settings of one key set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JwksSettings {
     pub uri: String,
     pub timeout: Duration,
@@ -81,6 +81,25 @@ impl Jwks {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether a successfully fetched set younger than `max_age` is held: then a prefetch
+    /// (at start, and after every reload that kept this set) has nothing to do.
+    pub fn is_fresh(&self) -> bool {
+        self.keys
+            .load()
+            .fetched
+            .is_some_and(|t| t.elapsed() < self.settings.max_age)
+    }
+
+    /// Fetches the set in the background unless it is fresh; a reload that keeps this set
+    /// must not cost the issuer a request.
+    pub fn prefetch(self: &Arc<Self>) {
+        if self.is_fresh() {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.refresh_if_due().await });
     }
 
     /// The key for `kid`, fetching the set when the `kid` is unknown and the rate limit

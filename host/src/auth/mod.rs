@@ -9,13 +9,16 @@ mod cache;
 mod dev;
 pub mod jwks;
 mod oidc;
+mod state;
 
 pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
 pub use oidc::OidcProvider;
+pub use state::{AuthSetupError, AuthState};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An authenticated caller, as plugins see it (without the raw token).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -135,17 +138,19 @@ impl Claims {
 /// larger ones (`max_token_size`).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// All configured providers.
+/// All configured providers of one config snapshot. Built by [`AuthState::authenticator`],
+/// which shares key sets, the dev secret and the verified-token cache with the previous
+/// snapshot's when the config allows.
 pub struct Authenticator {
-    dev: Option<DevProvider>,
+    dev: Option<Arc<DevProvider>>,
     oidc: Vec<OidcProvider>,
     mapping: ClaimMapping,
-    verified: VerifiedCache,
+    verified: Arc<VerifiedCache>,
     max_token_bytes: usize,
 }
 
 /// Verified tokens remembered at once (about 200 bytes each).
-const VERIFIED_CACHE_ENTRIES: usize = 10_000;
+pub(crate) const VERIFIED_CACHE_ENTRIES: usize = 10_000;
 
 impl Authenticator {
     pub fn new(dev: Option<DevProvider>, oidc: Vec<OidcProvider>, mapping: ClaimMapping) -> Self {
@@ -159,6 +164,20 @@ impl Authenticator {
         mapping: ClaimMapping,
         entries: usize,
     ) -> Self {
+        Self::from_parts(
+            dev.map(Arc::new),
+            oidc,
+            mapping,
+            Arc::new(VerifiedCache::new(entries)),
+        )
+    }
+
+    fn from_parts(
+        dev: Option<Arc<DevProvider>>,
+        oidc: Vec<OidcProvider>,
+        mapping: ClaimMapping,
+        verified: Arc<VerifiedCache>,
+    ) -> Self {
         let max_token_bytes = oidc
             .iter()
             .map(OidcProvider::max_token_size)
@@ -167,7 +186,7 @@ impl Authenticator {
             dev,
             oidc,
             mapping,
-            verified: VerifiedCache::new(entries),
+            verified,
             max_token_bytes,
         }
     }

@@ -35,6 +35,13 @@ impl OidcProvider {
         client: reqwest::Client,
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
+        let jwks = Jwks::new(jwks_settings(c), client, metrics);
+        Self::with_jwks(c, Arc::new(jwks))
+    }
+
+    /// A provider verifying against an existing key set (one kept across reloads by
+    /// `AuthState`); `jwks` must have been made from `jwks_settings(c)`.
+    pub fn with_jwks(c: &OidcProviderConfig, jwks: Arc<Jwks>) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256];
         validation.set_issuer(&[c.issuer.as_str()]);
@@ -43,17 +50,6 @@ impl OidcProvider {
         validation.validate_aud = false;
         validation.validate_nbf = true;
         validation.leeway = c.leeway.as_secs();
-        let jwks = Jwks::new(
-            JwksSettings {
-                uri: c.jwks_uri(),
-                timeout: c.jwks_timeout,
-                max_size: c.jwks_max_size.0 as usize,
-                min_refresh_interval: c.jwks_refresh_interval,
-                max_age: c.jwks_max_age,
-            },
-            client,
-            metrics,
-        );
         Self {
             issuer: c.issuer.clone(),
             token_use: c.token_use.clone(),
@@ -62,7 +58,7 @@ impl OidcProvider {
             leeway: c.leeway.as_secs(),
             max_token_size: c.max_token_size.0 as usize,
             validation,
-            jwks: Arc::new(jwks),
+            jwks,
         }
     }
 
@@ -74,11 +70,14 @@ impl OidcProvider {
         self.max_token_size
     }
 
-    /// Fetches the key set now (in the background at start), so the first request does
-    /// not pay for it.
+    /// Fetches the key set in the background unless a fresh one is held, so the first
+    /// request does not pay for it.
     pub fn prefetch(&self) {
-        let jwks = Arc::clone(&self.jwks);
-        tokio::spawn(async move { jwks.refresh_if_due().await });
+        self.jwks.prefetch();
+    }
+
+    pub fn jwks(&self) -> &Arc<Jwks> {
+        &self.jwks
     }
 
     pub(super) async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
@@ -145,6 +144,17 @@ impl OidcProvider {
             return Err(AuthError::Audience);
         }
         Ok(())
+    }
+}
+
+/// How the key set of provider `c` is fetched.
+pub fn jwks_settings(c: &OidcProviderConfig) -> JwksSettings {
+    JwksSettings {
+        uri: c.jwks_uri(),
+        timeout: c.jwks_timeout,
+        max_size: c.jwks_max_size.0 as usize,
+        min_refresh_interval: c.jwks_refresh_interval,
+        max_age: c.jwks_max_age,
     }
 }
 
