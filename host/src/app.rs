@@ -2,7 +2,7 @@
 //! swappable snapshot of everything derived from the config (plugins, routes, auth).
 //! Requests take the snapshot once and finish on it. Nothing here knows a transport.
 
-use crate::auth::{AuthState, Authenticator};
+use crate::auth::{AuthState, Authenticator, TierCache};
 use crate::config::{AuthMode, LoadedConfig, ServerConfig};
 use crate::plugins::{LoadedPlugin, PluginSet, Runtime};
 use crate::storage::{self, Storage};
@@ -114,6 +114,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Key sets, HTTP client and verified-token cache, kept across reloads.
     pub auth: AuthState,
+    /// Stored-profile tiers of recent callers (`service/users.rs`).
+    pub tiers: TierCache,
 }
 
 /// Counts a request as in flight for as long as it lives.
@@ -143,6 +145,7 @@ impl App {
             inflight: AtomicUsize::new(0),
             started: Instant::now(),
             auth: AuthState::new(Some(metrics.clone())),
+            tiers: TierCache::default(),
             metrics,
         }))
     }

@@ -9,11 +9,13 @@ mod cache;
 mod dev;
 pub mod jwks;
 mod oidc;
+mod tiers;
 mod state;
 
 pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
 pub use oidc::OidcProvider;
+pub use tiers::{TIER_TTL, TierCache};
 pub use state::{AuthSetupError, AuthState};
 
 use serde::Deserialize;

@@ -44,3 +44,4 @@ pub mod policy {
 pub use handler::exports::mcp_prompts::plugin::prompts;
 pub use handler::mcp_prompts::plugin::{blob, config, kv, log, render, rendering, types};
 pub use policy::exports::mcp_prompts::plugin::access_policy;
+pub use policy::mcp_prompts::plugin::limits;

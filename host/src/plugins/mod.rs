@@ -7,6 +7,7 @@ pub(crate) mod bindings;
 mod cache;
 mod calls;
 mod engine;
+pub mod limits;
 mod runtime;
 mod state;
 

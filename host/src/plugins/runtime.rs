@@ -122,6 +122,8 @@ struct Inner {
     linker: Linker<State>,
     storage: Storage,
     allocator: Allocator,
+    /// Request budgets behind the policy world's `limits` import (process memory).
+    limiter: super::limits::Limiter,
     /// Set once by `App::new`; plugin calls are recorded only when set.
     metrics: std::sync::OnceLock<Arc<crate::telemetry::metrics::Metrics>>,
 }
@@ -144,6 +146,7 @@ impl Runtime {
                 linker,
                 storage,
                 allocator,
+                limiter: super::limits::Limiter::default(),
                 metrics: std::sync::OnceLock::new(),
             }),
         })
@@ -159,6 +162,10 @@ impl Runtime {
     pub fn retain_components(&self, set: &PluginSet) {
         let keep: Vec<Component> = set.values().map(|p| p.component.clone()).collect();
         self.inner.cache.retain(&keep);
+    }
+
+    pub(super) fn limiter(&self) -> &super::limits::Limiter {
+        &self.inner.limiter
     }
 
     pub fn allocator(&self) -> Allocator {
@@ -439,7 +446,7 @@ fn classify(plugin: &LoadedPlugin, e: wasmtime::Error) -> PluginFailure {
 
 /// One linker for all worlds: WASI (checked per plugin below) plus our interfaces.
 fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
-    use super::bindings::{blob, config, kv, log, render, rendering, types};
+    use super::bindings::{blob, config, kv, limits, log, render, rendering, types};
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
@@ -449,6 +456,7 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
     render::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     config::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    limits::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 
@@ -490,7 +498,7 @@ fn check_imports(
                 (_, "types" | "log" | "config")
                     | (World::PromptHandler, "kv" | "blob" | "render" | "rendering")
                     | (World::Renderer, "rendering")
-                    | (World::Policy, "kv")
+                    | (World::Policy, "kv" | "limits")
             );
             if !in_world {
                 return Err(refuse(format!(

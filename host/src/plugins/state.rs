@@ -1,8 +1,8 @@
 //! Per-call store state and the host side of the plugin imports (kv, blob, render, log,
-//! config). Every import checks the calling plugin's grants and scopes keys to the call's
+//! config, limits). Every import checks the calling plugin's grants and scopes keys to the call's
 //! tenant before touching storage.
 
-use super::bindings::{blob, config, kv, log, render, rendering};
+use super::bindings::{blob, config, kv, limits, log, render, rendering};
 use super::runtime::{CallScope, LoadedPlugin, PluginFailure, Runtime};
 use crate::storage::{self, Precondition, Scope, StorageError, WriteOp};
 use base64::Engine as _;
@@ -458,5 +458,42 @@ impl config::Host for State {
 
     async fn get_json(&mut self) -> Result<String> {
         Ok(self.plugin.config_json.clone())
+    }
+}
+
+/// Keys longer than this are hashed: the plugin's key is untrusted, the memory is ours.
+const MAX_LIMIT_KEY: usize = 256;
+
+impl limits::Host for State {
+    async fn check(
+        &mut self,
+        key: String,
+        cost: u32,
+        quota: limits::Quota,
+    ) -> Result<limits::Verdict> {
+        use sha2::Digest as _;
+        let key = if key.len() > MAX_LIMIT_KEY {
+            hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        } else {
+            key
+        };
+        let v = self.runtime.limiter().check(
+            super::limits::Key {
+                plugin: self.plugin.name.clone(),
+                tenant: self.scope.tenant.clone(),
+                key,
+            },
+            cost,
+            quota.limit,
+            std::time::Duration::from_millis(quota.window_ms.max(1)),
+        );
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Ok(limits::Verdict {
+            allowed: v.allowed,
+            limit: v.limit,
+            remaining: v.remaining,
+            reset_ms: ms(v.reset),
+            retry_after_ms: ms(v.retry_after),
+        })
     }
 }

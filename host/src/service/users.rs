@@ -74,7 +74,9 @@ pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Tokens without a tier claim get the tier of the caller's stored profile, if any.
+/// Tokens without a tier claim get the tier of the caller's stored profile, if any. The
+/// tier is cached for at most `auth::TIER_TTL` (`App::tiers`); writers of a profile on
+/// this host invalidate it.
 pub async fn apply_profile_tier(
     app: &App,
     snapshot: &Snapshot,
@@ -85,8 +87,17 @@ pub async fn apply_profile_tier(
     if p.tier_from_claim || !users.enabled || !users.tier_from_profile {
         return Ok(());
     }
-    let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
-    if let Some(t) = stored_tier(&profile) {
+    let tier = match app.tiers.get(&users.namespace, &p.tenant, &p.subject) {
+        Some(cached) => cached,
+        None => {
+            let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
+            let tier = stored_tier(&profile);
+            app.tiers
+                .insert(&users.namespace, &p.tenant, &p.subject, tier.clone());
+            tier
+        }
+    };
+    if let Some(t) = tier {
         p.tier = t;
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! The whole decision for one request: the access rules first, then the caller's
-//! request budget. Plain Rust over [`Counters`], so it is unit-tested natively.
+//! request budget. Plain Rust over [`Budgets`], so it is unit-tested natively.
 
-use crate::ratelimit::{self, Counters, Outcome, StoreError};
+use crate::ratelimit::{self, Budgets};
 use crate::rules::{self, Caller, Decision};
 use crate::settings::{RateLimits, Settings};
 
@@ -40,14 +40,11 @@ fn deny(status: u16, reason: impl Into<String>, headers: Vec<(String, String)>) 
 
 /// Decides one request. Requests the access rules refuse are not counted: they cost
 /// the server little, and a caller must not burn its budget on a missing login.
-/// `warn` receives problems worth an operator's attention.
 pub fn evaluate(
     settings: &Settings,
     principal: Option<Principal>,
     action: &str,
-    counters: &dyn Counters,
-    now_ms: u64,
-    warn: &mut dyn FnMut(String),
+    budgets: &dyn Budgets,
 ) -> Verdict {
     if let Decision::Deny {
         status,
@@ -77,42 +74,26 @@ pub fn evaluate(
         return Verdict::Allow(Vec::new());
     };
     let key = ratelimit::counter_key(principal.map(|p| (p.tenant, p.subject)));
-    match ratelimit::take(counters, &key, limit, limits.window_ms, now_ms) {
-        Ok(Outcome::Allowed(budget)) => Verdict::Allow(budget.headers()),
-        Ok(Outcome::Limited(budget)) => {
-            let mut headers = budget.headers();
-            headers.push(("Retry-After".to_owned(), budget.reset_secs.to_string()));
-            let who = if principal.is_some() {
-                "your"
-            } else {
-                "the anonymous"
-            };
-            deny(
-                429,
-                format!(
-                    "rate limit exceeded: {who} budget of {limit} requests per {} is spent; retry in {} s",
-                    window_text(limits.window_ms),
-                    budget.reset_secs
-                ),
-                headers,
-            )
-        }
-        Ok(Outcome::Contended) => deny(
-            429,
-            "too many concurrent requests; retry in a moment",
-            vec![("Retry-After".to_owned(), "1".to_owned())],
-        ),
-        // Fail open: a storage hiccup in the counters must not take the whole API down
-        // with it. Logged so that a missing grant or an outage is noticed.
-        Err(StoreError::Conflict) => Verdict::Allow(Vec::new()),
-        Err(StoreError::Other(m)) => {
-            warn(format!(
-                "rate limit not enforced: counter storage failed (is kv namespace '{}' granted to this plugin?): {m}",
-                limits.namespace
-            ));
-            Verdict::Allow(Vec::new())
-        }
+    let spent = budgets.spend(&key, limit, limits.window_ms);
+    if spent.allowed {
+        return Verdict::Allow(spent.headers());
     }
+    let mut headers = spent.headers();
+    let retry = spent.retry_after_secs();
+    headers.push(("Retry-After".to_owned(), retry.to_string()));
+    let who = if principal.is_some() {
+        "your"
+    } else {
+        "the anonymous"
+    };
+    deny(
+        429,
+        format!(
+            "rate limit exceeded: {who} budget of {limit} requests per {} is spent; retry in {retry} s",
+            window_text(limits.window_ms)
+        ),
+        headers,
+    )
 }
 
 fn window_text(ms: u64) -> String {
@@ -127,36 +108,33 @@ fn window_text(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ratelimit::Limits;
+    use crate::ratelimit::{Limits, Spent};
     use std::cell::RefCell;
     use std::collections::HashMap;
 
+    /// A fixed budget per key that never refills: enough to test the decisions.
     #[derive(Default)]
     struct Mem {
-        data: RefCell<HashMap<String, (Vec<u8>, u64)>>,
-        down: bool,
+        used: RefCell<HashMap<String, u64>>,
     }
 
-    impl Counters for Mem {
-        fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
-            if self.down {
-                return Err(StoreError::Other("denied: namespace not granted".into()));
+    impl Budgets for Mem {
+        fn spend(&self, key: &str, limit: u64, window_ms: u64) -> Spent {
+            let mut used = self.used.borrow_mut();
+            let n = used.entry(key.to_owned()).or_default();
+            let allowed = *n < limit;
+            if allowed {
+                *n += 1;
             }
-            Ok(self.data.borrow().get(key).cloned())
-        }
-
-        fn put(&self, key: &str, value: Vec<u8>, version: Option<u64>) -> Result<(), StoreError> {
-            let mut data = self.data.borrow_mut();
-            let current = data.get(key).map(|(_, v)| *v);
-            if current != version {
-                return Err(StoreError::Conflict);
+            Spent {
+                allowed,
+                limit,
+                remaining: limit - *n,
+                reset_ms: window_ms,
+                retry_after_ms: if allowed { 0 } else { window_ms / limit.max(1) },
             }
-            data.insert(key.into(), (value, current.unwrap_or(0) + 1));
-            Ok(())
         }
     }
-
-    const T0: u64 = 1_800_000_000_000;
 
     fn settings() -> Settings {
         Settings {
@@ -165,7 +143,6 @@ mod tests {
                 tiers: [("free".to_owned(), 2), ("premium".to_owned(), 4)].into(),
                 default: None,
                 anonymous: Some(1),
-                namespace: "ratelimits".into(),
             }),
             ..Settings::default()
         }
@@ -184,10 +161,7 @@ mod tests {
     }
 
     fn run(s: &Settings, p: Option<Principal>, action: &str, m: &Mem) -> Verdict {
-        let mut warnings = Vec::new();
-        let v = evaluate(s, p, action, m, T0, &mut |w| warnings.push(w));
-        assert!(warnings.is_empty(), "{warnings:?}");
-        v
+        evaluate(s, p, action, m)
     }
 
     fn remaining(v: &Verdict) -> Option<&str> {
@@ -256,11 +230,11 @@ mod tests {
             run(&s, None, "create", &m),
             deny(401, "authentication required", vec![])
         );
-        assert!(m.data.borrow().is_empty());
+        assert!(m.used.borrow().is_empty());
     }
 
     #[test]
-    fn off_misconfigured_and_storage_failures() {
+    fn off_and_misconfigured() {
         let e = vec![];
         let m = Mem::default();
         assert_eq!(
@@ -275,22 +249,6 @@ mod tests {
             run(&bad, None, "read", &m),
             Verdict::Deny { status: 403, .. }
         ));
-        let down = Mem {
-            down: true,
-            ..Mem::default()
-        };
-        let mut warnings = Vec::new();
-        let v = evaluate(
-            &settings(),
-            who("a", "free", &e),
-            "read",
-            &down,
-            T0,
-            &mut |w| warnings.push(w),
-        );
-        assert_eq!(v, Verdict::Allow(vec![]));
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("'ratelimits'"), "{}", warnings[0]);
     }
 
     #[test]

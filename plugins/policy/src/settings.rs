@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 /// Default `rate_window`.
 pub const DEFAULT_WINDOW_MS: u64 = 60_000;
-/// Default `rate_namespace`.
-pub const DEFAULT_RATE_NAMESPACE: &str = "ratelimits";
 
 /// Which scopes a write needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +133,7 @@ fn scopes(raw: Option<String>, warnings: &mut Vec<String>) -> WriteScopes {
 }
 
 /// `rate_limits` (a table of tier = requests per window, plus the special entries
-/// `anonymous` and `default`), `rate_window` and `rate_namespace`.
+/// `anonymous` and `default`) and `rate_window`.
 fn rate_limits(get: &impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> RateLimits {
     let Some(raw) = get("rate_limits") else {
         return RateLimits::Off;
@@ -172,16 +170,13 @@ fn rate_limits(get: &impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>
             DEFAULT_WINDOW_MS
         }),
     };
-    let namespace = get("rate_namespace")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_RATE_NAMESPACE.to_owned());
+    // `rate_namespace` (kv counters before 0.1.1) is accepted and ignored: budgets are
+    // kept by the host now, so old configs keep loading.
     RateLimits::On(Limits {
         window_ms,
         default: tiers.remove("default"),
         anonymous: tiers.remove("anonymous"),
         tiers,
-        namespace,
     })
 }
 
@@ -287,7 +282,6 @@ mod tests {
                 tiers: [("free".to_owned(), 60), ("premium".to_owned(), 600)].into(),
                 default: Some(10),
                 anonymous: Some(30),
-                namespace: "ratelimits".into(),
             })
         );
         let (s, _) = load_from(&[
@@ -297,7 +291,7 @@ mod tests {
         let RateLimits::On(l) = s.rate_limits else {
             panic!("{:?}", s.rate_limits)
         };
-        assert_eq!((l.window_ms, l.namespace.as_str()), (60_000, "counters"));
+        assert_eq!(l.window_ms, 60_000, "rate_namespace is ignored");
         assert_eq!((l.default, l.anonymous), (None, None));
         assert_eq!(
             load_from(&[("rate_limits", "{}")]).0.rate_limits,
