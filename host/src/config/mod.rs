@@ -11,6 +11,7 @@
 
 mod auth;
 mod aws;
+mod billing;
 mod cors;
 mod cross_table;
 mod mcp;
@@ -38,6 +39,9 @@ pub use root::{Config, Environment};
 pub use routes::{AuthMode, RouteConfig, is_scope_token};
 pub use runtime::RuntimeConfig;
 pub use server::{ListenerMode, RedirectConfig, ServerConfig};
+pub use billing::{
+    BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
+};
 pub use size::ByteSize;
 pub use storage::{StorageBackend, StorageConfig};
 pub use telemetry::{LogFormat, LoggingConfig, MetricsConfig};
@@ -155,6 +159,11 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         config,
     };
     loaded.config.validate(&Ctx { file: &loaded.file })?;
+    // Billing checks read the whole config (routes, users, storage), after the tables.
+    billing::validate(&loaded)?;
+pub use billing::{
+    BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
+};
     Ok(loaded)
 }
 

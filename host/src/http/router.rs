@@ -136,6 +136,11 @@ where
             .await
             .on(&route);
     }
+    if let Some(billing) = snapshot.billing.clone()
+        && let Some(ep) = super::rest::billing::Endpoint::of(path)
+    {
+        return super::rest::billing::serve(app, &snapshot, &billing, ep, req).await;
+    }
     if path == "/users/me" && snapshot.config.config.users.enabled {
         return users_me(app, &snapshot, req, request_id)
             .await

@@ -74,7 +74,10 @@ pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Tokens without a tier claim get the tier of the caller's stored profile, if any.
+/// Tokens without a tier claim get the tier of the caller's stored profile, if any; the
+/// tier is cached for at most `auth::TIER_TTL` (`App::tiers`). With `[billing]` the
+/// profile (operator tier, then Stripe state) decides for every token, read on every
+/// request so that a processed Stripe event decides the very next one.
 pub async fn apply_profile_tier(
     app: &App,
     snapshot: &Snapshot,
@@ -82,11 +85,29 @@ pub async fn apply_profile_tier(
     _request_id: &str,
 ) -> Result<(), Error> {
     let users = &snapshot.config.config.users;
-    if p.tier_from_claim || !users.enabled || !users.tier_from_profile {
+    let billing = snapshot.billing.as_deref();
+    if (p.tier_from_claim && billing.is_none()) || !users.enabled || !users.tier_from_profile {
         return Ok(());
     }
-    let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
-    if let Some(t) = stored_tier(&profile) {
+    if let Some(b) = billing {
+        let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
+        let claim = p.tier_from_claim.then(|| p.tier.clone());
+        p.tier = b
+            .resolve(&profile, claim.as_deref(), crate::billing::now_secs())
+            .tier;
+        return Ok(());
+    }
+    let tier = match app.tiers.get(&users.namespace, &p.tenant, &p.subject) {
+        Some(cached) => cached,
+        None => {
+            let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
+            let tier = stored_tier(&profile);
+            app.tiers
+                .insert(&users.namespace, &p.tenant, &p.subject, tier.clone());
+            tier
+        }
+    };
+    if let Some(t) = tier {
         p.tier = t;
     }
     Ok(())
@@ -145,9 +166,11 @@ pub async fn update(
         return Err(e);
     }
     let now = now_rfc3339();
-    // Operator-set and history fields survive a user's PUT.
-    if let Some(t) = current.get("tier") {
-        next.insert("tier".into(), t.clone());
+    // Operator-set, billing and history fields survive a user's PUT.
+    for k in ["tier", "billing"] {
+        if let Some(v) = current.get(k) {
+            next.insert(k.into(), v.clone());
+        }
     }
     let created = current
         .get("createdAt")
