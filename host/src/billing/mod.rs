@@ -428,6 +428,15 @@ impl Billing {
     }
 }
 
+/// The operator-set tier of a profile (`user set-tier`), if any.
+pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
+    profile
+        .get("tier")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,13 +520,4 @@ mod tests {
         let r = b.resolve(&unknown, None, now);
         assert_eq!((r.tier.as_str(), r.plan.is_none()), ("free", true));
     }
-}
-
-/// The operator-set tier of a profile (`user set-tier`), if any.
-fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
-    profile
-        .get("tier")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
 }

@@ -30,6 +30,9 @@ pub mod watch;
 
 pub use auth::{AuthConfig, DevAuthConfig, OidcProviderConfig, TokenUse};
 pub use aws::{AwsStorageConfig, NamespaceTable, SecretsManagerSource};
+pub use billing::{
+    BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
+};
 pub use cors::CorsConfig;
 pub use mcp::{McpConfig, McpStdioConfig};
 pub use names::is_valid_name;
@@ -39,9 +42,6 @@ pub use root::{Config, Environment};
 pub use routes::{AuthMode, RouteConfig, is_scope_token};
 pub use runtime::RuntimeConfig;
 pub use server::{ListenerMode, RedirectConfig, ServerConfig};
-pub use billing::{
-    BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
-};
 pub use size::ByteSize;
 pub use storage::{StorageBackend, StorageConfig};
 pub use telemetry::{LogFormat, LoggingConfig, MetricsConfig};
@@ -161,9 +161,6 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
     loaded.config.validate(&Ctx { file: &loaded.file })?;
     // Billing checks read the whole config (routes, users, storage), after the tables.
     billing::validate(&loaded)?;
-pub use billing::{
-    BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
-};
     Ok(loaded)
 }
 

@@ -65,17 +65,7 @@ pub async fn load(
     }
 }
 
-/// The tier a profile assigns, if any (used when the token has no tier claim).
-pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
-    profile
-        .get("tier")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-}
-
-/// Tokens without a tier claim get the tier of the caller's stored profile, if any; the
-/// tier is cached for at most `auth::TIER_TTL` (`App::tiers`). With `[billing]` the
+/// Tokens without a tier claim get the tier of the caller's stored profile, if any. With `[billing]` the
 /// profile (operator tier, then Stripe state) decides for every token, read on every
 /// request so that a processed Stripe event decides the very next one.
 pub async fn apply_profile_tier(
@@ -97,16 +87,8 @@ pub async fn apply_profile_tier(
             .tier;
         return Ok(());
     }
-    let tier = match app.tiers.get(&users.namespace, &p.tenant, &p.subject) {
-        Some(cached) => cached,
-        None => {
-            let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
-            let tier = stored_tier(&profile);
-            app.tiers
-                .insert(&users.namespace, &p.tenant, &p.subject, tier.clone());
-            tier
-        }
-    };
+    let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
+    let tier = crate::billing::stored_tier(&profile);
     if let Some(t) = tier {
         p.tier = t;
     }

@@ -10,14 +10,14 @@
 // Errors here are complete responses, built only on the (rare) error path.
 #![allow(clippy::result_large_err)]
 
-use crate::http::problem::{Problem, json};
+use crate::app::{App, Snapshot};
 use crate::billing::signature::{self, SignatureError};
 use crate::billing::{Billing, ProcessError, now_secs};
-use crate::service::{self, AuthRules};
-use crate::app::{App, Snapshot};
 use crate::config::{AuthMode, SUBSCRIPTION_PATH, WEBHOOK_PATH};
+use crate::http::problem::{Problem, json};
 use crate::http::router::Handled;
 use crate::http::{Body, method_not_allowed};
+use crate::service::{self, AuthRules};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -119,7 +119,7 @@ where
             return Problem::bad_request("invalid-event", e.to_string()).into_response();
         }
     };
-    let kind = super::events::Kind::of(&event.kind);
+    let kind = crate::billing::events::Kind::of(&event.kind);
     let kv = app.storage.kv.clone();
     match billing.process(kv.as_ref(), &event, now).await {
         Ok(outcome) => {
@@ -238,7 +238,8 @@ async fn subscription<B>(
             principal: Some(p), ..
         }) => p,
         Ok(_) => {
-            let e = service::Error::unauthorized("authentication required", service::Challenge::Bearer);
+            let e =
+                service::Error::unauthorized("authentication required", service::Challenge::Bearer);
             return (Problem::from(e).into_response(), None);
         }
         Err(e) => return (Problem::from(e).into_response(), None),
@@ -246,7 +247,10 @@ async fn subscription<B>(
     let subject = Some(principal.subject.clone());
     let kv = app.storage.kv.clone();
     let users = &snapshot.config.config.users;
-    let profile = match service::users::load(kv.as_ref(), &users.namespace, &principal).await.map_err(Problem::from) {
+    let profile = match service::users::load(kv.as_ref(), &users.namespace, &principal)
+        .await
+        .map_err(Problem::from)
+    {
         Ok((profile, _)) => profile,
         Err(p) => return (p.into_response(), subject),
     };
