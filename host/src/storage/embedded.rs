@@ -13,6 +13,18 @@ use std::path::{Path, PathBuf};
 /// keeps prefix scans within one tenant and makes cross-tenant reads unrepresentable.
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 
+/// Whether another process holds the store in `dir` open (redb takes an exclusive file
+/// lock): a running server, which the data commands then reach through its API instead.
+/// A store that does not exist yet is not locked, and is not created here.
+pub fn is_locked(dir: &Path) -> bool {
+    let path = dir.join("kv.redb");
+    path.exists()
+        && matches!(
+            Database::create(&path),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+        )
+}
+
 pub struct EmbeddedKv {
     db: Arc<Database>,
 }
