@@ -101,7 +101,7 @@ pub async fn choose(
             data_dir.display()
         );
     };
-    let Needs { scopes, tenant } = needs(&lc)?;
+    let Needs { scopes, tenant } = needs(lc.as_ref())?;
     let provider = crate::auth::DevProvider::load_async(&lc, dc).await?;
     let mut extra = serde_json::Map::new();
     if let Some(t) = tenant {
