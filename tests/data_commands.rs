@@ -291,7 +291,7 @@ async fn set_tier_while_the_server_runs_shows_in_users_me() {
     assert_eq!(r.status(), 400);
     let r = s
         .client
-        .put(&format!("{tier_url}?tenant=bad%20tenant"))
+        .put(format!("{tier_url}?tenant=bad%20tenant"))
         .bearer_auth(&admin)
         .json(&json!({"tier": "gold"}))
         .send()
