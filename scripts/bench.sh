@@ -9,6 +9,7 @@
 #   BENCH_DURATION     measured time per run (default 10s)
 #   BENCH_WARMUP       unmeasured warm-up per run (default 2s)
 #   BENCH_CONNECTIONS  concurrent keep-alive connections (default 16)
+#   BENCH_MANY         connections of the high-concurrency row (default 256)
 #   BENCH_THREADS      load generator worker threads (default 1)
 #   BENCH_ROUNDS       how many times the whole sequence runs (default 1)
 #   BENCH_OUT          where the raw JSON lines go (default target/bench/http-DATE.jsonl)
@@ -26,6 +27,7 @@ table() { if command -v column >/dev/null; then column -t -s $'\t'; else cat; fi
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
+MANY=${BENCH_MANY:-256}
 THREADS=${BENCH_THREADS:-1}
 ROUNDS=${BENCH_ROUNDS:-1}
 mkdir -p target/bench
@@ -34,7 +36,7 @@ OUT=${BENCH_OUT:-$ROOT/target/bench/http-$(date +%Y%m%d-%H%M%S).jsonl}
 if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     echo "== building (release) =="
     cargo plugins
-    cargo build --release -p mcp-prompts --examples --bins
+    cargo build --release --workspace --examples --bins
 fi
 
 BIN=$ROOT/target/release/mcp-prompts
@@ -109,7 +111,6 @@ path = "$WASM/policy.wasm"
 world = "policy"
 memory_limit = "16MiB"
 timeout = "1s"
-kv = ["ratelimits"]
 
 [plugins.policy.config]
 anonymous_read = true
@@ -121,6 +122,34 @@ path = "/v1/prompts"
 handler = "prompt-store"
 auth = "optional"
 policies = ["policy"]
+
+# The same store behind config/dev.toml's policy with rate limits on (its keys and window;
+# budgets far too large to trip, so every request is counted and none refused).
+[plugins.limited]
+path = "$WASM/policy.wasm"
+world = "policy"
+memory_limit = "16MiB"
+timeout = "1s"
+
+[plugins.limited.config]
+anonymous_read = true
+write_requires_auth = true
+write_scopes = []
+rate_window = "60s"
+
+[plugins.limited.config.rate_limits]
+anonymous = 1000000000
+free = 1000000000
+premium = 1000000000
+
+[[routes]]
+path = "/v1/limited"
+handler = "prompt-store"
+auth = "optional"
+policies = ["limited"]
+
+[mcp]
+route = "/v1/limited"
 EOF
 
 # --- seed one prompt (import runs while the server is stopped: one writer) ---------------
@@ -182,12 +211,17 @@ echo "== raw results: $OUT"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
 APPLY_BODY='{"variables":{"name":"Ada","topic":"benchmarks"}}'
+# A development token (HS256, tier "free"), as an authenticated client sends it.
+TOKEN=$("$BIN" token --config "$CONFIG" --sub bench-user)
+AUTH="authorization: Bearer $TOKEN"
+# MCP prompts/get in the stateless 2026-07-28 revision (no session).
+MCP_BODY='{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"bench-greet","arguments":{"name":"Ada","topic":"benchmarks"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
 
-# run LABEL PID URL [loadgen args...]
+# [CONNS=N] run LABEL PID URL [loadgen args...]
 run() {
     local label=$1 pid=$2 url=$3
     shift 3
-    "$LOADGEN" --url "$url" --ca "$CA" --connections "$CONNECTIONS" --duration "$DURATION" \
+    "$LOADGEN" --url "$url" --ca "$CA" --connections "${CONNS:-$CONNECTIONS}" --duration "$DURATION" \
         --warmup "$WARMUP" --threads "$THREADS" --watch-pid "$pid" --label "$label" "$@" \
         | tee -a "$OUT" >"$TMP/last.json"
     # Tag with the round so the table can pair each run with its own baseline.
@@ -199,9 +233,21 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     echo "-- round $ROUND/$ROUNDS"
     run "bare GET" "$BARE_PID" "$BARE_URL/"
     run "server GET /health" "$SERVER_PID" "$SERVER_URL/health"
-    run "server GET prompt" "$SERVER_PID" "$SERVER_URL/v1/prompts/$PROMPT_ID"
+    run "server GET prompt" "$SERVER_PID" "$SERVER_URL/v1/prompts/$PROMPT_ID" \
+        --expect-body "$PROMPT_ID"
     run "server POST apply" "$SERVER_PID" "$SERVER_URL/v1/prompts/$PROMPT_ID/apply" \
-        --method POST --body "$APPLY_BODY"
+        --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
+    run "auth+limits GET prompt" "$SERVER_PID" "$SERVER_URL/v1/limited/$PROMPT_ID" \
+        --header "$AUTH" --expect-body "$PROMPT_ID"
+    run "auth+limits POST apply" "$SERVER_PID" "$SERVER_URL/v1/limited/$PROMPT_ID/apply" \
+        --header "$AUTH" --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
+    run "auth+limits MCP prompts/get" "$SERVER_PID" "$SERVER_URL/mcp" \
+        --header "$AUTH" --method POST --body "$MCP_BODY" --jsonrpc --expect-body "Hello Ada" \
+        --header "accept: application/json, text/event-stream" \
+        --header "mcp-protocol-version: 2026-07-28" \
+        --header "mcp-method: prompts/get" --header "mcp-name: bench-greet"
+    CONNS=$MANY run "auth+limits GET prompt, $MANY conns" "$SERVER_PID" \
+        "$SERVER_URL/v1/limited/$PROMPT_ID" --header "$AUTH" --expect-body "$PROMPT_ID"
 done
 
 echo
@@ -210,11 +256,11 @@ jq -r -s '
   def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
   def ms(x): if x == null then "-" else r(x / 1000; 2) end;
   (map(select(.label == "bare GET")) | map({key: (.round | tostring), value: .}) | from_entries) as $base
-  | ["round", "target", "req/s", "p50 ms", "p99 ms", "errors", "srv CPU us/req",
+  | ["round", "target", "req/s", "p50 ms", "p99 ms", "errors", "429s", "srv CPU us/req",
      "req/s ratio", "p50 ratio", "p99 ratio", "CPU/req ratio"],
     (.[] | . as $x | $base[($x.round | tostring)] as $b
       | [ ($x.round | tostring), $x.label, r($x.rps; 0), ms($x.p50_us), ms($x.p99_us),
-          ($x.errors | tostring), r($x.server_cpu_us_per_req; 1),
+          ($x.errors | tostring), (($x.status_429 // 0) | tostring), r($x.server_cpu_us_per_req; 1),
           r($x.rps / $b.rps; 3), r($x.p50_us / $b.p50_us; 2), r($x.p99_us / $b.p99_us; 2),
           (if $x.server_cpu_us_per_req == null or $b.server_cpu_us_per_req == null then "-"
            else r($x.server_cpu_us_per_req / $b.server_cpu_us_per_req; 2) end) ])

@@ -117,6 +117,7 @@ fn call_context() -> CallContext {
         request_id: "bench".into(),
         principal: None,
         tenant: "default".into(),
+        spend: Default::default(),
     }
 }
 

@@ -12,6 +12,9 @@
 //!         --method POST --body '{"variables":{"name":"Ada"}}'
 //! ```
 //!
+//! `--expect-body TEXT` and `--jsonrpc` check each 2xx body (a JSON-RPC error inside a 200
+//! is an error); 429 responses are counted apart (`status_429`) as well as in `errors`.
+//!
 //! Bounded: it stops by itself (every request has a timeout, the whole run a hard deadline)
 //! and refuses any target that is not a loopback address.
 
@@ -69,6 +72,13 @@ struct Args {
     /// Worker threads of the load generator (1 leaves the other core(s) to the server).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// A 2xx response whose body does not contain this text counts as an error.
+    #[arg(long)]
+    expect_body: Option<String>,
+    /// The target speaks JSON-RPC: a 2xx response counts only if its body is a JSON-RPC
+    /// response with a `result` (a JSON-RPC `error` inside a 200 is an error).
+    #[arg(long)]
+    jsonrpc: bool,
     /// Per-request timeout; a request over it counts as an error and reconnects.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     request_timeout: Duration,
@@ -112,6 +122,8 @@ struct Target {
     body: Bytes,
     headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
     request_timeout: Duration,
+    expect_body: Option<String>,
+    jsonrpc: bool,
 }
 
 /// What one connection task measured.
@@ -120,6 +132,10 @@ struct Tally {
     requests: u64,
     errors: u64,
     non_2xx: u64,
+    /// Responses with status 429 (also counted in `non_2xx` and `errors`).
+    status_429: u64,
+    /// 2xx responses whose body failed `--expect-body` / `--jsonrpc` (also in `errors`).
+    bad_body: u64,
     bytes: u64,
     first_error: Option<String>,
 }
@@ -132,6 +148,8 @@ impl Tally {
             requests: 0,
             errors: 0,
             non_2xx: 0,
+            status_429: 0,
+            bad_body: 0,
             bytes: 0,
             first_error: None,
         })
@@ -186,6 +204,8 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 total.requests += t.requests;
                 total.errors += t.errors;
                 total.non_2xx += t.non_2xx;
+                total.status_429 += t.status_429;
+                total.bad_body += t.bad_body;
                 total.bytes += t.bytes;
                 if total.first_error.is_none() {
                     total.first_error = t.first_error;
@@ -233,6 +253,8 @@ async fn run(args: Args) -> anyhow::Result<String> {
         "max_us": if total.hist.is_empty() { serde_json::Value::Null } else { total.hist.max().into() },
         "errors": total.errors,
         "non_2xx": total.non_2xx,
+        "status_429": total.status_429,
+        "bad_body": total.bad_body,
         "response_bytes": total.bytes,
         "first_error": total.first_error,
         "server_cpu_us_per_req": cpu_per_req(cpu0, cpu1),
@@ -299,6 +321,8 @@ fn target(args: &Args) -> anyhow::Result<Target> {
         body: args.body.clone().map(Bytes::from).unwrap_or_default(),
         headers,
         request_timeout: args.request_timeout,
+        expect_body: args.expect_body.clone(),
+        jsonrpc: args.jsonrpc,
     })
 }
 
@@ -398,24 +422,37 @@ async fn connection_loop(
             let resp = s.send_request(req).await?;
             let status = resp.status();
             let body = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body.len()))
+            Ok::<_, hyper::Error>((status, body))
         })
         .await;
         let done = Instant::now();
         match outcome {
-            Ok(Ok((status, len))) => {
+            Ok(Ok((status, body))) => {
+                let bad = if status.is_success() {
+                    check_body(&t, &body).err()
+                } else {
+                    None
+                };
                 // Count only requests that both started and finished inside the window.
                 if measured && done <= measure_to {
                     tally.requests += 1;
-                    tally.bytes += len as u64;
+                    tally.bytes += body.len() as u64;
                     let us = done.duration_since(sent).as_micros().max(1) as u64;
                     tally.hist.saturating_record(us);
                     if !status.is_success() {
                         tally.non_2xx += 1;
+                        if status == hyper::StatusCode::TOO_MANY_REQUESTS {
+                            tally.status_429 += 1;
+                        }
                         tally.error(true, format!("HTTP {status}"));
+                    } else if let Some(why) = bad {
+                        tally.bad_body += 1;
+                        tally.error(true, why);
                     }
                 } else if !status.is_success() {
                     tally.error(false, format!("HTTP {status}"));
+                } else if let Some(why) = bad {
+                    tally.error(false, why);
                 }
             }
             Ok(Err(e)) => {
@@ -428,6 +465,24 @@ async fn connection_loop(
             }
         }
     }
+}
+
+/// `--expect-body` and `--jsonrpc` on a 2xx body; `Err` says what was wrong.
+fn check_body(t: &Target, body: &[u8]) -> Result<(), String> {
+    let text = || String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    if let Some(want) = &t.expect_body
+        && !String::from_utf8_lossy(body).contains(want.as_str())
+    {
+        return Err(format!("body lacks {want:?}: {}", text()));
+    }
+    if t.jsonrpc {
+        let v: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| format!("body is not JSON ({e}): {}", text()))?;
+        if v.get("error").is_some() || v.get("result").is_none() {
+            return Err(format!("JSON-RPC error in a 2xx: {}", text()));
+        }
+    }
+    Ok(())
 }
 
 /// Linux USER_HZ is 100 on every mainstream architecture: one tick is 10 ms.

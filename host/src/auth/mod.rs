@@ -9,14 +9,14 @@ mod cache;
 mod dev;
 pub mod jwks;
 mod oidc;
-mod tiers;
 mod state;
+mod tiers;
 
 pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
 pub use oidc::OidcProvider;
-pub use tiers::{TIER_TTL, TierCache};
 pub use state::{AuthSetupError, AuthState};
+pub use tiers::{TIER_TTL, TierCache};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

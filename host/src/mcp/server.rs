@@ -68,6 +68,7 @@ impl PromptServer {
                     principal: Some(local.principal.clone()),
                 },
                 snapshot,
+                spend: Default::default(),
             }),
             pattern: "stdio".into(),
         })
@@ -182,9 +183,12 @@ impl ServerHandler for PromptServer {
         let call = self.call(&cx)?;
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();
-        let result = tools::call(&call, &name, args)
-            .await
-            .map_err(|m| McpError::invalid_params(m, Some(json!({"tool": name}))))?;
+        let result = tools::call(&call, &name, args).await.map_err(|e| match e {
+            tools::CallError::Unknown(m) => {
+                McpError::invalid_params(m, Some(json!({"tool": name})))
+            }
+            tools::CallError::RateLimited(e) => super::errors::rate_limited(&e),
+        })?;
         // The service has recorded the change for every session of the tenant, on any
         // host; a stdio client is told directly.
         if tools::is_write(&name) && result.is_error != Some(true) && self.local.is_some() {

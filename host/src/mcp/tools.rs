@@ -273,12 +273,22 @@ pub fn error_result(p: &Problem) -> CallToolResult {
     r
 }
 
-/// Runs a tool. `Err` only for an unknown tool (a protocol error: invalid params).
+/// Why a tool call is a JSON-RPC error rather than an error result.
+pub enum CallError {
+    /// An unknown tool (invalid params).
+    Unknown(String),
+    /// The caller's request budget is spent: the request was not served, which the
+    /// client must see as a protocol error it can back off from
+    /// (`errors::RATE_LIMITED`).
+    RateLimited(Problem),
+}
+
+/// Runs a tool. `Err` for an unknown tool and for a spent rate limit.
 pub async fn call(
     backend: &Call,
     name: &str,
     args: Map<String, Value>,
-) -> Result<CallToolResult, String> {
+) -> Result<CallToolResult, CallError> {
     let page_size = backend.page_size();
     let outcome = match name {
         "list_prompts" | "search_prompts" => {
@@ -352,10 +362,13 @@ pub async fn call(
             }
             .await
         }
-        other => return Err(format!("unknown tool: {other}")),
+        other => return Err(CallError::Unknown(format!("unknown tool: {other}"))),
     };
-    Ok(match outcome {
-        Ok(v) => ok(v),
-        Err(p) => error_result(&p),
-    })
+    match outcome {
+        Ok(v) => Ok(ok(v)),
+        Err(p) if p.kind == crate::service::ErrorKind::RateLimited => {
+            Err(CallError::RateLimited(p))
+        }
+        Err(p) => Ok(error_result(&p)),
+    }
 }

@@ -17,11 +17,16 @@ pub struct CallContext {
     pub request_id: String,
     pub principal: Option<Principal>,
     pub tenant: String,
+    /// What the request has spent of its rate limits; clones of one request share it.
+    pub spend: super::limits::RequestSpend,
 }
 
 impl CallContext {
     fn scope(&self) -> CallScope {
-        CallScope::new(&self.request_id, &self.tenant)
+        CallScope {
+            spend: self.spend.clone(),
+            ..CallScope::new(&self.request_id, &self.tenant)
+        }
     }
 
     fn to_wit(&self) -> types::CallContext {

@@ -18,8 +18,8 @@
 //! budget early; the `mcp_prompts_*` metrics do not count that, it is documented instead.
 
 use moka::sync::Cache;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Active keys remembered at once (about 150 bytes each).
@@ -69,6 +69,18 @@ impl moka::Expiry<Key, Arc<Cell>> for IdleForWindow {
     }
 }
 
+/// What one request has spent so far, per key: a request spends a key's budget at most
+/// once, however many policy decisions it needs (MCP `prompts/get` reads, then renders;
+/// an import asks for create and update). Shared by the clones of one request.
+#[derive(Clone, Default)]
+pub struct RequestSpend(Arc<Mutex<Vec<(Key, Verdict)>>>);
+
+impl std::fmt::Debug for RequestSpend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestSpend")
+    }
+}
+
 pub struct Limiter {
     epoch: Instant,
     cells: Cache<Key, Arc<Cell>>,
@@ -95,11 +107,43 @@ impl Limiter {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
+    /// [`Limiter::check`], unless this request already spent `key`: then the verdict it
+    /// got then, spending nothing more.
+    pub fn check_once(
+        &self,
+        spend: &RequestSpend,
+        key: Key,
+        cost: u32,
+        limit: u64,
+        window: Duration,
+    ) -> Verdict {
+        // One request's lock: uncontended, held across the check so that two decisions of
+        // one request cannot both spend.
+        let mut spent = spend.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, v)) = spent.iter().find(|(k, _)| *k == key) {
+            return *v;
+        }
+        let v = self.check(key.clone(), cost, limit, window);
+        spent.push((key, v));
+        v
+    }
+
     /// Spends `cost` of `key`'s budget of `limit` per `window`.
     pub fn check(&self, key: Key, cost: u32, limit: u64, window: Duration) -> Verdict {
-        let window_ns = u64::try_from(window.as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        self.check_at(key, cost, limit, window, self.now_ns())
+    }
+
+    /// [`Limiter::check`] at `now_ns` nanoseconds after the limiter's epoch (the clock
+    /// is a parameter so that tests and benchmarks need not sleep).
+    pub fn check_at(
+        &self,
+        key: Key,
+        cost: u32,
+        limit: u64,
+        window: Duration,
+        now_ns: u64,
+    ) -> Verdict {
+        let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX).max(1);
         if limit == 0 {
             return Verdict {
                 allowed: false,
@@ -115,14 +159,17 @@ impl Limiter {
                 window_ns: AtomicU64::new(window_ns),
             })
         });
-        cell.window_ns.store(window_ns, Ordering::Relaxed);
-        // T: one request's share of the window; tau: the burst tolerance (one window).
+        if cell.window_ns.load(Ordering::Relaxed) != window_ns {
+            cell.window_ns.store(window_ns, Ordering::Relaxed);
+        }
+        // T: one request's share of the window; tau: the burst tolerance, `limit` shares
+        // (one window, rounded down to whole shares so that exactly `limit` fit).
         let t = (window_ns / limit).max(1);
-        let tau = window_ns;
+        let tau = t.saturating_mul(limit);
         let increment = t.saturating_mul(u64::from(cost.max(1)));
+        let now = now_ns;
         let mut tat = cell.tat.load(Ordering::Acquire);
         loop {
-            let now = self.now_ns();
             let start = tat.max(now);
             let next = start.saturating_add(increment);
             let ahead = next - now;
@@ -204,12 +251,23 @@ mod tests {
     fn budgets_refill_at_the_steady_rate() {
         let l = Limiter::default();
         let w = Duration::from_millis(100);
+        let t0 = 1_000_000_000;
         for _ in 0..4 {
-            assert!(l.check(key("a"), 1, 4, w).allowed);
+            assert!(l.check_at(key("a"), 1, 4, w, t0).allowed);
         }
-        assert!(!l.check(key("a"), 1, 4, w).allowed);
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(l.check(key("a"), 1, 4, w).allowed, "25 ms refill one");
+        let v = l.check_at(key("a"), 1, 4, w, t0);
+        assert!(!v.allowed);
+        assert_eq!(v.retry_after, Duration::from_millis(25));
+        assert!(!l.check_at(key("a"), 1, 4, w, t0 + 24_999_999).allowed);
+        let v = l.check_at(key("a"), 1, 4, w, t0 + 25_000_000);
+        assert!(v.allowed, "25 ms refill one");
+        assert_eq!(v.remaining, 0);
+        // A whole quiet window refills the whole budget, and no more.
+        let later = t0 + 1_000_000_000;
+        for _ in 0..4 {
+            assert!(l.check_at(key("a"), 1, 4, w, later).allowed);
+        }
+        assert!(!l.check_at(key("a"), 1, 4, w, later).allowed);
     }
 
     #[test]
@@ -250,11 +308,25 @@ mod tests {
     }
 
     #[test]
-    fn idle_keys_are_forgotten() {
+    fn a_request_spends_a_key_once() {
         let l = Limiter::default();
-        l.check(key("a"), 1, 1, Duration::from_millis(20));
-        assert_eq!(l.len(), 1);
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(l.len(), 0);
+        let w = Duration::from_secs(60);
+        let one = RequestSpend::default();
+        let a = l.check_once(&one, key("a"), 1, 10, w);
+        let again = l.check_once(&one.clone(), key("a"), 1, 10, w);
+        assert_eq!((a.remaining, again), (9, a));
+        assert_eq!(l.check_once(&one, key("b"), 1, 10, w).remaining, 9);
+        let other = RequestSpend::default();
+        assert_eq!(l.check_once(&other, key("a"), 1, 10, w).remaining, 8);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_key_capacity() {
+        let l = Limiter::new(100);
+        let w = Duration::from_secs(3600);
+        for i in 0..1_000 {
+            l.check(key(&format!("k{i}")), 1, 10, w);
+        }
+        assert!(l.len() <= 100, "{}", l.len());
     }
 }

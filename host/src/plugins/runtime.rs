@@ -23,6 +23,8 @@ pub struct CallScope {
     pub tenant: String,
     /// Log lines the plugin may still write during this call.
     pub log_budget: u32,
+    /// The request's rate-limit spending (`limits` import), shared by its calls.
+    pub spend: super::limits::RequestSpend,
 }
 
 impl CallScope {
@@ -31,6 +33,7 @@ impl CallScope {
             request_id: request_id.into(),
             tenant: tenant.into(),
             log_budget: 100,
+            spend: Default::default(),
         }
     }
 }

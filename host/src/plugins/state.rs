@@ -477,7 +477,8 @@ impl limits::Host for State {
         } else {
             key
         };
-        let v = self.runtime.limiter().check(
+        let v = self.runtime.limiter().check_once(
+            &self.scope.spend,
             super::limits::Key {
                 plugin: self.plugin.name.clone(),
                 tenant: self.scope.tenant.clone(),

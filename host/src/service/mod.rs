@@ -33,6 +33,7 @@ pub use prompts::PromptService;
 
 use crate::app::Snapshot;
 use crate::plugins::CallContext;
+pub use crate::plugins::limits::RequestSpend;
 use std::sync::Arc;
 
 /// One request as the service sees it: its id, the config snapshot it started on (and
@@ -42,6 +43,9 @@ pub struct Request {
     pub id: String,
     pub snapshot: Arc<Snapshot>,
     pub caller: Caller,
+    /// What this request has spent of its rate limits (one spend per key, however many
+    /// policy decisions the request needs).
+    pub spend: RequestSpend,
 }
 
 impl Request {
@@ -51,6 +55,7 @@ impl Request {
             request_id: self.id.clone(),
             principal: self.caller.principal.clone(),
             tenant: self.caller.tenant.clone(),
+            spend: self.spend.clone(),
         }
     }
 

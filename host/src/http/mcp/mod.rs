@@ -128,6 +128,7 @@ where
             id: request_id.to_string(),
             snapshot: snapshot.clone(),
             caller,
+            spend: Default::default(),
         }),
         pattern: mcp.path.trim_end_matches('/').to_string(),
     };
@@ -335,6 +336,11 @@ where
         peer.protocol_version = version::parse(&s.version);
         dispatch(env, id, msg, peer).await
     };
+    // A spent budget is answered at once; the session's notifications wait for a
+    // request that is served.
+    if let Some(retry) = crate::mcp::errors::rate_limited_reply(&reply) {
+        return rate_limited_response(&reply, retry);
+    }
     // Changes made since this session last heard (through any host) are announced on
     // this response's event stream, before the response itself.
     let storage = &env.app.storage;
@@ -478,7 +484,32 @@ async fn stateless_request(
             .with_protocol_version(version::parse(&requested));
         dispatch(env, id, msg, peer).await
     };
+    if let Some(retry) = crate::mcp::errors::rate_limited_reply(&reply) {
+        return rate_limited_response(&reply, retry);
+    }
     json_response(StatusCode::OK, &reply)
+}
+
+/// A rate-limited JSON-RPC error as HTTP `429` with `Retry-After` and the policy's
+/// `X-RateLimit-*` headers (from the error's `data.headers`), so that HTTP clients and
+/// proxies back off as they would from the REST API.
+fn rate_limited_response(reply: &Value, retry: u64) -> Response<Body> {
+    let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, reply);
+    let h = resp.headers_mut();
+    if let Some(Value::Object(extra)) = reply.pointer("/error/data/headers") {
+        for (k, v) in extra {
+            if let (Some(v), true) = (v.as_str(), k.starts_with("x-ratelimit-"))
+                && let (Ok(name), Ok(value)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                )
+            {
+                h.insert(name, value);
+            }
+        }
+    }
+    h.insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    resp
 }
 
 /// Request methods of the MCP revisions we speak.
