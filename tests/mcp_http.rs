@@ -217,7 +217,9 @@ async fn exercise(rev: ProtocolVersion) {
             "delete_prompt",
             "get_prompt",
             "list_prompts",
+            "list_versions",
             "search_prompts",
+            "set_label",
             "update_prompt"
         ]
     );

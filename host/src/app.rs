@@ -23,6 +23,10 @@ pub struct Route {
     /// Fixed tenant of a shared catalog route.
     pub tenant: Option<String>,
     pub read_only: bool,
+    /// Reads without a version or label serve the first of these the prompt has.
+    pub default_labels: Vec<String>,
+    /// Label → the scope its moves need.
+    pub protected_labels: std::collections::BTreeMap<String, String>,
 }
 
 pub struct Snapshot {
@@ -74,6 +78,8 @@ impl Snapshot {
                 scopes: r.scopes.clone(),
                 tenant: r.tenant.clone(),
                 read_only: r.read_only,
+                default_labels: r.default_labels.clone(),
+                protected_labels: r.protected_labels.clone(),
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".

@@ -155,6 +155,32 @@ pub fn all() -> Vec<Tool> {
                 .open_world(false),
         ),
         Tool::new(
+            "list_versions",
+            "Every version of a prompt (oldest first) and its labels (latest, production, ...)",
+            schema(json!({"id": {"type": "string", "minLength": 1}}), &["id"]),
+        )
+        .with_annotations(read.clone()),
+        Tool::new(
+            "set_label",
+            "Point a label (e.g. production, staging) at a version of a prompt: deploy or roll back. Protected labels need their scope; 'latest' moves by itself",
+            schema(
+                json!({
+                    "id": {"type": "string", "minLength": 1},
+                    "label": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+                    "version": {"type": "integer", "minimum": 1},
+                    "expectedVersion": {"type": "integer", "minimum": 1, "description": "Fail unless the label points at this version now (REST If-Match)"}
+                }),
+                &["id", "label", "version"],
+            ),
+        )
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(false)
+                .idempotent(true)
+                .open_world(false),
+        ),
+        Tool::new(
             "delete_prompt",
             "Delete a prompt and its versions",
             schema(json!({"id": {"type": "string", "minLength": 1}}), &["id"]),
@@ -171,7 +197,10 @@ pub fn all() -> Vec<Tool> {
 
 /// Whether the named tool changes prompts (then `list_changed` is due).
 pub fn is_write(name: &str) -> bool {
-    matches!(name, "create_prompt" | "update_prompt" | "delete_prompt")
+    matches!(
+        name,
+        "create_prompt" | "update_prompt" | "delete_prompt" | "set_label"
+    )
 }
 
 /// An invalid argument, reported like a REST validation failure.
@@ -244,6 +273,7 @@ fn list_filter(
         tags,
         text: string_arg(args, "search", search_required)?,
         access_level: string_arg(args, "accessLevel", false)?,
+        label: string_arg(args, "label", false)?,
         limit: int_arg(args, "limit", 1, crate::service::prompts::MAX_LIMIT.into())?
             .map_or(page_size, |n| n as u32),
         cursor: string_arg(args, "cursor", false)?,
@@ -349,6 +379,41 @@ pub async fn call(
                 let id = string_arg(&args, "id", true)?.unwrap_or_default();
                 backend.delete(&id).await?;
                 Ok(json!({"deleted": true, "id": id}))
+            }
+            .await
+        }
+        "list_versions" => {
+            async {
+                reject_unknown(&args, &["id"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let svc = backend.service()?;
+                let permit = svc
+                    .authorize(crate::service::policy::Action::Read, Some(&id))
+                    .await?;
+                let versions = svc.versions(&permit, &id).await?;
+                let labels = svc.labels(&permit, &id).await?;
+                let versions: Value = serde_json::from_str(versions.get())
+                    .map_err(|e| Problem::internal(&backend.request.id, &e.to_string()))?;
+                Ok(json!({"id": id, "versions": versions, "labels": labels}))
+            }
+            .await
+        }
+        "set_label" => {
+            async {
+                reject_unknown(&args, &["id", "label", "version", "expectedVersion"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let label = string_arg(&args, "label", true)?.unwrap_or_default();
+                let version = int_arg(&args, "version", 1, u64::MAX)?
+                    .ok_or_else(|| invalid("version", "is required"))?;
+                let expected = int_arg(&args, "expectedVersion", 1, u64::MAX)?;
+                let svc = backend.service()?;
+                let permit = svc
+                    .authorize(crate::service::policy::Action::Update, Some(&id))
+                    .await?;
+                let l = svc
+                    .set_label(&permit, &id, &label, version, expected)
+                    .await?;
+                Ok(json!(l))
             }
             .await
         }

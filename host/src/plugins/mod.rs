@@ -11,8 +11,9 @@ mod runtime;
 mod state;
 
 pub use calls::{
-    Applied, CallContext, Decision, Denial, FieldError, HandlerError, HandlerResult, ListQuery,
-    PolicyRequest, PromptCalls, PromptPage, RenderError, RenderRequest, UpsertOutcome,
+    Applied, CallContext, Decision, Denial, FieldError, HandlerError, HandlerResult, HistoryPage,
+    Label, LabelMove, ListQuery, PolicyRequest, PromptCalls, PromptPage, RenderError,
+    RenderRequest, Resolved, Selector, UpsertOutcome,
 };
 pub use engine::Allocator;
 pub use runtime::{CallScope, LoadError, LoadedPlugin, PluginFailure, PluginSet, Pre, Runtime};

@@ -1,17 +1,23 @@
 //! Storage, listing and rendering rules, run natively against an in-memory host.
 
 use crate::access::Viewer;
-use crate::apply::{Applied, apply};
+use crate::apply::Applied;
 use crate::backend::{
     Backend, Entry, Error, KvError, Page, Precondition, RenderError, RenderRequest, WriteOp,
 };
 use crate::compose::{Stamp, new_prompt};
 use crate::input::{normalise, parse_body};
+use crate::labels;
 use crate::list::{ListPage, Query, list};
 use crate::model::{FieldError, Prompt};
+use crate::store::Selector;
 use crate::store::{self, Outcome};
 use crate::validate::{combine, validate};
 use serde_json::{Value, json};
+
+fn apply(b: &dyn Backend, v: Viewer, id: &str, vars: &str) -> Result<Applied, Error> {
+    crate::apply::apply(b, v, id, &Selector::Current, vars)
+}
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1312,4 +1318,165 @@ fn walk_as(b: &Mem, viewer: Viewer, mut q: Query) -> (Vec<String>, usize) {
             None => return (ids, pages),
         }
     }
+}
+
+fn labels_of(b: &Mem, id: &str) -> Vec<(String, u64)> {
+    labels::list(b, ALICE, id)
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.name, l.version))
+        .collect()
+}
+
+fn three_versions(b: &Mem) {
+    create(b, json!({"id": "lp", "name": "L", "content": "v1"}));
+    store::update(b, ALICE, "lp", r#"{"content": "v2"}"#, None).unwrap();
+    store::update(b, ALICE, "lp", r#"{"content": "v3"}"#, None).unwrap();
+}
+
+#[test]
+fn labels_point_move_and_resolve_with_fallback() {
+    let b = Mem::default();
+    three_versions(&b);
+    assert_eq!(labels_of(&b, "lp"), [("latest".to_owned(), 3)]);
+    let prod = || vec!["production".to_owned(), "latest".to_owned()];
+    // No production yet: the default falls back to latest.
+    let (l, p) = labels::resolve(&b, ALICE, "lp", &prod()).unwrap();
+    assert_eq!((l.as_str(), p.version), ("latest", 3));
+
+    labels::set(&b, ALICE, "lp", "production", 1, None, Some("alice")).unwrap();
+    let (l, p) = labels::resolve(&b, ALICE, "lp", &prod()).unwrap();
+    assert_eq!((l.as_str(), p.content.as_str()), ("production", "v1"));
+
+    // If-Match on the label's current version.
+    assert!(matches!(
+        labels::set(&b, ALICE, "lp", "production", 2, Some(3), None),
+        Err(Error::PreconditionFailed(_))
+    ));
+    labels::set(&b, ALICE, "lp", "production", 2, Some(1), Some("bob")).unwrap();
+    // Setting it where it is writes no history.
+    labels::set(&b, ALICE, "lp", "production", 2, None, Some("bob")).unwrap();
+    assert_eq!(
+        labels_of(&b, "lp"),
+        [("latest".to_owned(), 3), ("production".to_owned(), 2)]
+    );
+    assert_eq!(
+        labels::pointing_at(&b, ALICE, "lp", 2).unwrap(),
+        ["production"]
+    );
+
+    assert_eq!(
+        labels::remove(&b, ALICE, "lp", "production", Some(2), None),
+        Ok(2)
+    );
+    assert!(matches!(
+        labels::remove(&b, ALICE, "lp", "production", None, None),
+        Err(Error::NotFound(_))
+    ));
+    let (l, _) = labels::resolve(&b, ALICE, "lp", &prod()).unwrap();
+    assert_eq!(l, "latest");
+
+    let h = labels::history(&b, ALICE, "lp", "production", None, 0).unwrap();
+    let moves: Vec<_> = h
+        .moves
+        .iter()
+        .map(|m| (m.from, m.to, m.by.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (None, Some(1), Some("alice".to_owned())),
+            (Some(1), Some(2), Some("bob".to_owned())),
+            (Some(2), None, None),
+        ]
+    );
+    // Re-adding after a removal continues the history.
+    labels::set(&b, ALICE, "lp", "production", 3, None, None).unwrap();
+    let h = labels::history(&b, ALICE, "lp", "production", None, 2).unwrap();
+    assert_eq!(h.moves.len(), 2);
+    let rest = labels::history(&b, ALICE, "lp", "production", h.next_cursor.as_deref(), 2).unwrap();
+    assert_eq!(rest.moves.len(), 2);
+    assert_eq!(rest.moves[1].to, Some(3));
+    assert_eq!(rest.next_cursor, None);
+}
+
+#[test]
+fn label_bad_input() {
+    let b = Mem::default();
+    three_versions(&b);
+    for bad in ["latest", "Prod", "", "a/b", &"x".repeat(65)] {
+        assert!(
+            matches!(
+                labels::set(&b, ALICE, "lp", bad, 1, None, None),
+                Err(Error::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    for n in [0, 4] {
+        assert!(matches!(
+            labels::set(&b, ALICE, "lp", "staging", n, None, None),
+            Err(Error::NotFound(_))
+        ));
+    }
+    assert!(matches!(
+        labels::set(&b, ALICE, "nope", "staging", 1, None, None),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        labels::resolve(&b, ALICE, "lp", &["staging".to_owned()]),
+        Err(Error::NotFound(m)) if m.contains("staging")
+    ));
+    // If-Match on a label that does not exist.
+    assert!(matches!(
+        labels::set(&b, ALICE, "lp", "staging", 1, Some(1), None),
+        Err(Error::PreconditionFailed(_))
+    ));
+    for i in 0..labels::MAX_LABELS {
+        labels::set(&b, ALICE, "lp", &format!("l{i}"), 1, None, None).unwrap();
+    }
+    assert!(matches!(
+        labels::set(&b, ALICE, "lp", "one-too-many", 1, None, None),
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[test]
+fn labels_of_a_deleted_prompt_do_not_attach_to_its_successor() {
+    let b = Mem::default();
+    three_versions(&b);
+    labels::set(&b, ALICE, "lp", "production", 2, None, None).unwrap();
+    // A cleanup that stopped early leaves label and history entries behind.
+    let leftovers: Vec<_> = b
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("l/") || k.starts_with("h/"))
+        .map(|k| (k.clone(), b.kv_get(&k).unwrap().unwrap().value))
+        .collect();
+    store::delete(&b, ALICE, "lp").unwrap();
+    assert!(b.keys().iter().all(|k| !k.contains("lp")), "{:?}", b.keys());
+    for (k, v) in &leftovers {
+        b.raw_put(k, v);
+    }
+    create(&b, json!({"id": "lp", "name": "L", "content": "new"}));
+    store::update(&b, ALICE, "lp", r#"{"content": "new2"}"#, None).unwrap();
+    assert_eq!(labels_of(&b, "lp"), [("latest".to_owned(), 2)]);
+    let h = labels::history(&b, ALICE, "lp", "production", None, 0).unwrap();
+    assert!(h.moves.is_empty());
+    labels::set(&b, ALICE, "lp", "production", 1, None, None).unwrap();
+    let h = labels::history(&b, ALICE, "lp", "production", None, 0).unwrap();
+    assert_eq!(h.moves.len(), 1);
+    assert_eq!(h.moves[0].from, None);
+}
+
+#[test]
+fn apply_at_a_label_renders_that_version() {
+    let b = Mem::default();
+    three_versions(&b);
+    labels::set(&b, ALICE, "lp", "production", 1, None, None).unwrap();
+    let at = Selector::Labels(vec!["production".into(), "latest".into()]);
+    let a = crate::apply::apply(&b, ALICE, "lp", &at, "{}").unwrap();
+    assert_eq!(a.content, "v1");
+    let a = crate::apply::apply(&b, ALICE, "lp", &Selector::Version(2), "{}").unwrap();
+    assert_eq!(a.content, "v2");
 }
