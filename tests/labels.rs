@@ -443,6 +443,34 @@ async fn mcp_set_label(a: &Api, token: &str, label: &str, version: u64) -> Resul
     }
 }
 
+/// A data directory written by release 0.1 (`mcp-prompts import` of `legacy`, twice with
+/// different content, and `plain`): text prompts without labels. They read, render, list
+/// and take labels without a migration.
+#[tokio::test(flavor = "multi_thread")]
+async fn prompts_written_by_release_0_1_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = dir.path().join("data/kv");
+    std::fs::create_dir_all(&kv).unwrap();
+    std::fs::copy(
+        common::repo_root().join("tests/fixtures/release-0.1/kv/kv.redb"),
+        kv.join("kv.redb"),
+    )
+    .unwrap();
+    let a = Api::new(Server::start_in(dir, &protect(common::base_config(""))));
+    let (content, version) = content_of(&a, "/v1/prompts/legacy").await;
+    assert_eq!((content.as_str(), version), ("Hello {{name}}, second edition", 2));
+    assert_eq!(content_of(&a, "/v1/prompts/legacy?version=1").await.1, 1);
+    assert_eq!(content_of(&a, "/v1/prompts/plain?label=latest").await.0, "Plain text prompt");
+    let v = body(a.get("/v1/prompts/legacy/labels").await).await;
+    assert_eq!(v["labels"], json!([{"name": "latest", "version": 2, "updatedAt": v["labels"][0]["updatedAt"], "updatedBy": null}]));
+    let r = send(&a, reqwest::Method::PUT, "/v1/prompts/legacy/labels/production", &deployer(&a), Some(json!({"version": 1})), None).await;
+    assert_eq!(r.status(), 200);
+    let r = a.post("/v1/prompts/legacy/apply", &json!({"variables": {"name": "Ada"}})).await;
+    assert_eq!(body(r).await["content"], "Hello Ada, first edition");
+    let listed = body(a.get("/v1/prompts?label=production").await).await;
+    assert_eq!(listed["prompts"].as_array().unwrap().len(), 1);
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded_backend {

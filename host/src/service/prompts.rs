@@ -163,6 +163,20 @@ impl<'a> PromptService<'a> {
         Ok(p)
     }
 
+    /// Deletes one past version that no label points at.
+    pub async fn delete_version(
+        &self,
+        permit: &Permit,
+        id: &str,
+        version: u64,
+    ) -> Result<(), Error> {
+        self.check(permit, Action::Delete, Some(id))?;
+        self.with_calls(async |c| c.delete_version(id, version).await)
+            .await?;
+        self.changed().await;
+        Ok(())
+    }
+
     /// Every label of a prompt, `latest` first.
     pub async fn labels(&self, permit: &Permit, id: &str) -> Result<Vec<Label>, Error> {
         self.check(permit, Action::Read, Some(id))?;

@@ -303,6 +303,11 @@ impl wit::Guest for Component {
         .map_err(handler_error)
     }
 
+    fn delete_version(ctx: CallContext, id: String, version: u64) -> Result<(), wit::HandlerError> {
+        let host = Host::new();
+        labels::delete_version(&host, host.viewer(&ctx), &id, version).map_err(handler_error)
+    }
+
     fn labels(ctx: CallContext, id: String) -> Result<Vec<wit::Label>, wit::HandlerError> {
         let host = Host::new();
         labels::list(&host, host.viewer(&ctx), &id)

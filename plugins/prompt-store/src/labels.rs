@@ -367,6 +367,9 @@ pub fn set(
         let cur = load(b, viewer, id, label)?;
         // The target must exist and be readable by the caller.
         version_of(b, viewer, &cur.head, version)?;
+        let target = b
+            .kv_get(&version_key(id, version))?
+            .ok_or_else(|| Error::NotFound(format!("prompt '{id}' has no version {version}")))?;
         let live = cur.live();
         if let Some(n) = expected
             && live != Some(n)
@@ -389,7 +392,14 @@ pub fn set(
                 format!("prompt '{id}' already has {MAX_LABELS} labels; remove one first"),
             ));
         }
-        let (ops, next) = move_ops(b, id, label, &cur, Some(version), by)?;
+        let (mut ops, next) = move_ops(b, id, label, &cur, Some(version), by)?;
+        // Rewriting the version unchanged asserts that it still exists: a concurrent
+        // `delete_version` of it makes this move conflict instead of dangling.
+        ops.push(WriteOp::Put {
+            key: target.key,
+            value: target.value,
+            precondition: Precondition::Version(target.version),
+        });
         match b.kv_transact(ops) {
             Ok(_) => {
                 return Ok(Label {
@@ -470,4 +480,61 @@ pub fn history(
     }
     let next_cursor = page.next_cursor.filter(|_| !page.entries.is_empty());
     Ok(HistoryPage { moves, next_cursor })
+}
+
+/// Deletes version `n` of a prompt, which must not be its newest version (`latest`) nor
+/// be pointed at by any label (`conflict` naming them). Versions are otherwise immutable:
+/// this is the only way one changes.
+pub fn delete_version(b: &dyn Backend, viewer: Viewer, id: &str, n: u64) -> Result<(), Error> {
+    for attempt in 0..MAX_ATTEMPTS {
+        store::backoff(attempt);
+        let (head, _) = load_visible(b, viewer, id)?;
+        let missing = || Error::NotFound(format!("prompt '{id}' has no version {n}"));
+        if n == 0 || n > head.version {
+            return Err(missing());
+        }
+        if n == head.version {
+            return Err(Error::Conflict(format!(
+                "version {n} is the newest version of prompt '{id}' (label 'latest'); write a new version first or delete the prompt"
+            )));
+        }
+        let entry = b.kv_get(&version_key(id, n))?.ok_or_else(missing)?;
+        access::require(viewer, &decode_prompt(&entry)?, missing)?;
+        let prefix = labels_prefix(id);
+        let page = b.kv_query(&prefix, None, 1000)?;
+        let mut pointing = Vec::new();
+        let mut ops = vec![WriteOp::Delete {
+            key: entry.key.clone(),
+            precondition: Precondition::Version(entry.version),
+        }];
+        for e in page.entries {
+            let s: Stored = decode(&e.key, &e.value)?;
+            if s.version.is_none() || s.generation != head.created_at {
+                continue;
+            }
+            if s.version == Some(n) {
+                pointing.push(e.key[prefix.len()..].to_owned());
+            }
+            // Unchanged rewrites: a label moved onto `n` meanwhile makes this conflict.
+            ops.push(WriteOp::Put {
+                key: e.key,
+                value: e.value,
+                precondition: Precondition::Version(e.version),
+            });
+        }
+        if !pointing.is_empty() {
+            return Err(Error::Conflict(format!(
+                "version {n} of prompt '{id}' is labelled {}; move or remove those labels first",
+                pointing.join(", ")
+            )));
+        }
+        match b.kv_transact(ops) {
+            Ok(_) => return Ok(()),
+            Err(KvError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict(format!(
+        "prompt '{id}' is being modified concurrently; try again"
+    )))
 }

@@ -155,7 +155,11 @@ pub fn select(
 fn fresh_prompt(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<Prompt, Error> {
     let parsed = parse_body(body).map_err(Error::Invalid)?;
     let now = b.now();
-    let stamp = Stamp { now: &now, author };
+    let stamp = Stamp {
+        now: &now,
+        author,
+        by: author,
+    };
     let id_given = parsed.draft.id.is_some();
     let (prompt, id_errors) = new_prompt(parsed.draft, &stamp);
     let mut errors = parsed.errors;
@@ -285,6 +289,7 @@ pub fn update(
     let stamp = Stamp {
         now: &now,
         author: None,
+        by: viewer.subject,
     };
 
     for attempt in 0..MAX_ATTEMPTS {

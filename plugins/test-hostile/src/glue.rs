@@ -75,6 +75,14 @@ impl wit::Guest for Component {
         Err(not_found(&id))
     }
 
+    fn delete_version(
+        _ctx: CallContext,
+        id: String,
+        _version: u64,
+    ) -> Result<(), wit::HandlerError> {
+        Err(not_found(&id))
+    }
+
     fn labels(_ctx: CallContext, id: String) -> Result<Vec<wit::Label>, wit::HandlerError> {
         Err(not_found(&id))
     }

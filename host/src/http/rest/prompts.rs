@@ -10,6 +10,7 @@
 //! | DELETE | `/{id}` | delete |
 //! | GET | `/{id}/versions` | versions |
 //! | POST | `/{id}/apply` (`?version=N` or `?label=L`) | apply |
+//! | DELETE | `/{id}/versions/{n}` | delete_version |
 //! | GET | `/{id}/labels` | labels |
 //! | GET | `/{id}/labels/{label}` | labels (one) |
 //! | PUT | `/{id}/labels/{label}` (`If-Match`) | set_label |
@@ -39,6 +40,7 @@ enum Target {
     Collection,
     Item(String),
     Versions(String),
+    Version(String, u64),
     Apply(String),
     Labels(String),
     Label(String, String),
@@ -59,6 +61,13 @@ impl Target {
             [i] if !i.is_empty() => Ok(Target::Item(id(i)?)),
             [i, "versions"] if !i.is_empty() => Ok(Target::Versions(id(i)?)),
             [i, "apply"] if !i.is_empty() => Ok(Target::Apply(id(i)?)),
+            [i, "versions", n] if !i.is_empty() => match n.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(Target::Version(id(i)?, n)),
+                _ => Err(Problem::bad_request(
+                    "invalid-parameter",
+                    format!("a version must be a positive integer, got {n:?}"),
+                )),
+            },
             [i, "labels"] if !i.is_empty() => Ok(Target::Labels(id(i)?)),
             [i, "labels", l] if !i.is_empty() && !l.is_empty() => Ok(Target::Label(id(i)?, id(l)?)),
             [i, "labels", l, "history"] if !i.is_empty() && !l.is_empty() => {
@@ -74,6 +83,7 @@ impl Target {
             Target::Item(_) => "GET, PUT, DELETE",
             Target::Versions(_) | Target::Labels(_) | Target::LabelHistory(..) => "GET",
             Target::Apply(_) => "POST",
+            Target::Version(..) => "DELETE",
             Target::Label(..) => "GET, PUT, DELETE",
         }
     }
@@ -84,6 +94,7 @@ impl Target {
             Target::Item(_) => format!("{base}/{{id}}"),
             Target::Versions(_) => format!("{base}/{{id}}/versions"),
             Target::Apply(_) => format!("{base}/{{id}}/apply"),
+            Target::Version(..) => format!("{base}/{{id}}/versions/{{version}}"),
             Target::Labels(_) => format!("{base}/{{id}}/labels"),
             Target::Label(..) => format!("{base}/{{id}}/labels/{{label}}"),
             Target::LabelHistory(..) => format!("{base}/{{id}}/labels/{{label}}/history"),
@@ -96,6 +107,7 @@ impl Target {
             Target::Item(i)
             | Target::Versions(i)
             | Target::Apply(i)
+            | Target::Version(i, _)
             | Target::Labels(i)
             | Target::Label(i, _)
             | Target::LabelHistory(i, _) => Some(i),
@@ -134,7 +146,7 @@ where
         // Moving a label is a write to the prompt: read-only catalogs refuse it, and
         // policies see it as an update of that prompt.
         (&Method::PUT | &Method::DELETE, Target::Label(..)) => Action::Update,
-        (&Method::DELETE, Target::Item(_)) => Action::Delete,
+        (&Method::DELETE, Target::Item(_) | Target::Version(..)) => Action::Delete,
         (&Method::POST, Target::Apply(_)) => Action::Render,
         _ => return method_not_allowed(target.allow()),
     };
@@ -200,6 +212,12 @@ where
             let at = read_selector(svc, req.uri().query())?;
             let prompt = svc.get_at(permit, id, &at).await?;
             Ok(prompt_response(StatusCode::OK, prompt))
+        }
+        (Method::DELETE, Target::Version(id, n)) => {
+            svc.delete_version(permit, id, *n).await?;
+            let mut resp = Response::new(Body::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            Ok(resp)
         }
         (Method::GET, Target::Labels(id)) => {
             let labels = svc.labels(permit, id).await?;
