@@ -402,6 +402,89 @@ async fn deleting_a_prompt_forgets_its_labels(a: Api) {
     assert_eq!(h["history"], json!([]));
 }
 
+async fn versions_keep_messages_and_delete_only_unlabelled(a: Api) {
+    let mut first = common::prompt("lp", "v1");
+    first["message"] = json!("initial import");
+    assert_eq!(a.post("/v1/prompts", &first).await.status(), 201);
+    let bob = a.s.token("bob", &["--scope", "prompts:write"]);
+    let r = send(
+        &a,
+        reqwest::Method::PUT,
+        "/v1/prompts/lp",
+        &bob,
+        Some(json!({"content": "v2", "message": "tighter wording"})),
+        None,
+    )
+    .await;
+    let v2 = body(r).await;
+    assert_eq!(v2["message"], "tighter wording");
+    assert_eq!(v2["versionAuthor"], "bob");
+    assert_eq!(v2["author"], "alice");
+    let r = a
+        .put("/v1/prompts/lp", &json!({"content": "v3"}), None)
+        .await;
+    assert_eq!(body(r).await["message"], Value::Null);
+    let all = body(a.get("/v1/prompts/lp/versions").await).await;
+    let msgs: Vec<Value> = all["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["message"].clone())
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            json!("initial import"),
+            json!("tighter wording"),
+            Value::Null
+        ]
+    );
+    let r = a.put("/v1/prompts/lp", &json!({"message": 5}), None).await;
+    let p = problem(r, StatusCode::BAD_REQUEST).await;
+    assert_eq!(p["errors"][0]["field"], "message");
+
+    assert_eq!(
+        put_label(&a, &a.token, "staging", 2, None).await.status(),
+        200
+    );
+    let p = problem(
+        a.delete("/v1/prompts/lp/versions/2").await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("staging"), "{p}");
+    problem(
+        a.delete("/v1/prompts/lp/versions/3").await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    problem(
+        a.delete("/v1/prompts/lp/versions/7").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        a.delete("/v1/prompts/lp/versions/x").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(a.delete("/v1/prompts/lp/versions/1").await.status(), 204);
+    problem(
+        a.get("/v1/prompts/lp?version=1").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        put_label(&a, &a.token, "canary", 1, None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let all = body(a.get("/v1/prompts/lp/versions").await).await;
+    assert_eq!(all["versions"].as_array().unwrap().len(), 2);
+    // The remaining versions are untouched.
+    assert_eq!(content_of(&a, "/v1/prompts/lp?version=2").await.0, "v2");
+}
+
 /// Calls the `set_label` MCP tool over Streamable HTTP with rmcp's client; the tool's
 /// structured result, or its error text.
 async fn mcp_set_label(a: &Api, token: &str, label: &str, version: u64) -> Result<Value, String> {
@@ -458,14 +541,36 @@ async fn prompts_written_by_release_0_1_keep_working() {
     .unwrap();
     let a = Api::new(Server::start_in(dir, &protect(common::base_config(""))));
     let (content, version) = content_of(&a, "/v1/prompts/legacy").await;
-    assert_eq!((content.as_str(), version), ("Hello {{name}}, second edition", 2));
+    assert_eq!(
+        (content.as_str(), version),
+        ("Hello {{name}}, second edition", 2)
+    );
     assert_eq!(content_of(&a, "/v1/prompts/legacy?version=1").await.1, 1);
-    assert_eq!(content_of(&a, "/v1/prompts/plain?label=latest").await.0, "Plain text prompt");
+    assert_eq!(
+        content_of(&a, "/v1/prompts/plain?label=latest").await.0,
+        "Plain text prompt"
+    );
     let v = body(a.get("/v1/prompts/legacy/labels").await).await;
-    assert_eq!(v["labels"], json!([{"name": "latest", "version": 2, "updatedAt": v["labels"][0]["updatedAt"], "updatedBy": null}]));
-    let r = send(&a, reqwest::Method::PUT, "/v1/prompts/legacy/labels/production", &deployer(&a), Some(json!({"version": 1})), None).await;
+    assert_eq!(
+        v["labels"],
+        json!([{"name": "latest", "version": 2, "updatedAt": v["labels"][0]["updatedAt"], "updatedBy": null}])
+    );
+    let r = send(
+        &a,
+        reqwest::Method::PUT,
+        "/v1/prompts/legacy/labels/production",
+        &deployer(&a),
+        Some(json!({"version": 1})),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 200);
-    let r = a.post("/v1/prompts/legacy/apply", &json!({"variables": {"name": "Ada"}})).await;
+    let r = a
+        .post(
+            "/v1/prompts/legacy/apply",
+            &json!({"variables": {"name": "Ada"}}),
+        )
+        .await;
     assert_eq!(body(r).await["content"], "Hello Ada, first edition");
     let listed = body(a.get("/v1/prompts?label=production").await).await;
     assert_eq!(listed["prompts"].as_array().unwrap().len(), 1);
@@ -498,4 +603,5 @@ both_backends!(
     protected_labels_need_their_scope,
     list_filters_by_label,
     deleting_a_prompt_forgets_its_labels,
+    versions_keep_messages_and_delete_only_unlabelled,
 );

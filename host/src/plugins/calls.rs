@@ -359,7 +359,8 @@ impl PromptCalls<'_> {
     /// Deletes one past, unlabelled version.
     pub async fn delete_version(&self, id: &str, version: u64) -> HandlerResult<()> {
         let id = id.to_string();
-        handler_call!(self, |s, h, cc| h.call_delete_version(&mut s, &cc, &id, version))
+        handler_call!(self, |s, h, cc| h
+            .call_delete_version(&mut s, &cc, &id, version))
     }
 
     /// Every label of a prompt, `latest` first.

@@ -1485,9 +1485,26 @@ fn apply_at_a_label_renders_that_version() {
 #[test]
 fn versions_carry_message_and_writer_and_delete_only_when_unlabelled() {
     let b = Mem::default();
-    store::create(&b, r#"{"id": "m", "name": "M", "content": "a", "message": "first"}"#, Some("alice")).unwrap();
-    let bob = Viewer { subject: Some("bob"), premium: false };
-    let p2 = prompt_of(&store::update(&b, bob, "m", r#"{"content": "b", "message": "fix typo"}"#, None).unwrap());
+    store::create(
+        &b,
+        r#"{"id": "m", "name": "M", "content": "a", "message": "first"}"#,
+        Some("alice"),
+    )
+    .unwrap();
+    let bob = Viewer {
+        subject: Some("bob"),
+        premium: false,
+    };
+    let p2 = prompt_of(
+        &store::update(
+            &b,
+            bob,
+            "m",
+            r#"{"content": "b", "message": "fix typo"}"#,
+            None,
+        )
+        .unwrap(),
+    );
     assert_eq!(p2.message.as_deref(), Some("fix typo"));
     assert_eq!(p2.version_author.as_deref(), Some("bob"));
     assert_eq!(p2.author.as_deref(), Some("alice"));
@@ -1495,9 +1512,21 @@ fn versions_carry_message_and_writer_and_delete_only_when_unlabelled() {
     let p3 = prompt_of(&store::update(&b, ALICE, "m", r#"{"content": "c"}"#, None).unwrap());
     assert_eq!(p3.message, None);
     let v1 = prompt_of(&store::get(&b, ALICE, "m", Some(1)).unwrap());
-    assert_eq!((v1.message.as_deref(), v1.version_author.as_deref()), (Some("first"), Some("alice")));
     assert_eq!(
-        fields(store::update(&b, ALICE, "m", &json!({"message": "x".repeat(1001)}).to_string(), None).unwrap_err()),
+        (v1.message.as_deref(), v1.version_author.as_deref()),
+        (Some("first"), Some("alice"))
+    );
+    assert_eq!(
+        fields(
+            store::update(
+                &b,
+                ALICE,
+                "m",
+                &json!({"message": "x".repeat(1001)}).to_string(),
+                None
+            )
+            .unwrap_err()
+        ),
         ["message"]
     );
 
@@ -1507,11 +1536,23 @@ fn versions_carry_message_and_writer_and_delete_only_when_unlabelled() {
         Err(Error::Conflict(m)) => assert!(m.contains("production, staging"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(labels::delete_version(&b, ALICE, "m", 3), Err(Error::Conflict(_))));
-    assert!(matches!(labels::delete_version(&b, ALICE, "m", 9), Err(Error::NotFound(_))));
+    assert!(matches!(
+        labels::delete_version(&b, ALICE, "m", 3),
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        labels::delete_version(&b, ALICE, "m", 9),
+        Err(Error::NotFound(_))
+    ));
     labels::delete_version(&b, ALICE, "m", 2).unwrap();
-    assert!(matches!(store::get(&b, ALICE, "m", Some(2)), Err(Error::NotFound(_))));
-    assert!(matches!(labels::set(&b, ALICE, "m", "canary", 2, None, None), Err(Error::NotFound(_))));
+    assert!(matches!(
+        store::get(&b, ALICE, "m", Some(2)),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        labels::set(&b, ALICE, "m", "canary", 2, None, None),
+        Err(Error::NotFound(_))
+    ));
     let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, ALICE, "m").unwrap()).unwrap();
     assert_eq!(all.iter().map(|p| p.version).collect::<Vec<_>>(), [1, 3]);
     // A label moved onto the version while it is being deleted wins: the delete retries
@@ -1522,7 +1563,9 @@ fn versions_carry_message_and_writer_and_delete_only_when_unlabelled() {
         labels::set(b, ALICE, "m", "canary", 1, None, None).unwrap();
     });
     let before = b.transacts.get();
-    assert!(matches!(labels::delete_version(&b, ALICE, "m", 1), Err(Error::Conflict(m)) if m.contains("canary")));
+    assert!(
+        matches!(labels::delete_version(&b, ALICE, "m", 1), Err(Error::Conflict(m)) if m.contains("canary"))
+    );
     // The hook's move plus the delete's first (conflicting) attempt.
     assert_eq!(b.transacts.get() - before, 2);
 }
