@@ -489,7 +489,7 @@ async fn versions_keep_messages_and_delete_only_unlabelled(a: Api) {
 /// structured result, or its error text.
 async fn mcp_set_label(a: &Api, token: &str, label: &str, version: u64) -> Result<Value, String> {
     use rmcp::ServiceExt;
-    use rmcp::model::{CallToolRequestParams, ClientInfo};
+    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let pem = std::fs::read(a.s.data_dir().join("tls/cert.pem")).unwrap();
@@ -510,7 +510,7 @@ async fn mcp_set_label(a: &Api, token: &str, label: &str, version: u64) -> Resul
         _ => unreachable!(),
     };
     let r = client
-        .call_tool(CallToolRequestParams::new("set_label").with_arguments(args))
+        .call_tool(CallToolRequestParams::new("set_label".to_string()).with_arguments(args))
         .await
         .expect("tools/call");
     let _ = client.cancel().await;
