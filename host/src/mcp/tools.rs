@@ -130,7 +130,7 @@ pub fn all() -> Vec<Tool> {
                 &["id"],
             ),
         )
-        .with_annotations(read),
+        .with_annotations(read.clone()),
         Tool::new(
             "create_prompt",
             "Create a prompt",
