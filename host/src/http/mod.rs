@@ -5,6 +5,7 @@
 //! means is decided in `service/`.
 
 pub mod body;
+mod connections;
 pub mod cors;
 pub mod mcp;
 pub mod metrics_listener;

@@ -295,6 +295,29 @@ impl Runtime {
         Fut: Future<Output = wasmtime::Result<R>>,
     {
         let started = Instant::now();
+        // Admission before any allocation: a full plugin fails fast (admission.rs).
+        let Some(_permit) = super::admission::try_admit(
+            super::admission::Kind::Plugin,
+            &plugin.name,
+            plugin.config.max_concurrency,
+        ) else {
+            let failure = PluginFailure::Busy {
+                plugin: plugin.name.clone(),
+                message: format!(
+                    "{} calls already in flight (plugins.{}.max_concurrency)",
+                    plugin.config.max_concurrency, plugin.name
+                ),
+            };
+            if let Some(m) = self.inner.metrics.get() {
+                m.plugin_call(
+                    &plugin.name,
+                    plugin.config.world,
+                    started.elapsed(),
+                    Some(failure.kind()),
+                );
+            }
+            return Err(failure);
+        };
         let store = self.new_store(plugin, scope);
         // The epoch deadline stops wasm code; this bounds time spent in host calls as well.
         let wall = plugin.config.timeout + Duration::from_millis(250);
