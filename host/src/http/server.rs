@@ -67,12 +67,18 @@ pub async fn run(
         // doing nothing: the longest-idle one is asked to close and its slot reused. Only
         // when every connection is serving a request does the new one wait (and the
         // backlog absorbs the rest).
+        // One eviction per close grace, so a slow-closing victim does not make us evict
+        // a whole row of idle connections for one newcomer.
+        let mut next_eviction = tokio::time::Instant::now();
         let permit = loop {
             if let Ok(p) = permits.clone().try_acquire_owned() {
                 break p;
             }
-            if table.evict_oldest_idle() {
-                tracing::debug!(%peer, "connection table full; evicting the longest-idle connection");
+            if tokio::time::Instant::now() >= next_eviction {
+                if table.evict_oldest_idle() {
+                    tracing::debug!(%peer, "connection table full; evicting the longest-idle connection");
+                }
+                next_eviction = tokio::time::Instant::now() + CLOSE_GRACE + EVICT_RETRY;
             }
             tokio::select! {
                 p = permits.clone().acquire_owned() => match p {

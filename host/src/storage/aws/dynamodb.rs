@@ -730,12 +730,25 @@ impl KvStore for DynamoKv {
             }
         };
         items.truncate(limit);
-        let entries = futures::future::try_join_all(items.iter().map(|item| async move {
+        // Offloaded values are fetched a few at a time, in order, and the page ends once
+        // its values reach MAX_PAGE_BYTES: host memory per query stays bounded.
+        use futures::StreamExt as _;
+        let mut fetched = futures::stream::iter(items.iter().map(|item| async move {
             let key = key_of(item)
                 .ok_or_else(|| StorageError::Unavailable("corrupt kv item: no sk".into()))?;
             self.entry(key, item).await
         }))
-        .await?;
+        .buffered(crate::storage::MAX_PAGE_FETCHES);
+        let mut entries = Vec::with_capacity(items.len());
+        let mut bytes = 0usize;
+        while let Some(e) = fetched.next().await {
+            let e = e?;
+            bytes += e.value.len();
+            entries.push(e);
+            if bytes >= crate::storage::MAX_PAGE_BYTES && entries.len() < items.len() {
+                return Ok((entries, true));
+            }
+        }
         Ok((entries, more))
     }
 
@@ -1014,17 +1027,17 @@ mod faults {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
         // The first attempt is applied but its response lost; the retry is applied again
         // and returns, as ALL_OLD, the item the first attempt wrote: our own pointer.
-        let rule = mock!(Client::update_item)
+        let lost = mock!(Client::update_item)
             .sequence()
             .http_status(500, None)
-            .compute_output(|req| {
-                UpdateItemOutput::builder()
-                    .attributes("ver", AttributeValue::N("5".into()))
-                    .attributes("s3", AttributeValue::S(written_pointer(req)))
-                    .build()
-            })
             .build();
-        let (kv, deletes) = kv_offloading(&[&rule], RuleMode::Sequential);
+        let retried = mock!(Client::update_item).then_compute_output(|req| {
+            UpdateItemOutput::builder()
+                .attributes("ver", AttributeValue::N("5".into()))
+                .attributes("s3", AttributeValue::S(written_pointer(req)))
+                .build()
+        });
+        let (kv, deletes) = kv_offloading(&[&lost, &retried], RuleMode::Sequential);
         let v = kv
             .transact(&scope(), put(Precondition::None, large()))
             .await;
