@@ -31,7 +31,10 @@ fn semaphore(kind: Kind, name: &str, limit: usize) -> Arc<Semaphore> {
     };
     // Drop semaphores of limits no longer in use (nobody holds a permit and only the
     // table refers to them), so repeated reloads do not grow the table.
-    t.retain(|(k, n, l), s| !(*k == kind && n == name && *l != limit) || Arc::strong_count(s) > 1);
+    t.retain(|(k, n, l), s| {
+        let stale = *k == kind && n == name && *l != limit;
+        !stale || Arc::strong_count(s) > 1
+    });
     t.entry((kind, name.to_string(), limit))
         .or_insert_with(|| Arc::new(Semaphore::new(limit)))
         .clone()
