@@ -23,6 +23,8 @@ pub struct Route {
     /// Fixed tenant of a shared catalog route.
     pub tenant: Option<String>,
     pub read_only: bool,
+    /// `routes[].max_concurrency` (plugins/admission.rs).
+    pub max_concurrency: Option<usize>,
 }
 
 pub struct Snapshot {
@@ -74,6 +76,7 @@ impl Snapshot {
                 scopes: r.scopes.clone(),
                 tenant: r.tenant.clone(),
                 read_only: r.read_only,
+                max_concurrency: r.max_concurrency,
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".

@@ -732,19 +732,19 @@ impl KvStore for DynamoKv {
         items.truncate(limit);
         // Offloaded values are fetched a few at a time, in order, and the page ends once
         // its values reach MAX_PAGE_BYTES: host memory per query stays bounded.
-        use futures::StreamExt as _;
-        let mut fetched = futures::stream::iter(items.iter().map(|item| async move {
-            let key = key_of(item)
-                .ok_or_else(|| StorageError::Unavailable("corrupt kv item: no sk".into()))?;
-            self.entry(key, item).await
-        }))
-        .buffered(crate::storage::MAX_PAGE_FETCHES);
         let mut entries = Vec::with_capacity(items.len());
         let mut bytes = 0usize;
-        while let Some(e) = fetched.next().await {
-            let e = e?;
-            bytes += e.value.len();
-            entries.push(e);
+        for chunk in items.chunks(crate::storage::MAX_PAGE_FETCHES) {
+            let mut fetches = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let key = key_of(item)
+                    .ok_or_else(|| StorageError::Unavailable("corrupt kv item: no sk".into()))?;
+                fetches.push(self.entry(key, item));
+            }
+            for e in futures::future::try_join_all(fetches).await? {
+                bytes += e.value.len();
+                entries.push(e);
+            }
             if bytes >= crate::storage::MAX_PAGE_BYTES && entries.len() < items.len() {
                 return Ok((entries, true));
             }
