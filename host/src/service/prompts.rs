@@ -115,9 +115,10 @@ impl<'a> PromptService<'a> {
     }
 
     /// Announces a successful write to MCP sessions on every host.
-    async fn changed(&self) {
+    async fn changed(&self, prompt: Option<&str>) {
         if self.req.snapshot.config.config.mcp.enabled {
-            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant).await;
+            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant, prompt)
+                .await;
         }
     }
 
@@ -154,8 +155,9 @@ impl<'a> PromptService<'a> {
         let json = self
             .with_calls(async |c| c.create(prompt_json).await)
             .await?;
-        self.changed().await;
-        self.prompt(json)
+        let p = self.prompt(json)?;
+        self.changed(p.id.as_deref()).await;
+        Ok(p)
     }
 
     /// Writes a new version; `expected` is the version the client last saw (If-Match).
@@ -170,14 +172,14 @@ impl<'a> PromptService<'a> {
         let json = self
             .with_calls(async |c| c.update(id, fields_json, expected).await)
             .await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         self.prompt(json)
     }
 
     pub async fn delete(&self, permit: &Permit, id: &str) -> Result<(), Error> {
         self.check(permit, Action::Delete, Some(id))?;
         self.with_calls(async |c| c.delete(id).await).await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         Ok(())
     }
 
