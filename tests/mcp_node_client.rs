@@ -17,7 +17,9 @@ use std::time::Duration;
 async fn typescript_sdk_client_hears_changes_made_on_another_host() {
     let node_dir = repo_root().join("tests/node");
     assert!(
-        node_dir.join("node_modules/@modelcontextprotocol/sdk").exists(),
+        node_dir
+            .join("node_modules/@modelcontextprotocol/sdk")
+            .exists(),
         "run `npm ci --prefix tests/node` (scripts/test.sh does)"
     );
     let aws = AwsEnv::new();
@@ -69,11 +71,26 @@ async fn typescript_sdk_client_hears_changes_made_on_another_host() {
     };
     let ready = wait_for("READY ");
     assert_eq!(ready["version"], "2025-11-25", "{ready}");
-    assert!(ready["prompts"].as_array().unwrap().contains(&json!("shared")));
+    assert!(
+        ready["prompts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("shared"))
+    );
     assert_eq!(ready["messages"], 1);
-    assert!(ready["tools"].as_array().unwrap().contains(&json!("search_prompts")));
+    assert!(
+        ready["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("search_prompts"))
+    );
     assert_eq!(ready["toolError"], false);
-    assert!(ready["resources"].as_array().unwrap().contains(&json!("prompt://shared")));
+    assert!(
+        ready["resources"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("prompt://shared"))
+    );
     assert_eq!(ready["read"], "prompt://shared");
 
     let r = b

@@ -35,9 +35,11 @@ impl Mcp<'_> {
 
     async fn init(&self, version: &str) -> String {
         let r = self
-            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
                 "protocolVersion": version, "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"}}}))
+                "clientInfo": {"name": "raw", "version": "1"}}}),
+            )
             .send()
             .await
             .unwrap();
@@ -56,7 +58,11 @@ impl Mcp<'_> {
 
     async fn rpc(&self, sid: &str, version: &str, method: &str, params: Value) -> Vec<Value> {
         let r = self
-            .in_session(sid, version, &json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}))
+            .in_session(
+                sid,
+                version,
+                &json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}),
+            )
             .send()
             .await
             .unwrap();
@@ -172,7 +178,11 @@ async fn revision_2025_03_26_sessions() {
     assert_eq!(r.status(), 200);
     // Another supported revision than the negotiated one: 400.
     let r = m
-        .in_session(&sid, V2, &json!({"jsonrpc": "2.0", "id": 21, "method": "ping"}))
+        .in_session(
+            &sid,
+            V2,
+            &json!({"jsonrpc": "2.0", "id": 21, "method": "ping"}),
+        )
         .send()
         .await
         .unwrap();
@@ -190,23 +200,46 @@ async fn event_stream_subscriptions_and_resumption() {
         token: Some(token.clone()),
     };
     let sid = m.init(V2).await;
-    let r = m.rpc(&sid, V2, "resources/subscribe", json!({"uri": "prompt://watched"})).await;
+    let r = m
+        .rpc(
+            &sid,
+            V2,
+            "resources/subscribe",
+            json!({"uri": "prompt://watched"}),
+        )
+        .await;
     assert_eq!(r.last().unwrap()["result"], json!({}));
     // Unknown resources cannot be subscribed to.
-    let r = m.rpc(&sid, V2, "resources/subscribe", json!({"uri": "prompt://nope"})).await;
+    let r = m
+        .rpc(
+            &sid,
+            V2,
+            "resources/subscribe",
+            json!({"uri": "prompt://nope"}),
+        )
+        .await;
     assert_eq!(r.last().unwrap()["error"]["code"], -32002);
 
     let resp = m.stream(&sid, None).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     update(&s, &token, "other", "v2").await;
     update(&s, &token, "watched", "v2").await;
     let (msgs, last, text) = read_events(resp, |m| {
-        m.iter().any(|m| m["method"] == "notifications/resources/updated")
+        m.iter()
+            .any(|m| m["method"] == "notifications/resources/updated")
     })
     .await;
     assert!(text.contains("retry: "), "{text}");
-    assert!(msgs.iter().any(|m| m["method"] == "notifications/prompts/list_changed"));
+    assert!(
+        msgs.iter()
+            .any(|m| m["method"] == "notifications/prompts/list_changed")
+    );
     let updated: Vec<_> = msgs
         .iter()
         .filter(|m| m["method"] == "notifications/resources/updated")
@@ -218,36 +251,54 @@ async fn event_stream_subscriptions_and_resumption() {
     // A change while disconnected is delivered on reconnect with Last-Event-ID.
     let before: u64 = last.split('-').next().unwrap().parse().unwrap();
     update(&s, &token, "watched", "v3").await;
-    let resp = m.stream(&sid, Some(&format!("{}-x", before))).send().await.unwrap();
+    let resp = m
+        .stream(&sid, Some(&format!("{}-x", before)))
+        .send()
+        .await
+        .unwrap();
     let (msgs, next, _) = read_events(resp, |m| {
-        m.iter().any(|m| m["method"] == "notifications/resources/updated")
+        m.iter()
+            .any(|m| m["method"] == "notifications/resources/updated")
     })
     .await;
-    assert!(msgs.iter().any(|m| m["params"]["uri"] == "prompt://watched"));
+    assert!(
+        msgs.iter()
+            .any(|m| m["params"]["uri"] == "prompt://watched")
+    );
     let next: u64 = next.unwrap().split('-').next().unwrap().parse().unwrap();
     assert!(next > before);
 
     // After unsubscribing, only list changes arrive.
-    m.rpc(&sid, V2, "resources/unsubscribe", json!({"uri": "prompt://watched"})).await;
+    m.rpc(
+        &sid,
+        V2,
+        "resources/unsubscribe",
+        json!({"uri": "prompt://watched"}),
+    )
+    .await;
     let resp = m.stream(&sid, None).send().await.unwrap();
     update(&s, &token, "watched", "v4").await;
     let (msgs, _, _) = read_events(resp, |m| {
-        m.iter().any(|m| m["method"] == "notifications/prompts/list_changed")
+        m.iter()
+            .any(|m| m["method"] == "notifications/prompts/list_changed")
     })
     .await;
-    assert!(!msgs.iter().any(|m| m["method"] == "notifications/resources/updated"));
+    assert!(
+        !msgs
+            .iter()
+            .any(|m| m["method"] == "notifications/resources/updated")
+    );
 
     // DELETE ends the session and its open stream.
     let resp = m.stream(&sid, None).send().await.unwrap();
-    let r = m
-        .s
-        .client
-        .delete(s.url("/mcp"))
-        .bearer_auth(&token)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r =
+        m.s.client
+            .delete(s.url("/mcp"))
+            .bearer_auth(&token)
+            .header("mcp-session-id", &sid)
+            .send()
+            .await
+            .unwrap();
     assert_eq!(r.status(), 204);
     let ended = tokio::time::timeout(Duration::from_secs(10), resp.bytes()).await;
     assert!(ended.is_ok(), "the stream must end after DELETE");
@@ -279,9 +330,12 @@ async fn logging_levels_filter_the_request_events() {
     // No level set: no log notifications.
     let msgs = m.rpc(&sid, V2, "prompts/get", get.clone()).await;
     assert!(!msgs.iter().any(|m| m["method"] == "notifications/message"));
-    let r = m.rpc(&sid, V2, "logging/setLevel", json!({"level": "loud"})).await;
+    let r = m
+        .rpc(&sid, V2, "logging/setLevel", json!({"level": "loud"}))
+        .await;
     assert_eq!(r.last().unwrap()["error"]["code"], -32602);
-    m.rpc(&sid, V2, "logging/setLevel", json!({"level": "info"})).await;
+    m.rpc(&sid, V2, "logging/setLevel", json!({"level": "info"}))
+        .await;
     let msgs = m.rpc(&sid, V2, "prompts/get", get.clone()).await;
     let logs: Vec<_> = msgs
         .iter()
@@ -291,7 +345,8 @@ async fn logging_levels_filter_the_request_events() {
     assert_eq!(logs[0]["params"]["level"], "info");
     assert_eq!(logs[0]["params"]["data"]["prompt"], "greet");
     assert!(msgs.last().unwrap()["result"]["messages"].is_array());
-    m.rpc(&sid, V2, "logging/setLevel", json!({"level": "error"})).await;
+    m.rpc(&sid, V2, "logging/setLevel", json!({"level": "error"}))
+        .await;
     let msgs = m.rpc(&sid, V2, "prompts/get", get).await;
     assert!(!msgs.iter().any(|m| m["method"] == "notifications/message"));
 }
@@ -336,13 +391,27 @@ async fn host_and_origin_rules() {
         (Some(format!("127.0.0.1:{port}")), None, 200),
         (Some("evil.example".to_string()), None, 421),
         (Some(format!("localhost@evil.example:{port}")), None, 421),
-        (Some(format!("evil.example:{port}")), Some("https://evil.example"), 421),
-        (Some(format!("localhost:{port}")), Some("https://evil.example"), 403),
-        (Some(format!("localhost:{port}")), Some("https://app.example.com"), 200),
+        (
+            Some(format!("evil.example:{port}")),
+            Some("https://evil.example"),
+            421,
+        ),
+        (
+            Some(format!("localhost:{port}")),
+            Some("https://evil.example"),
+            403,
+        ),
+        (
+            Some(format!("localhost:{port}")),
+            Some("https://app.example.com"),
+            200,
+        ),
         // Same origin as the server itself needs no configuration.
         (
             Some(format!("localhost:{port}")),
-            Some(&*Box::leak(format!("https://localhost:{port}").into_boxed_str())),
+            Some(&*Box::leak(
+                format!("https://localhost:{port}").into_boxed_str(),
+            )),
             200,
         ),
     ] {
@@ -455,18 +524,20 @@ route = "/v1/limited"
 
     // A write by an anonymous caller through a tool: 401 with a challenge.
     let s2 = Server::start();
-    let m = Mcp { s: &s2, token: None };
+    let m = Mcp {
+        s: &s2,
+        token: None,
+    };
     let sid = m.init(V2).await;
     let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
         "name": "create_prompt", "arguments": {"id": "x", "name": "X", "content": "t"}}});
     let r = m.in_session(&sid, V2, &call).send().await.unwrap();
-    assert!(
-        r.status() == 401 || r.status() == 403,
-        "got {}",
-        r.status()
-    );
+    assert!(r.status() == 401 || r.status() == 403, "got {}", r.status());
     if r.status() == 401 {
-        let ch = r.headers()["www-authenticate"].to_str().unwrap().to_string();
+        let ch = r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(ch.contains("resource_metadata="), "{ch}");
     }
     let v: Value = r.json().await.unwrap();
@@ -485,7 +556,11 @@ async fn sessions_are_bounded_in_size_and_number() {
                     d.flatten()
                         .map(|e| {
                             let md = e.metadata().unwrap();
-                            if md.is_dir() { walk(&e.path()) } else { md.len() }
+                            if md.is_dir() {
+                                walk(&e.path())
+                            } else {
+                                md.len()
+                            }
                         })
                         .sum()
                 })
@@ -498,9 +573,11 @@ async fn sessions_are_bounded_in_size_and_number() {
     let junk = "x".repeat(250_000);
     for _ in 0..20 {
         let r = m
-            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
                 "protocolVersion": V2, "capabilities": {"experimental": {"junk": junk}},
-                "clientInfo": {"name": junk, "version": "1", "extra": junk}}}))
+                "clientInfo": {"name": junk, "version": "1", "extra": junk}}}),
+            )
             .send()
             .await
             .unwrap();
@@ -511,7 +588,11 @@ async fn sessions_are_bounded_in_size_and_number() {
     assert!(grown < 4_000_000, "the store grew by {grown} bytes");
     // The principal's oldest session made room for the newer ones.
     let r = m
-        .in_session(&first, V2, &json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}))
+        .in_session(
+            &first,
+            V2,
+            &json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+        )
         .send()
         .await
         .unwrap();
@@ -536,16 +617,27 @@ async fn another_host_change_reaches_the_event_stream_on_aws() {
         token: Some(ta),
     };
     let sid = m.init(V2).await;
-    let r = m.rpc(&sid, V2, "resources/subscribe", json!({"uri": "prompt://shared"})).await;
+    let r = m
+        .rpc(
+            &sid,
+            V2,
+            "resources/subscribe",
+            json!({"uri": "prompt://shared"}),
+        )
+        .await;
     assert_eq!(r.last().unwrap()["result"], json!({}));
     let resp = m.stream(&sid, None).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     update(&b, &tb, "shared", "v2").await;
     let (msgs, last, _) = read_events(resp, |m| {
-        m.iter().any(|m| m["method"] == "notifications/resources/updated")
+        m.iter()
+            .any(|m| m["method"] == "notifications/resources/updated")
     })
     .await;
-    assert!(msgs.iter().any(|m| m["method"] == "notifications/prompts/list_changed"));
+    assert!(
+        msgs.iter()
+            .any(|m| m["method"] == "notifications/prompts/list_changed")
+    );
     assert!(msgs.iter().any(|m| m["params"]["uri"] == "prompt://shared"));
     assert!(last.is_some());
 }

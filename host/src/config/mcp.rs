@@ -63,13 +63,7 @@ pub struct McpConfig {
     /// Slowest change-feed poll of an idle event stream (backoff from 250 ms).
     #[serde(with = "humantime_serde")]
     pub poll_max: Duration,
-    /// Sessions one principal (a subject, or all anonymous callers of a tenant) may hold.
-const MAX_SESSIONS: usize = 16;
-/// Keep-alive comment interval of the server-to-client event stream.
-const KEEPALIVE: Duration = Duration::from_secs(15);
-/// Slowest poll of the change feed by an idle event stream (it starts at 250 ms).
-const POLL_MAX: Duration = Duration::from_secs(2);
-/// Who `mcp-prompts stdio` acts as.
+    /// Who `mcp-prompts stdio` acts as.
     pub stdio: McpStdioConfig,
 }
 
@@ -150,10 +144,7 @@ impl McpConfig {
             }
         }
         if self.max_sessions_per_principal == 0 || self.max_sessions_per_principal > 1000 {
-            return Err(cx.invalid(
-                "mcp.max_sessions_per_principal",
-                "must be from 1 to 1000",
-            ));
+            return Err(cx.invalid("mcp.max_sessions_per_principal", "must be from 1 to 1000"));
         }
         if self.keepalive < Duration::from_secs(1) || self.poll_max < Duration::from_millis(250) {
             return Err(cx.invalid(
@@ -194,7 +185,10 @@ impl McpConfig {
         if configured {
             return true;
         }
-        if let Some(r) = self.resource.as_deref().and_then(|r| r.parse::<http::Uri>().ok())
+        if let Some(r) = self
+            .resource
+            .as_deref()
+            .and_then(|r| r.parse::<http::Uri>().ok())
             && let Some(a) = r.authority()
         {
             let rh = a.as_str().to_ascii_lowercase();
@@ -239,17 +233,34 @@ mod tests {
     #[test]
     fn host_allow_list() {
         let mut c = McpConfig::default();
-        for h in ["localhost", "localhost:3003", "127.0.0.1:1", "[::1]:8443", "LOCALHOST"] {
+        for h in [
+            "localhost",
+            "localhost:3003",
+            "127.0.0.1:1",
+            "[::1]:8443",
+            "LOCALHOST",
+        ] {
             assert!(c.host_allowed(h), "{h}");
         }
-        for h in ["evil.example", "localhost.evil.example", "127.0.0.2", "evil.example:3003"] {
+        for h in [
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.2",
+            "evil.example:3003",
+        ] {
             assert!(!c.host_allowed(h), "{h}");
         }
-        c.allowed_hosts = vec!["prompts.example.com".into(), "admin.example.com:8443".into()];
+        c.allowed_hosts = vec![
+            "prompts.example.com".into(),
+            "admin.example.com:8443".into(),
+        ];
         assert!(c.host_allowed("prompts.example.com:443"));
         assert!(c.host_allowed("admin.example.com:8443"));
         assert!(!c.host_allowed("admin.example.com:9999"));
-        assert!(!c.host_allowed("localhost"), "an explicit list replaces the loopback default");
+        assert!(
+            !c.host_allowed("localhost"),
+            "an explicit list replaces the loopback default"
+        );
         c.resource = Some("https://api.example.com/mcp".into());
         assert!(c.host_allowed("api.example.com"));
         assert!(c.host_allowed("api.example.com:443"));

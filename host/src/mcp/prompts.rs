@@ -87,7 +87,8 @@ fn icon(prompt: &Value) -> Option<rmcp::model::Icon> {
         ),
         _ => return None,
     };
-    let ok = src.starts_with("https://") || src.starts_with("http://") || src.starts_with("data:image/");
+    let ok =
+        src.starts_with("https://") || src.starts_with("http://") || src.starts_with("data:image/");
     if !ok || src.len() > 8192 {
         return None;
     }
@@ -182,7 +183,10 @@ mod tests {
         assert_eq!(args[1].description.as_deref(), Some("how"));
         assert_eq!(args[2].required, Some(false), "a default makes it optional");
         assert_eq!(default_value(&p, "lang").as_deref(), Some("en"));
-        assert_eq!(args[0].description.as_deref(), Some("Value of the template variable {{who}}"));
+        assert_eq!(
+            args[0].description.as_deref(),
+            Some("Value of the template variable {{who}}")
+        );
         let q = json!({"id": "q", "title": "Q!", "icon": "https://x.example/i.png",
             "variables": [{"name": "tone", "title": "Tone", "options": ["warm", "dry", 3], "examples": "bad", "default": "warm"}]});
         let m = to_mcp(&q).unwrap();
@@ -190,7 +194,12 @@ mod tests {
         assert_eq!(m.icons.unwrap()[0].src, "https://x.example/i.png");
         assert_eq!(m.arguments.unwrap()[0].title.as_deref(), Some("Tone"));
         assert_eq!(known_values(&q, "tone"), ["warm", "dry", "3"]);
-        assert!(to_mcp(&json!({"id": "z", "icon": "javascript:x"})).unwrap().icons.is_none());
+        assert!(
+            to_mcp(&json!({"id": "z", "icon": "javascript:x"}))
+                .unwrap()
+                .icons
+                .is_none()
+        );
         let mut given = serde_json::Map::new();
         given.insert("tone".into(), json!("x"));
         assert_eq!(missing_required(&p, &given), ["who"]);

@@ -76,6 +76,7 @@ impl PromptServer {
 
 impl ServerHandler for PromptServer {
     fn get_info(&self) -> ServerConfig {
+        #[allow(deprecated)] // logging: see `set_level`
         let caps = ServerCapabilities::builder()
             .enable_prompts()
             .enable_prompts_list_changed()
@@ -283,6 +284,9 @@ impl ServerHandler for PromptServer {
         Ok(())
     }
 
+    // SEP-2577 deprecates logging for later revisions; the revisions served here still
+    // define it.
+    #[allow(deprecated)]
     async fn set_level(
         &self,
         _request: rmcp::model::SetLevelRequestParams,

@@ -346,11 +346,7 @@ pub fn error_result(p: &Problem) -> CallToolResult {
 
 /// Argument names of the original system's tools, accepted so that agents prompted for
 /// those tools keep working: (alias, name here).
-const ALIASES: &[(&str, &str)] = &[
-    ("query", "search"),
-    ("promptId", "id"),
-    ("prompt_id", "id"),
-];
+const ALIASES: &[(&str, &str)] = &[("query", "search"), ("promptId", "id"), ("prompt_id", "id")];
 
 /// Renames alias arguments to this server's names; the canonical name wins when both
 /// are present (the alias is then reported as unknown).

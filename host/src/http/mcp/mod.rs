@@ -82,7 +82,8 @@ where
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let own = metadata::origin(&snapshot, &req);
         let allowed = origin.to_str().is_ok_and(|o| {
-            own.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(o))
+            own.as_deref()
+                .is_some_and(|own| own.eq_ignore_ascii_case(o))
                 || mcp
                     .allowed_origins
                     .iter()
@@ -412,6 +413,15 @@ where
         };
         return rpc_error_response(StatusCode::BAD_REQUEST, Some(&id), e);
     }
+    // The level the request's own log events are filtered by (a setLevel takes effect
+    // on its own response).
+    let level = if method == "logging/setLevel" {
+        msg.pointer("/params/level")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    } else {
+        s.log_level.clone()
+    };
     let reply = match method.as_str() {
         "ping" => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
         "resources/subscribe" | "resources/unsubscribe" | "logging/setLevel" => {
@@ -448,20 +458,18 @@ where
     {
         tracing::warn!(error = %e, "could not refresh the MCP session");
     }
-    let level = if method == "logging/setLevel" {
-        msg.pointer("/params/level")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    } else {
-        s.log_level.clone()
-    };
     finish(env, reply, pre, level.as_deref())
 }
 
 /// The HTTP response for one request's reply: a denial's status and headers (401 with
 /// its challenge, 403, 429 with `Retry-After`), the permit's rate-limit headers, and the
 /// request's log events at or above `level` before the reply on an event stream.
-fn finish(env: &Call, mut reply: Value, mut pre: Vec<Value>, level: Option<&str>) -> Response<Body> {
+fn finish(
+    env: &Call,
+    mut reply: Value,
+    mut pre: Vec<Value>,
+    level: Option<&str>,
+) -> Response<Body> {
     let outcome = env.take_outcome();
     let mut status = StatusCode::OK;
     let mut headers = HeaderMap::new();
@@ -477,8 +485,7 @@ fn finish(env: &Call, mut reply: Value, mut pre: Vec<Value>, level: Option<&str>
                 headers.append(k.clone(), v.clone());
             }
         }
-        if status == StatusCode::TOO_MANY_REQUESTS && !headers.contains_key(header::RETRY_AFTER)
-        {
+        if status == StatusCode::TOO_MANY_REQUESTS && !headers.contains_key(header::RETRY_AFTER) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED

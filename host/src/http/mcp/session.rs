@@ -202,7 +202,8 @@ pub async fn create(
             evict(&id, &mut ops);
         }
         index.sessions.push((s.id.clone(), s.expires_at));
-        let ivalue = serde_json::to_vec(&index).map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let ivalue =
+            serde_json::to_vec(&index).map_err(|e| StorageError::Invalid(e.to_string()))?;
         ops.push(WriteOp::Put {
             key: ikey.clone(),
             value: ivalue,

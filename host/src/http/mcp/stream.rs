@@ -175,7 +175,10 @@ async fn run(
             delay = (delay * 2).min(mcp.poll_max);
         }
         if last_sent.elapsed() >= mcp.keepalive {
-            if tx.try_send(Bytes::from_static(b": keep-alive\n\n")).is_err() {
+            if tx
+                .try_send(Bytes::from_static(b": keep-alive\n\n"))
+                .is_err()
+            {
                 return;
             }
             last_sent = Instant::now();
