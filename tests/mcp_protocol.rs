@@ -187,9 +187,22 @@ async fn jsonrpc_and_http_errors() {
     // Other methods.
     let r = s.client.put(s.url("/mcp")).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    // GET is the event stream: it needs Accept: text/event-stream and a session.
-    let r = s.client.get(s.url("/mcp")).send().await.unwrap();
+    // GET is the event stream: it needs Accept: text/event-stream (`*/*` will do) and
+    // a session.
+    let r = s
+        .client
+        .get(s.url("/mcp"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 406);
+    let r = s.client.get(s.url("/mcp")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        400,
+        "*/* accepts the stream; the session is missing"
+    );
     let r = s
         .client
         .get(s.url("/mcp"))
@@ -499,7 +512,10 @@ async fn stateless_2026() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["result"]["supportedVersions"], json!([V1, V2, V3]));
+    assert_eq!(
+        v["result"]["supportedVersions"],
+        json!(["2025-03-26", V1, V2, V3])
+    );
     let (_, v) = body(m.stateless("ping", None, json!({})).send().await.unwrap()).await;
     assert_eq!(v["result"], json!({}));
     let (st, v) = body(

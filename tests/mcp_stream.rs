@@ -121,8 +121,8 @@ async fn read_events(
     }
     let last = text
         .lines()
-        .filter_map(|l| l.strip_prefix("id: "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("id: "))
         .map(str::to_string);
     (sse_messages(&text), last, text)
 }
@@ -307,9 +307,11 @@ async fn event_stream_subscriptions_and_resumption() {
     assert_eq!(r.status(), 404);
     // Accept must name the event stream.
     let sid = m.init(V2).await;
-    let r = m
-        .stream(&sid, None)
+    let r = s
+        .client
+        .get(s.url("/mcp"))
         .header("accept", "application/json")
+        .header("mcp-session-id", &sid)
         .send()
         .await
         .unwrap();
@@ -575,13 +577,18 @@ async fn sessions_are_bounded_in_size_and_number() {
         let r = m
             .post(
                 &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": V2, "capabilities": {"experimental": {"junk": junk}},
+                "protocolVersion": V2, "capabilities": {"experimental": {"junk": {"data": junk}}},
                 "clientInfo": {"name": junk, "version": "1", "extra": junk}}}),
             )
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
+        assert!(
+            r.headers().contains_key("mcp-session-id"),
+            "{:.300}",
+            r.text().await.unwrap()
+        );
     }
     let grown = dir_size().saturating_sub(before);
     // 20 × 750 KB were sent; a few KiB per session may be kept.

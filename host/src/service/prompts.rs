@@ -207,7 +207,7 @@ impl<'a> PromptService<'a> {
         let body = with_id(id, &prompt_json)?;
         let (outcome, json) = self.with_calls(async |c| c.upsert(body).await).await?;
         if outcome != UpsertOutcome::Unchanged {
-            self.changed().await;
+            self.changed(Some(id)).await;
         }
         Ok((outcome, self.prompt(json)?))
     }

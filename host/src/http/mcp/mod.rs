@@ -528,6 +528,9 @@ fn finish(
     resp
 }
 
+/// A change applied to a session record by compare-and-set (retried on conflict).
+type SessionChange = Box<dyn Fn(&mut session::Session) -> Result<(), String> + Send + Sync>;
+
 /// `resources/subscribe`, `resources/unsubscribe` and `logging/setLevel`: settings of the
 /// session, kept in its record so every host's event streams see them.
 async fn session_setting(
@@ -541,80 +544,78 @@ async fn session_setting(
     let ok = json!({"jsonrpc": "2.0", "id": id, "result": {}});
     let storage = &env.app.storage;
     let tenant = &env.request.caller.tenant;
-    let change: Box<dyn Fn(&mut session::Session) -> Result<(), String> + Send + Sync> =
-        match method {
-            "logging/setLevel" => {
-                let Some(level) = params.and_then(|p| p.get("level")).and_then(Value::as_str)
-                else {
-                    return bad("logging/setLevel needs params.level".into());
+    let change: SessionChange = match method {
+        "logging/setLevel" => {
+            let Some(level) = params.and_then(|p| p.get("level")).and_then(Value::as_str) else {
+                return bad("logging/setLevel needs params.level".into());
+            };
+            if !crate::mcp::LOG_LEVELS.contains(&level) {
+                return bad(format!(
+                    "unknown log level {level:?}; use one of {}",
+                    crate::mcp::LOG_LEVELS.join(", ")
+                ));
+            }
+            let level = level.to_string();
+            Box::new(move |s| {
+                s.log_level = Some(level.clone());
+                Ok(())
+            })
+        }
+        _ => {
+            let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
+                return bad(format!("{method} needs params.uri"));
+            };
+            let uri = uri.to_string();
+            if method == "resources/unsubscribe" {
+                Box::new(move |s| {
+                    s.subscriptions.retain(|u| *u != uri);
+                    Ok(())
+                })
+            } else {
+                let not_found = || {
+                    rpc_error(
+                        Some(id),
+                        &ErrorData::resource_not_found(
+                            format!("no resource {uri}"),
+                            Some(json!({"uri": uri})),
+                        ),
+                    )
                 };
-                if !crate::mcp::LOG_LEVELS.contains(&level) {
+                let Some(prompt) = crate::mcp::resources::parse(&uri) else {
+                    return not_found();
+                };
+                if uri.len() > session::MAX_URI_BYTES {
                     return bad(format!(
-                        "unknown log level {level:?}; use one of {}",
-                        crate::mcp::LOG_LEVELS.join(", ")
+                        "resource URI longer than {} bytes",
+                        session::MAX_URI_BYTES
                     ));
                 }
-                let level = level.to_string();
+                // Subscribing reads the prompt: the same access rules as reading it.
+                if let Err(e) = env.get(&prompt, None).await {
+                    if e.kind == service::ErrorKind::NotFound {
+                        return not_found();
+                    }
+                    return rpc_error(
+                        Some(id),
+                        &crate::mcp::errors::to_error(&e, ErrorCode::RESOURCE_NOT_FOUND),
+                    );
+                }
                 Box::new(move |s| {
-                    s.log_level = Some(level.clone());
+                    if s.subscriptions.contains(&uri) {
+                        return Ok(());
+                    }
+                    if s.subscriptions.len() >= session::MAX_SUBSCRIPTIONS {
+                        return Err(format!(
+                            "a session may hold {} subscriptions; unsubscribe first",
+                            session::MAX_SUBSCRIPTIONS
+                        ));
+                    }
+                    s.subscriptions.push(uri.clone());
                     Ok(())
                 })
             }
-            _ => {
-                let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
-                    return bad(format!("{method} needs params.uri"));
-                };
-                let uri = uri.to_string();
-                if method == "resources/unsubscribe" {
-                    Box::new(move |s| {
-                        s.subscriptions.retain(|u| *u != uri);
-                        Ok(())
-                    })
-                } else {
-                    let not_found = || {
-                        rpc_error(
-                            Some(id),
-                            &ErrorData::resource_not_found(
-                                format!("no resource {uri}"),
-                                Some(json!({"uri": uri})),
-                            ),
-                        )
-                    };
-                    let Some(prompt) = crate::mcp::resources::parse(&uri) else {
-                        return not_found();
-                    };
-                    if uri.len() > session::MAX_URI_BYTES {
-                        return bad(format!(
-                            "resource URI longer than {} bytes",
-                            session::MAX_URI_BYTES
-                        ));
-                    }
-                    // Subscribing reads the prompt: the same access rules as reading it.
-                    if let Err(e) = env.get(&prompt, None).await {
-                        if e.kind == service::ErrorKind::NotFound {
-                            return not_found();
-                        }
-                        return rpc_error(
-                            Some(id),
-                            &crate::mcp::errors::to_error(&e, ErrorCode::RESOURCE_NOT_FOUND),
-                        );
-                    }
-                    Box::new(move |s| {
-                        if s.subscriptions.contains(&uri) {
-                            return Ok(());
-                        }
-                        if s.subscriptions.len() >= session::MAX_SUBSCRIPTIONS {
-                            return Err(format!(
-                                "a session may hold {} subscriptions; unsubscribe first",
-                                session::MAX_SUBSCRIPTIONS
-                            ));
-                        }
-                        s.subscriptions.push(uri.clone());
-                        Ok(())
-                    })
-                }
-            }
-        };
+        }
+    };
     match session::update(storage, tenant, &s.id, change).await {
         Ok(_) => ok,
         Err(session::UpdateError::Refused(m)) => bad(m),
