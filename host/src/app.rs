@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub plugins: PluginSet,
     pub routes: Vec<Route>,
     pub auth: Authenticator,
+    /// `[billing]`, when enabled: the webhook secret, plans and tier resolution.
+    pub billing: Option<Arc<crate::billing::Billing>>,
 }
 
 impl Snapshot {
@@ -82,11 +84,13 @@ impl Snapshot {
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".
         routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
         let auth = auth.authenticator(&config).await?;
+        let billing = crate::billing::Billing::load(&config, auth.issuers()).await?;
         Ok(Self {
             config,
             plugins,
             routes,
             auth,
+            billing,
         })
     }
 

@@ -24,6 +24,8 @@ pub struct Config {
     pub cors: CorsConfig,
     pub redirect: RedirectConfig,
     pub users: UsersConfig,
+    /// Tiers from Stripe subscriptions (billing.rs).
+    pub billing: super::BillingConfig,
     pub plugins: BTreeMap<String, PluginConfig>,
     pub routes: Vec<RouteConfig>,
     pub mcp: McpConfig,

@@ -13,6 +13,18 @@ use std::path::{Path, PathBuf};
 /// keeps prefix scans within one tenant and makes cross-tenant reads unrepresentable.
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 
+/// Whether another process holds the store under `data_dir` open (redb takes an exclusive
+/// file lock): a running server, which the data commands then reach through its API
+/// instead. A store that does not exist yet is not locked, and is not created here.
+pub fn is_locked(data_dir: &Path) -> bool {
+    let path = kv_dir(data_dir).join(KV_FILE);
+    path.exists()
+        && matches!(
+            Database::create(&path),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+        )
+}
+
 pub struct EmbeddedKv {
     db: Arc<Database>,
 }
@@ -22,7 +34,7 @@ impl EmbeddedKv {
         std::fs::create_dir_all(dir).map_err(|e| {
             StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
         })?;
-        let path = dir.join("kv.redb");
+        let path = dir.join(KV_FILE);
         let db = Database::create(&path).map_err(|e| {
             StorageError::Unavailable(format!("cannot open {}: {e}", path.display()))
         })?;
@@ -385,10 +397,16 @@ impl BlobStore for EmbeddedBlobs {
     }
 }
 
+const KV_FILE: &str = "kv.redb";
+
+fn kv_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("kv")
+}
+
 /// Opens the embedded kv and blob stores under `data_dir`.
 pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
     Ok(Storage {
-        kv: Arc::new(EmbeddedKv::open(&data_dir.join("kv"))?),
+        kv: Arc::new(EmbeddedKv::open(&kv_dir(data_dir))?),
         blob: Arc::new(EmbeddedBlobs::open(&data_dir.join("blobs"))?),
     })
 }
