@@ -42,7 +42,7 @@ fn dev_token(s: &Server, claims: Value) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &c,
-        &EncodingKey::from_secret(&secret),
+        &EncodingKey::from_secret(&secret).unwrap(),
     )
     .unwrap()
 }
@@ -188,7 +188,8 @@ fn check(extra: &str) -> (i32, String) {
 fn check_refuses_plugins_granted_host_namespaces() {
     let plugin = |kv: &str| {
         format!(
-            "[plugins.greedy]\npath = \"{}\"\nworld = \"prompt-handler\"\nkv = [{kv}]\n",
+            "[plugins.greedy]\npath = \"{}\"\nworld = \"prompt-handler\"\nkv = [{kv}]\n\
+             renderer = \"renderer\"\n",
             common::plugin("prompt_store").display()
         )
     };

@@ -46,6 +46,9 @@ pub enum PluginFailure {
     Trap { plugin: String, message: String },
     #[error("no capacity to run plugin {plugin:?}: {message}")]
     Busy { plugin: String, message: String },
+    /// The plugin already runs `limit` calls (`plugins.NAME.max_concurrency`).
+    #[error("plugin {plugin:?} already runs {limit} calls (its max_concurrency)")]
+    AtCap { plugin: String, limit: usize },
 }
 
 impl PluginFailure {
@@ -55,7 +58,7 @@ impl PluginFailure {
             PluginFailure::Timeout { .. } => "timeout",
             PluginFailure::Limit { .. } => "limit",
             PluginFailure::Trap { .. } => "trap",
-            PluginFailure::Busy { .. } => "busy",
+            PluginFailure::Busy { .. } | PluginFailure::AtCap { .. } => "busy",
         }
     }
 
@@ -64,7 +67,8 @@ impl PluginFailure {
             PluginFailure::Timeout { plugin, .. }
             | PluginFailure::Limit { plugin, .. }
             | PluginFailure::Trap { plugin, .. }
-            | PluginFailure::Busy { plugin, .. } => plugin,
+            | PluginFailure::Busy { plugin, .. }
+            | PluginFailure::AtCap { plugin, .. } => plugin,
         }
     }
 }
@@ -301,12 +305,9 @@ impl Runtime {
             &plugin.name,
             plugin.config.max_concurrency,
         ) else {
-            let failure = PluginFailure::Busy {
+            let failure = PluginFailure::AtCap {
                 plugin: plugin.name.clone(),
-                message: format!(
-                    "{} calls already in flight (plugins.{}.max_concurrency)",
-                    plugin.config.max_concurrency, plugin.name
-                ),
+                limit: plugin.config.max_concurrency,
             };
             if let Some(m) = self.inner.metrics.get() {
                 m.plugin_call(
