@@ -27,6 +27,8 @@ pub struct Route {
     pub default_labels: Vec<String>,
     /// Label → the scope its moves need.
     pub protected_labels: std::collections::BTreeMap<String, String>,
+    /// `routes[].max_concurrency` (plugins/admission.rs).
+    pub max_concurrency: Option<usize>,
 }
 
 pub struct Snapshot {
@@ -34,6 +36,8 @@ pub struct Snapshot {
     pub plugins: PluginSet,
     pub routes: Vec<Route>,
     pub auth: Authenticator,
+    /// `[billing]`, when enabled: the webhook secret, plans and tier resolution.
+    pub billing: Option<Arc<crate::billing::Billing>>,
 }
 
 impl Snapshot {
@@ -80,16 +84,19 @@ impl Snapshot {
                 read_only: r.read_only,
                 default_labels: r.default_labels.clone(),
                 protected_labels: r.protected_labels.clone(),
+                max_concurrency: r.max_concurrency,
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".
         routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
         let auth = auth.authenticator(&config).await?;
+        let billing = crate::billing::Billing::load(&config, auth.issuers()).await?;
         Ok(Self {
             config,
             plugins,
             routes,
             auth,
+            billing,
         })
     }
 

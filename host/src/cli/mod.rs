@@ -4,6 +4,7 @@ mod aws;
 mod health;
 mod import;
 mod reload;
+mod remote;
 mod serve;
 mod stdio;
 mod user;
@@ -42,10 +43,19 @@ enum Command {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
         config: PathBuf,
     },
-    /// Import prompt JSON files from a directory or an S3 prefix (idempotent).
+    /// Import prompt JSON files from a directory or an S3 prefix (idempotent), into the
+    /// config's store or through a running server's API (--url; automatic when a server
+    /// holds the embedded store).
     Import {
-        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
-        config: PathBuf,
+        #[arg(
+            long,
+            short,
+            env = "MCP_PROMPTS_CONFIG",
+            required_unless_present = "url"
+        )]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        conn: remote::ConnArgs,
         /// Directory of `*.json` prompt files, or `s3://BUCKET/PREFIX`.
         dir: String,
         /// Route whose prompt handler receives the prompts (default: the first route).
@@ -96,10 +106,18 @@ enum Command {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Set (or clear) the subscription tier stored in a user's profile; it applies to the
-    /// user's tokens that carry no tier claim.
+    /// user's tokens that carry no tier claim. Through a running server's API with --url
+    /// (automatic when a server holds the embedded store).
     SetTier {
-        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
-        config: PathBuf,
+        #[arg(
+            long,
+            short,
+            env = "MCP_PROMPTS_CONFIG",
+            required_unless_present = "url"
+        )]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        conn: remote::ConnArgs,
         /// The user's subject (`sub` claim).
         #[arg(long)]
         sub: String,
@@ -123,17 +141,22 @@ pub fn main() -> ExitCode {
         Command::Check { config } => runtime().and_then(|rt| rt.block_on(check(&config))),
         Command::Import {
             config,
+            conn,
             dir,
             route,
             tenant,
-        } => runtime().and_then(|rt| rt.block_on(import::run(&config, &dir, route, tenant))),
+        } => runtime()
+            .and_then(|rt| rt.block_on(import::run(config.as_deref(), &conn, &dir, route, tenant))),
         Command::User(UserCommand::SetTier {
             config,
+            conn,
             sub,
             tenant,
             tier,
             clear: _,
-        }) => runtime().and_then(|rt| rt.block_on(user::set_tier(&config, &sub, tenant, tier))),
+        }) => runtime().and_then(|rt| {
+            rt.block_on(user::set_tier(config.as_deref(), &conn, &sub, tenant, tier))
+        }),
         Command::Aws(cmd) => runtime().and_then(|rt| rt.block_on(aws::run(cmd))),
         Command::Health { url, timeout } => {
             current_thread().and_then(|rt| rt.block_on(health::probe(&url, timeout)))

@@ -23,7 +23,12 @@ const NAMESPACES: &[(&str, &str, Option<Duration>)] = &[
     ("sessions", "mcp-sessions", SESSION_TTL),
     ("mcp-sessions", "mcp-sessions", SESSION_TTL),
     ("ratelimits", "mcp-sessions", RATELIMIT_TTL),
+    // [billing]: customer → user mapping (kept), webhook event ids (expire).
+    ("billing", "mcp-users", None),
+    ("billing-events", "mcp-sessions", BILLING_EVENT_TTL),
 ];
+/// Webhook event-id records outlive Stripe's retry schedule (3 days) with room to spare.
+const BILLING_EVENT_TTL: Option<Duration> = Some(Duration::from_secs(30 * 24 * 3600));
 /// Deadline for opening a connection to an AWS endpoint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Deadline of one attempt; a slower answer is retried rather than waited for.

@@ -11,6 +11,7 @@
 
 mod auth;
 mod aws;
+mod billing;
 mod cors;
 mod cross_table;
 mod mcp;
@@ -29,6 +30,9 @@ pub mod watch;
 
 pub use auth::{AuthConfig, DevAuthConfig, OidcProviderConfig, TokenUse};
 pub use aws::{AwsStorageConfig, NamespaceTable, SecretsManagerSource};
+pub use billing::{
+    BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
+};
 pub use cors::CorsConfig;
 pub use mcp::{McpConfig, McpStdioConfig};
 pub use names::is_valid_name;
@@ -155,6 +159,8 @@ pub fn parse(file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         config,
     };
     loaded.config.validate(&Ctx { file: &loaded.file })?;
+    // Billing checks read the whole config (routes, users, storage), after the tables.
+    billing::validate(&loaded)?;
     Ok(loaded)
 }
 

@@ -24,6 +24,8 @@ pub struct Config {
     pub cors: CorsConfig,
     pub redirect: RedirectConfig,
     pub users: UsersConfig,
+    /// Tiers from Stripe subscriptions (billing.rs).
+    pub billing: super::BillingConfig,
     pub plugins: BTreeMap<String, PluginConfig>,
     pub routes: Vec<RouteConfig>,
     pub mcp: McpConfig,
@@ -60,6 +62,7 @@ impl Config {
         }
         self.runtime.validate(cx)?;
         plugins::validate(&self.plugins, &self.runtime, cx)?;
+        super::cross_table::plugins_avoid_host_namespaces(&self.plugins, &self.users, cx)?;
         routes::validate(&self.routes, &self.plugins, cx)?;
         self.mcp.validate(&self.routes, cx)
     }

@@ -55,6 +55,11 @@ pub struct RouteConfig {
     /// Enforced for every caller and transport.
     #[serde(default)]
     pub protected_labels: BTreeMap<String, String>,
+    /// Requests of this route in flight at once; further ones get 503 with `Retry-After`
+    /// before authentication or any plugin runs. Absent: no cap of its own (each plugin's
+    /// `max_concurrency` still applies).
+    #[serde(default)]
+    pub max_concurrency: Option<usize>,
 }
 
 fn default_auth() -> AuthMode {
@@ -97,6 +102,12 @@ pub(super) fn validate(
     for (i, route) in routes.iter().enumerate() {
         let key = |k: &str| format!("routes[{i}].{k}");
         let path = route.path.trim_end_matches('/');
+        if route.max_concurrency == Some(0) {
+            return Err(cx.invalid(
+                key("max_concurrency"),
+                "must be at least 1 (omit it for no cap)",
+            ));
+        }
         if !route.path.starts_with('/') || path.is_empty() {
             return Err(cx.invalid(key("path"), "must start with '/' and not be the root"));
         }

@@ -17,6 +17,9 @@ pub struct UsersConfig {
     pub namespace: String,
     /// When a token carries no tier claim, take the tier from the caller's profile.
     pub tier_from_profile: bool,
+    /// Scopes (or `cognito:groups`) of which a token needs one to manage other users'
+    /// profiles (`/users/{sub}/tier`); empty: nobody may, over the API.
+    pub admin_scopes: Vec<String>,
 }
 
 impl Default for UsersConfig {
@@ -25,6 +28,7 @@ impl Default for UsersConfig {
             enabled: true,
             namespace: NAMESPACE.into(),
             tier_from_profile: true,
+            admin_scopes: Vec::new(),
         }
     }
 }
@@ -33,6 +37,12 @@ impl UsersConfig {
     pub(super) fn validate(&self, cx: &Ctx) -> Result<(), ConfigError> {
         if !is_valid_name(&self.namespace) {
             return Err(cx.invalid("users.namespace", "must be a valid name"));
+        }
+        if let Some(s) = self.admin_scopes.iter().find(|s| !super::is_scope_token(s)) {
+            return Err(cx.invalid(
+                "users.admin_scopes",
+                format!("{s:?} is not a valid scope (RFC 6749 scope-token)"),
+            ));
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Request entry point: request id, built-in endpoints, the routing table, the access log.
 //!
 //! Order of a request: CORS preflight → built-ins (`/health`, `/ready`, `/metrics`) →
-//! snapshot → MCP metadata and `/mcp` (`http/mcp/`) → `/users/me` → prompt routes
+//! snapshot → MCP metadata and `/mcp` (`http/mcp/`) → `/users/me`, `/users/{sub}/tier`
+//! → prompt routes
 //! (`http/rest/prompts.rs`). Who the caller is gets decided once, in `service::caller`.
 
 use super::problem::{Problem, json};
@@ -95,6 +96,9 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(p) = header_hygiene(&req) {
+        return Handled::new(p.into_response());
+    }
     // Preflights carry no token: answered before route lookup and authentication.
     if let Some(resp) = cors::preflight(app, &req) {
         return Handled::new(resp);
@@ -136,16 +140,50 @@ where
             .await
             .on(&route);
     }
+    if let Some(billing) = snapshot.billing.clone()
+        && let Some(ep) = super::rest::billing::Endpoint::of(path)
+    {
+        return super::rest::billing::serve(app, &snapshot, &billing, ep, req).await;
+    }
     if path == "/users/me" && snapshot.config.config.users.enabled {
         return users_me(app, &snapshot, req, request_id)
             .await
             .on("/users/me");
+    }
+    if let Some(sub) = user_tier_path(path)
+        && snapshot.config.config.users.enabled
+    {
+        let sub = sub.to_string();
+        return user_tier(app, &snapshot, req, request_id, &sub)
+            .await
+            .on("/users/{sub}/tier");
     }
     let Some((route, rest)) = snapshot.route(path) else {
         let p = Problem::not_found(format!("no route for {path}"));
         return Handled::new(p.into_response());
     };
     let rest = rest.to_string();
+    // Admission before authentication and plugins (plugins/admission.rs).
+    let Some(_admitted) = route.max_concurrency.map_or(Some(None), |limit| {
+        crate::plugins::admission::try_admit(
+            crate::plugins::admission::Kind::Route,
+            &route.path,
+            limit,
+        )
+        .map(Some)
+    }) else {
+        let p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Service Unavailable",
+            format!(
+                "route {} is at its max_concurrency; retry shortly",
+                route.path
+            ),
+        )
+        .with_header(header::RETRY_AFTER, "1");
+        return Handled::new(p.into_response()).on(&route.path);
+    };
     let rules = AuthRules {
         mode: route.auth,
         scopes: &route.scopes,
@@ -222,6 +260,91 @@ where
         max_body,
     )
     .await;
+    Handled {
+        response: resp,
+        route: None,
+        subject: Some(principal.subject),
+        plugin: None,
+    }
+}
+
+/// Requests whose headers are ambiguous are refused before anything reads them: with two
+/// `Authorization` headers, which one a proxy checked and which one we verify may differ;
+/// HTTP/1.1 requires exactly one `Host` (RFC 9112 §3.2).
+fn header_hygiene<B>(req: &Request<B>) -> Option<Problem> {
+    if req.headers().get_all(header::AUTHORIZATION).iter().count() > 1 {
+        return Some(Problem::bad_request(
+            "duplicate-authorization",
+            "the request has more than one Authorization header",
+        ));
+    }
+    if req.version() == http::Version::HTTP_11 {
+        match req.headers().get_all(header::HOST).iter().count() {
+            1 => {}
+            0 => {
+                return Some(Problem::bad_request(
+                    "missing-host",
+                    "an HTTP/1.1 request needs a Host header",
+                ));
+            }
+            _ => {
+                return Some(Problem::bad_request(
+                    "duplicate-host",
+                    "the request has more than one Host header",
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// `/users/{sub}/tier` → the still-encoded `{sub}`.
+fn user_tier_path(path: &str) -> Option<&str> {
+    let sub = path.strip_prefix("/users/")?.strip_suffix("/tier")?;
+    (!sub.is_empty() && !sub.contains('/')).then_some(sub)
+}
+
+/// `/users/{sub}/tier`: an administrator (`[users] admin_scopes`) manages another
+/// user's stored tier; the rules are in `service/users.rs`.
+async fn user_tier<B>(
+    app: &Arc<App>,
+    snapshot: &Arc<Snapshot>,
+    req: Request<B>,
+    request_id: &str,
+    sub: &str,
+) -> Handled
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let rules = AuthRules {
+        mode: AuthMode::Required,
+        scopes: &[],
+        tenant: None,
+        audience: None,
+    };
+    let auth = req.headers().get(header::AUTHORIZATION);
+    let caller = match service::caller::resolve(app, snapshot, rules, auth, request_id).await {
+        Ok(c) => c,
+        Err(e) => return Handled::new(Problem::from(e).into_response()),
+    };
+    let Some(principal) = caller.principal else {
+        let p = Problem::from(service::Error::unauthorized(
+            "authentication required",
+            service::Challenge::Bearer,
+        ));
+        return Handled::new(p.into_response());
+    };
+    let users = &snapshot.config.config.users;
+    let t = super::rest::users::TierRequest {
+        kv: app.storage.kv.as_ref(),
+        namespace: &users.namespace,
+        admin: &principal,
+        admin_scopes: &users.admin_scopes,
+        subject: sub,
+        max_body: snapshot.config.config.server.max_body_size.0 as usize,
+    };
+    let resp = super::rest::users::serve_tier(t, req).await;
     Handled {
         response: resp,
         route: None,

@@ -193,6 +193,77 @@ pub fn all() -> Vec<Tool> {
                 .open_world(false),
         ),
     ]
+    .into_iter()
+    .map(|t| {
+        let out = output_schema(&t.name);
+        t.with_raw_output_schema(out)
+    })
+    .collect()
+}
+
+/// The `outputSchema` of a tool whose success result has the shape `success`: either
+/// that, or the problem document an error result carries as `structuredContent` (clients
+/// validate both against the schema).
+fn output(success: Value) -> Arc<Map<String, Value>> {
+    let problem = json!({
+        "type": "object",
+        "description": "An error result: the REST problem document",
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"}
+        },
+        "required": ["type", "title", "status", "detail"]
+    });
+    let mut m = Map::new();
+    m.insert("$schema".into(), json!(SCHEMA));
+    m.insert("type".into(), json!("object"));
+    m.insert("anyOf".into(), json!([success, problem]));
+    Arc::new(m)
+}
+
+fn prompt_output() -> Value {
+    json!({
+        "type": "object",
+        "description": "A stored prompt, as GET /v1/prompts/{id} returns it",
+        "properties": {
+            "id": {"type": "string"},
+            "version": {"type": "integer"},
+            "name": {"type": "string"},
+            "content": {"type": "string"}
+        },
+        "required": ["id", "version"]
+    })
+}
+
+/// `outputSchema` per tool name.
+fn output_schema(name: &str) -> Arc<Map<String, Value>> {
+    match name {
+        "list_prompts" | "search_prompts" => output(json!({
+            "type": "object",
+            "properties": {
+                "prompts": {"type": "array", "items": prompt_output()},
+                "nextCursor": {"type": ["string", "null"]}
+            },
+            "required": ["prompts"]
+        })),
+        "apply_template" => output(json!({
+            "type": "object",
+            "properties": {
+                "content": {"type": "string"},
+                "appliedVariables": {"type": "array", "items": {"type": "string"}},
+                "missingVariables": {"type": "array", "items": {"type": "string"}}
+            },
+            "required": ["content"]
+        })),
+        "delete_prompt" => output(json!({
+            "type": "object",
+            "properties": {"deleted": {"type": "boolean"}, "id": {"type": "string"}},
+            "required": ["deleted", "id"]
+        })),
+        _ => output(prompt_output()),
+    }
 }
 
 /// Whether the named tool changes prompts (then `list_changed` is due).
@@ -303,12 +374,30 @@ pub fn error_result(p: &Problem) -> CallToolResult {
     r
 }
 
+/// Argument names of the original system's tools, accepted so that agents prompted for
+/// those tools keep working: (alias, name here).
+const ALIASES: &[(&str, &str)] = &[("query", "search"), ("promptId", "id"), ("prompt_id", "id")];
+
+/// Renames alias arguments to this server's names; the canonical name wins when both
+/// are present (the alias is then reported as unknown).
+fn resolve_aliases(mut args: Map<String, Value>) -> Map<String, Value> {
+    for (alias, name) in ALIASES {
+        if !args.contains_key(*name)
+            && let Some(v) = args.remove(*alias)
+        {
+            args.insert((*name).to_string(), v);
+        }
+    }
+    args
+}
+
 /// Runs a tool. `Err` only for an unknown tool (a protocol error: invalid params).
 pub async fn call(
     backend: &Call,
     name: &str,
     args: Map<String, Value>,
 ) -> Result<CallToolResult, String> {
+    let args = resolve_aliases(args);
     let page_size = backend.page_size();
     let outcome = match name {
         "list_prompts" | "search_prompts" => {

@@ -3,6 +3,7 @@
 //! One engine and one linker for the process, an `InstancePre` per plugin, and a fresh
 //! store per call with memory/table/instance limits and an epoch deadline.
 
+pub mod admission;
 pub(crate) mod bindings;
 mod cache;
 mod calls;

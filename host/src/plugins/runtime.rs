@@ -46,6 +46,9 @@ pub enum PluginFailure {
     Trap { plugin: String, message: String },
     #[error("no capacity to run plugin {plugin:?}: {message}")]
     Busy { plugin: String, message: String },
+    /// The plugin already runs `limit` calls (`plugins.NAME.max_concurrency`).
+    #[error("plugin {plugin:?} already runs {limit} calls (its max_concurrency)")]
+    AtCap { plugin: String, limit: usize },
 }
 
 impl PluginFailure {
@@ -55,7 +58,7 @@ impl PluginFailure {
             PluginFailure::Timeout { .. } => "timeout",
             PluginFailure::Limit { .. } => "limit",
             PluginFailure::Trap { .. } => "trap",
-            PluginFailure::Busy { .. } => "busy",
+            PluginFailure::Busy { .. } | PluginFailure::AtCap { .. } => "busy",
         }
     }
 
@@ -64,7 +67,8 @@ impl PluginFailure {
             PluginFailure::Timeout { plugin, .. }
             | PluginFailure::Limit { plugin, .. }
             | PluginFailure::Trap { plugin, .. }
-            | PluginFailure::Busy { plugin, .. } => plugin,
+            | PluginFailure::Busy { plugin, .. }
+            | PluginFailure::AtCap { plugin, .. } => plugin,
         }
     }
 }
@@ -295,6 +299,26 @@ impl Runtime {
         Fut: Future<Output = wasmtime::Result<R>>,
     {
         let started = Instant::now();
+        // Admission before any allocation: a full plugin fails fast (admission.rs).
+        let Some(_permit) = super::admission::try_admit(
+            super::admission::Kind::Plugin,
+            &plugin.name,
+            plugin.config.max_concurrency,
+        ) else {
+            let failure = PluginFailure::AtCap {
+                plugin: plugin.name.clone(),
+                limit: plugin.config.max_concurrency,
+            };
+            if let Some(m) = self.inner.metrics.get() {
+                m.plugin_call(
+                    &plugin.name,
+                    plugin.config.world,
+                    started.elapsed(),
+                    Some(failure.kind()),
+                );
+            }
+            return Err(failure);
+        };
         let store = self.new_store(plugin, scope);
         // The epoch deadline stops wasm code; this bounds time spent in host calls as well.
         let wall = plugin.config.timeout + Duration::from_millis(250);

@@ -47,11 +47,11 @@ pub struct Via {
     pub pattern: String,
 }
 
-/// Proof that the policies allowed `action` on `resource`, with the headers they asked
-/// to add to the response.
+/// Proof that the policies allowed every one of `actions` on `resource`, with the
+/// headers they asked to add to the response.
 #[derive(Debug)]
 pub struct Permit {
-    action: Action,
+    actions: Vec<Action>,
     resource: Option<String>,
     pub headers: Vec<(String, String)>,
 }
@@ -60,8 +60,35 @@ impl Permit {
     /// Whether this permit covers `action` on `resource`; operations check it so that a
     /// permit for one prompt cannot be spent on another.
     pub(super) fn covers(&self, action: Action, resource: Option<&str>) -> bool {
-        self.action == action && self.resource.as_deref() == resource
+        self.actions.contains(&action) && self.resource.as_deref() == resource
     }
+}
+
+/// Runs [`authorize`] for each of `actions` on one resource and merges the permits: an
+/// import may create or replace, and which one is known only once the handler ran, so
+/// it needs everything either would need. When two decisions set the same header (a
+/// rate-limit counter), the later one is the current value and wins.
+pub async fn authorize_all(
+    app: &App,
+    req: &Request,
+    route: &Route,
+    via: &Via,
+    actions: &[Action],
+    resource: Option<&str>,
+) -> Result<Permit, Error> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for &action in actions {
+        let p = authorize(app, req, route, via, action, resource).await?;
+        for (k, v) in p.headers {
+            headers.retain(|(h, _)| !h.eq_ignore_ascii_case(&k));
+            headers.push((k, v));
+        }
+    }
+    Ok(Permit {
+        actions: actions.to_vec(),
+        resource: resource.map(str::to_string),
+        headers,
+    })
 }
 
 /// Runs the read-only rule and the route's policy chain for one action.
@@ -83,7 +110,7 @@ pub async fn authorize(
     let mut headers = Vec::new();
     if route.policies.is_empty() {
         return Ok(Permit {
-            action,
+            actions: vec![action],
             resource: resource.map(str::to_string),
             headers,
         });
@@ -108,7 +135,7 @@ pub async fn authorize(
         }
     }
     Ok(Permit {
-        action,
+        actions: vec![action],
         resource: resource.map(str::to_string),
         headers,
     })

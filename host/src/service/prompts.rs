@@ -11,7 +11,7 @@ use super::error::ErrorKind;
 use super::policy::{self, Action, Permit, Via};
 use crate::app::{App, Route};
 use crate::plugins::{
-    Applied, HandlerResult, HistoryPage, Label, ListQuery, PromptCalls, Selector,
+    Applied, HandlerResult, HistoryPage, Label, ListQuery, PromptCalls, Selector, UpsertOutcome,
 };
 use serde_json::value::RawValue;
 
@@ -65,6 +65,22 @@ impl<'a> PromptService<'a> {
     /// proceed. The permit is what every operation below requires.
     pub async fn authorize(&self, action: Action, resource: Option<&str>) -> Result<Permit, Error> {
         policy::authorize(self.app, self.req, self.route, &self.via, action, resource).await
+    }
+
+    /// The permit an import ([`PromptService::upsert`]) needs: `create` and `update` on
+    /// `id`, because whether the document creates or replaces the prompt is known only
+    /// once the handler ran. Policy authors need no new action: whoever may do both may
+    /// import (docs/plugins.md).
+    pub async fn authorize_upsert(&self, id: &str) -> Result<Permit, Error> {
+        policy::authorize_all(
+            self.app,
+            self.req,
+            self.route,
+            &self.via,
+            &[Action::Create, Action::Update],
+            Some(id),
+        )
+        .await
     }
 
     fn check(&self, permit: &Permit, action: Action, resource: Option<&str>) -> Result<(), Error> {
@@ -121,9 +137,10 @@ impl<'a> PromptService<'a> {
     }
 
     /// Announces a successful write to MCP sessions on every host.
-    async fn changed(&self) {
+    async fn changed(&self, prompt: Option<&str>) {
         if self.req.snapshot.config.config.mcp.enabled {
-            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant).await;
+            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant, prompt)
+                .await;
         }
     }
 
@@ -269,8 +286,9 @@ impl<'a> PromptService<'a> {
         let json = self
             .with_calls(async |c| c.create(prompt_json).await)
             .await?;
-        self.changed().await;
-        self.prompt(json)
+        let p = self.prompt(json)?;
+        self.changed(p.id.as_deref()).await;
+        Ok(p)
     }
 
     /// Writes a new version; `expected` is the version the client last saw (If-Match).
@@ -285,14 +303,34 @@ impl<'a> PromptService<'a> {
         let json = self
             .with_calls(async |c| c.update(id, fields_json, expected).await)
             .await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         self.prompt(json)
+    }
+
+    /// Creates prompt `id` from a full document, or replaces every client-settable field
+    /// of the stored one with it (a field the document omits takes its default, as on
+    /// create); writes nothing when the stored prompt already has exactly these fields.
+    /// This is what `mcp-prompts import` does with each file, locally or over the API.
+    pub async fn upsert(
+        &self,
+        permit: &Permit,
+        id: &str,
+        prompt_json: String,
+    ) -> Result<(UpsertOutcome, Prompt), Error> {
+        self.check(permit, Action::Create, Some(id))?;
+        self.check(permit, Action::Update, Some(id))?;
+        let body = with_id(id, &prompt_json)?;
+        let (outcome, json) = self.with_calls(async |c| c.upsert(body).await).await?;
+        if outcome != UpsertOutcome::Unchanged {
+            self.changed(Some(id)).await;
+        }
+        Ok((outcome, self.prompt(json)?))
     }
 
     pub async fn delete(&self, permit: &Permit, id: &str) -> Result<(), Error> {
         self.check(permit, Action::Delete, Some(id))?;
         self.with_calls(async |c| c.delete(id).await).await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         Ok(())
     }
 
@@ -319,4 +357,30 @@ impl<'a> PromptService<'a> {
         self.with_calls(async |c| c.apply(id, at, variables_json).await)
             .await
     }
+}
+
+/// The document with `id` as its id: the address names the prompt, so a document
+/// without an id takes it, and one naming another id is refused rather than written
+/// somewhere the client did not address.
+fn with_id(id: &str, prompt_json: &str) -> Result<String, Error> {
+    let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(prompt_json)
+        .map_err(|_| {
+            Error::new(
+                super::ErrorKind::Invalid,
+                "the prompt must be a JSON object",
+            )
+        })?;
+    match doc.get("id") {
+        None | Some(serde_json::Value::Null) => {
+            doc.insert("id".into(), id.into());
+        }
+        Some(serde_json::Value::String(s)) if s == id => {}
+        Some(other) => {
+            return Err(Error::invalid_field(
+                "id",
+                &format!("must match the prompt being imported ('{id}'), got {other}"),
+            ));
+        }
+    }
+    Ok(serde_json::Value::Object(doc).to_string())
 }

@@ -10,6 +10,8 @@
 use super::error::{Error, ErrorKind, FieldError};
 use crate::app::{App, Snapshot};
 use crate::auth::Principal;
+/// The operator-set tier of a profile; billing owns the rule since it ranks it first.
+pub use crate::billing::stored_tier;
 use crate::storage::{KvStore, Precondition, Scope, StorageError, WriteOp};
 use serde_json::{Map, Value, json};
 
@@ -56,25 +58,26 @@ pub async fn load(
 ) -> Result<(Map<String, Value>, u64), Error> {
     let key = profile_key(&principal.subject)?;
     match kv.get(&scope(namespace, &principal.tenant), &key).await {
-        Ok(Some(e)) => {
-            let v: Value = serde_json::from_slice(&e.value).unwrap_or(Value::Null);
-            Ok((v.as_object().cloned().unwrap_or_default(), e.version))
-        }
+        // An unreadable profile is an error, never an empty one: a PUT that started from
+        // "empty" would overwrite the operator-set tier.
+        Ok(Some(e)) => match serde_json::from_slice::<Value>(&e.value) {
+            Ok(Value::Object(m)) => Ok((m, e.version)),
+            _ => Err(Error::internal(
+                "-",
+                &format!(
+                    "stored profile of tenant {:?} in namespace {namespace:?} is not a JSON object",
+                    principal.tenant
+                ),
+            )),
+        },
         Ok(None) => Ok((Map::new(), 0)),
         Err(e) => Err(storage_problem(e)),
     }
 }
 
-/// The tier a profile assigns, if any (used when the token has no tier claim).
-pub fn stored_tier(profile: &Map<String, Value>) -> Option<String> {
-    profile
-        .get("tier")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-}
-
-/// Tokens without a tier claim get the tier of the caller's stored profile, if any.
+/// Tokens without a tier claim get the tier of the caller's stored profile, if any. With `[billing]` the
+/// profile (operator tier, then Stripe state) decides for every token, read on every
+/// request so that a processed Stripe event decides the very next one.
 pub async fn apply_profile_tier(
     app: &App,
     snapshot: &Snapshot,
@@ -82,11 +85,21 @@ pub async fn apply_profile_tier(
     _request_id: &str,
 ) -> Result<(), Error> {
     let users = &snapshot.config.config.users;
-    if p.tier_from_claim || !users.enabled || !users.tier_from_profile {
+    let billing = snapshot.billing.as_deref();
+    if (p.tier_from_claim && billing.is_none()) || !users.enabled || !users.tier_from_profile {
+        return Ok(());
+    }
+    if let Some(b) = billing {
+        let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
+        let claim = p.tier_from_claim.then(|| p.tier.clone());
+        p.tier = b
+            .resolve(&profile, claim.as_deref(), crate::billing::now_secs())
+            .tier;
         return Ok(());
     }
     let (profile, _) = load(app.storage.kv.as_ref(), &users.namespace, p).await?;
-    if let Some(t) = stored_tier(&profile) {
+    let tier = stored_tier(&profile);
+    if let Some(t) = tier {
         p.tier = t;
     }
     Ok(())
@@ -145,9 +158,11 @@ pub async fn update(
         return Err(e);
     }
     let now = now_rfc3339();
-    // Operator-set and history fields survive a user's PUT.
-    if let Some(t) = current.get("tier") {
-        next.insert("tier".into(), t.clone());
+    // Operator-set, billing and history fields survive a user's PUT.
+    for k in ["tier", "billing"] {
+        if let Some(v) = current.get(k) {
+            next.insert(k.into(), v.clone());
+        }
     }
     let created = current
         .get("createdAt")
@@ -182,6 +197,128 @@ pub async fn update(
         })?;
     let new_version = versions.first().copied().unwrap_or(version + 1);
     Ok((next, new_version))
+}
+
+/// Compare-and-set attempts when a profile changes between read and write.
+const MAX_TIER_ATTEMPTS: usize = 16;
+
+/// Whether `tier` is a storable tier name: 1-64 visible ASCII characters.
+pub fn check_tier(tier: &str) -> Result<(), Error> {
+    if tier.is_empty() || tier.len() > 64 || !tier.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid_field(
+            "tier",
+            "must be 1-64 visible ASCII characters, or null to clear it",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a caller that holds none of `[users] admin_scopes` (as a scope or a
+/// `cognito:groups` group). An empty list refuses everyone: managing other users over
+/// the API is off until an operator names the scope that grants it.
+pub fn require_admin(p: &Principal, admin_scopes: &[String]) -> Result<(), Error> {
+    if admin_scopes.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Forbidden,
+            "managing users over the API is disabled: the server has no [users] admin_scopes",
+        ));
+    }
+    if admin_scopes
+        .iter()
+        .any(|s| p.scopes.contains(s) || p.groups.contains(s))
+    {
+        return Ok(());
+    }
+    let mut e = Error::new(
+        ErrorKind::InsufficientScope,
+        format!(
+            "managing users needs the scope: {}",
+            admin_scopes.join(" or ")
+        ),
+    );
+    e.scopes = admin_scopes.to_vec();
+    Err(e)
+}
+
+/// The stored profile of `subject` in `tenant` (empty when none) and its version.
+pub async fn load_subject(
+    kv: &dyn KvStore,
+    ns: &str,
+    tenant: &str,
+    subject: &str,
+) -> Result<(Map<String, Value>, u64), Error> {
+    let key = profile_key(subject)?;
+    match kv.get(&scope(ns, tenant), &key).await {
+        Ok(Some(e)) => {
+            let v: Value = serde_json::from_slice(&e.value).unwrap_or(Value::Null);
+            Ok((v.as_object().cloned().unwrap_or_default(), e.version))
+        }
+        Ok(None) => Ok((Map::new(), 0)),
+        Err(e) => Err(storage_problem(e)),
+    }
+}
+
+/// Sets (`Some`) or clears (`None`) the tier stored in `subject`'s profile in `tenant`,
+/// keeping every other field; the operator's and billing's lever, never the user's.
+/// Retries when the profile changes between read and write, so a concurrent
+/// `PUT /users/me` is neither lost nor overwritten. Returns the stored profile and version.
+pub async fn set_tier(
+    kv: &dyn KvStore,
+    ns: &str,
+    tenant: &str,
+    subject: &str,
+    tier: Option<&str>,
+) -> Result<(Map<String, Value>, u64), Error> {
+    if let Some(t) = tier {
+        check_tier(t)?;
+    }
+    let key = profile_key(subject)?;
+    let sc = scope(ns, tenant);
+    for _ in 0..MAX_TIER_ATTEMPTS {
+        let (mut profile, version) = load_subject(kv, ns, tenant, subject).await?;
+        if profile.get("tier").and_then(Value::as_str) == tier {
+            return Ok((profile, version));
+        }
+        match tier {
+            Some(t) => profile.insert("tier".into(), t.into()),
+            None => profile.remove("tier"),
+        };
+        let now = now_rfc3339();
+        profile
+            .entry("createdAt")
+            .or_insert_with(|| Value::String(now.clone()));
+        profile.insert("updatedAt".into(), Value::String(now));
+        let precondition = if version == 0 {
+            Precondition::Absent
+        } else {
+            Precondition::Version(version)
+        };
+        let value = serde_json::to_vec(&profile).map_err(|e| internal(e.to_string()))?;
+        let op = WriteOp::Put {
+            key: key.clone(),
+            value,
+            precondition,
+        };
+        match kv.transact(&sc, vec![op]).await {
+            Ok(v) => return Ok((profile, v.first().copied().unwrap_or(version + 1))),
+            Err(StorageError::Conflict(_)) => continue,
+            Err(e) => return Err(storage_problem(e)),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Conflict,
+        "the profile kept changing concurrently; try again",
+    ))
+}
+
+/// What `/users/{sub}/tier` shows: whose profile, and the tier stored in it.
+pub fn tier_view(tenant: &str, subject: &str, profile: &Map<String, Value>) -> Value {
+    json!({
+        "subject": subject,
+        "tenant": tenant,
+        "tier": stored_tier(profile),
+        "updatedAt": profile.get("updatedAt").cloned().unwrap_or(Value::Null),
+    })
 }
 
 fn check_field(k: &str, v: &Value) -> Result<(), String> {

@@ -13,6 +13,18 @@ use std::path::{Path, PathBuf};
 /// keeps prefix scans within one tenant and makes cross-tenant reads unrepresentable.
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 
+/// Whether another process holds the store under `data_dir` open (redb takes an exclusive
+/// file lock): a running server, which the data commands then reach through its API
+/// instead. A store that does not exist yet is not locked, and is not created here.
+pub fn is_locked(data_dir: &Path) -> bool {
+    let path = kv_dir(data_dir).join(KV_FILE);
+    path.exists()
+        && matches!(
+            Database::create(&path),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+        )
+}
+
 pub struct EmbeddedKv {
     db: Arc<Database>,
 }
@@ -22,7 +34,7 @@ impl EmbeddedKv {
         std::fs::create_dir_all(dir).map_err(|e| {
             StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
         })?;
-        let path = dir.join("kv.redb");
+        let path = dir.join(KV_FILE);
         let db = Database::create(&path).map_err(|e| {
             StorageError::Unavailable(format!("cannot open {}: {e}", path.display()))
         })?;
@@ -209,6 +221,7 @@ impl KvStore for EmbeddedKv {
             let table = tx.open_table(KV).map_err(unavailable)?;
             let mut out = Vec::new();
             let mut more = false;
+            let mut bytes = 0usize;
             for item in table.range(start.as_str()..).map_err(unavailable)? {
                 let (k, v) = item.map_err(unavailable)?;
                 let k = k.value();
@@ -218,11 +231,12 @@ impl KvStore for EmbeddedKv {
                 if skip_start && k == start {
                     continue;
                 }
-                if out.len() == limit {
+                if out.len() == limit || bytes >= super::MAX_PAGE_BYTES {
                     more = true;
                     break;
                 }
                 let (version, value) = decode(v.value())?;
+                bytes += value.len();
                 out.push(Entry {
                     key: k[base.len()..].to_string(),
                     value,
@@ -383,10 +397,16 @@ impl BlobStore for EmbeddedBlobs {
     }
 }
 
+const KV_FILE: &str = "kv.redb";
+
+fn kv_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("kv")
+}
+
 /// Opens the embedded kv and blob stores under `data_dir`.
 pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
     Ok(Storage {
-        kv: Arc::new(EmbeddedKv::open(&data_dir.join("kv"))?),
+        kv: Arc::new(EmbeddedKv::open(&kv_dir(data_dir))?),
         blob: Arc::new(EmbeddedBlobs::open(&data_dir.join("blobs"))?),
     })
 }
@@ -408,6 +428,25 @@ mod tests {
             value: v.as_bytes().to_vec(),
             precondition: p,
         }
+    }
+
+    #[tokio::test]
+    async fn a_query_page_ends_at_the_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = EmbeddedKv::open(dir.path()).unwrap();
+        let s = scope("a");
+        let big = "x".repeat(crate::storage::MAX_VALUE_BYTES);
+        for i in 0..6 {
+            kv.transact(&s, vec![put(&format!("k{i}"), &big, Precondition::None)])
+                .await
+                .unwrap();
+        }
+        let (page, more) = kv.query(&s, "k", None, 1000).await.unwrap();
+        let per_page = crate::storage::MAX_PAGE_BYTES / crate::storage::MAX_VALUE_BYTES;
+        assert_eq!((page.len(), more), (per_page, true));
+        let last = page.last().unwrap().key.clone();
+        let (rest, more) = kv.query(&s, "k", Some(&last), 1000).await.unwrap();
+        assert_eq!((rest.len(), more), (6 - per_page, false));
     }
 
     #[tokio::test]

@@ -68,6 +68,12 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BillingEventLabels {
+    r#type: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StorageLabels {
     backend: &'static str,
     op: &'static str,
@@ -174,6 +180,8 @@ pub struct Metrics {
     storage_errors: Family<StorageErrorLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
     jwks_refreshes: Family<ResultLabels, Counter>,
+    billing_events: Family<BillingEventLabels, Counter>,
+    billing_signature_failures: Family<ReasonLabels, Counter>,
     pooling: Gauge,
     pool_in_use: Family<ResourceLabels, Gauge>,
     pool_warm: Family<ResourceLabels, Gauge>,
@@ -282,6 +290,18 @@ impl Metrics {
             let _ = reloads.get_or_create(&ResultLabels { result });
             let _ = jwks_refreshes.get_or_create(&ResultLabels { result });
         }
+        let billing_events = Family::<BillingEventLabels, Counter>::default();
+        r.register(
+            "billing_webhook_events",
+            "Stripe webhook events with a valid signature, by event type (closed set) and outcome",
+            billing_events.clone(),
+        );
+        let billing_signature_failures = Family::<ReasonLabels, Counter>::default();
+        r.register(
+            "billing_webhook_signature_failures",
+            "Stripe webhook requests refused with 400 by the signature check, by reason",
+            billing_signature_failures.clone(),
+        );
         let pooling = Gauge::default();
         r.register(
             "pooling_allocator",
@@ -336,6 +356,8 @@ impl Metrics {
             storage_errors,
             reloads,
             jwks_refreshes,
+            billing_events,
+            billing_signature_failures,
             pooling,
             pool_in_use,
             pool_warm,
@@ -428,6 +450,24 @@ impl Metrics {
             .get_or_create(&ResultLabels {
                 result: if ok { "ok" } else { "failed" },
             })
+            .inc();
+    }
+
+    /// A verified Stripe event (`billing::http`): `kind` and `outcome` come from closed sets
+    /// (`events::Kind::label`, `Outcome::as_str`, `invalid`, `storage_unavailable`).
+    pub fn billing_event(&self, kind: &'static str, outcome: &'static str) {
+        self.billing_events
+            .get_or_create(&BillingEventLabels {
+                r#type: kind,
+                outcome,
+            })
+            .inc();
+    }
+
+    /// A Stripe webhook request refused by the signature check.
+    pub fn billing_signature_failure(&self, reason: &'static str) {
+        self.billing_signature_failures
+            .get_or_create(&ReasonLabels { reason })
             .inc();
     }
 

@@ -260,8 +260,12 @@ impl wit::Guest for Component {
         ctx: CallContext,
         prompt_json: String,
     ) -> Result<(wit::UpsertOutcome, String), wit::HandlerError> {
-        let (outcome, json) =
-            store::upsert(&Host::new(), &prompt_json, author(&ctx)).map_err(handler_error)?;
+        let host = Host::new();
+        // A call without a principal is the operator's local import; an API caller is
+        // held to the access levels an update would be.
+        let viewer = ctx.principal.is_some().then(|| host.viewer(&ctx));
+        let (outcome, json) = store::upsert_as(&host, &prompt_json, author(&ctx), viewer)
+            .map_err(handler_error)?;
         let outcome = match outcome {
             store::Outcome::Created => wit::UpsertOutcome::Created,
             store::Outcome::Updated => wit::UpsertOutcome::Updated,

@@ -230,18 +230,38 @@ pub(crate) fn backoff(attempt: usize) {
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 
-/// Import runs as the operator (`mcp-prompts import`), so access levels do not restrict
-/// which prompts it may replace.
+/// Import as the operator (`mcp-prompts import` on the local store): access levels do
+/// not restrict which prompts it may replace.
 pub fn upsert(
     b: &dyn Backend,
     body: &str,
     author: Option<&str>,
+) -> Result<(Outcome, String), Error> {
+    upsert_as(b, body, author, None)
+}
+
+/// [`upsert`] on behalf of `viewer` (an API caller): a prompt the viewer could not
+/// update is not replaced either. Someone else's private prompt answers `conflict`, as
+/// a create of its id does; a premium one needs a premium tier, as an update does.
+pub fn upsert_as(
+    b: &dyn Backend,
+    body: &str,
+    author: Option<&str>,
+    viewer: Option<Viewer>,
 ) -> Result<(Outcome, String), Error> {
     let fresh = fresh_prompt(b, body, author)?;
     for attempt in 0..MAX_ATTEMPTS {
         backoff(attempt);
         let (outcome, prompt, head) = match load_head(b, &fresh.id)? {
             None => (Outcome::Created, fresh.clone(), Precondition::Absent),
+            Some((stored, _))
+                if viewer.is_some_and(|v| access::visibility(v, &stored) == access::Visibility::Hidden) =>
+            {
+                return Err(Error::Conflict(format!("prompt '{}' already exists", fresh.id)));
+            }
+            Some((stored, _)) if viewer.is_some_and(|v| !access::can_read(v, &stored)) => {
+                return Err(access::premium_required(&fresh.id));
+            }
             Some((stored, _)) if same_user_fields(&stored, &fresh) => {
                 return Ok((Outcome::Unchanged, to_json(&stored)?));
             }

@@ -549,6 +549,35 @@ fn upsert_handles_a_concurrent_create() {
     assert_eq!(prompt_of(&json).version, 2);
 }
 
+#[test]
+fn upsert_by_a_caller_respects_access_levels() {
+    let b = Mem::default();
+    let tiers = vec!["premium".to_string()];
+    let alice = Viewer::new("alice", "free", &tiers);
+    let bob = Viewer::new("bob", "free", &tiers);
+    let mine = r#"{"id": "x", "name": "X", "content": "mine", "accessLevel": "private"}"#;
+    let (outcome, _) = store::upsert_as(&b, mine, Some("alice"), Some(alice)).unwrap();
+    assert_eq!(outcome, Outcome::Created);
+    // Someone else's private prompt is not replaced, and answers as a create would.
+    let theirs = r#"{"id": "x", "name": "X", "content": "bob's"}"#;
+    assert!(matches!(
+        store::upsert_as(&b, theirs, Some("bob"), Some(bob)),
+        Err(Error::Conflict(_))
+    ));
+    // The author can, and the operator (no viewer) always can.
+    let (outcome, json) = store::upsert_as(&b, theirs, Some("alice"), Some(alice)).unwrap();
+    assert_eq!((outcome, prompt_of(&json).author.as_deref()), (Outcome::Updated, Some("alice")));
+    let premium = r#"{"id": "p", "name": "P", "content": "gold", "accessLevel": "premium"}"#;
+    store::upsert(&b, premium, None).unwrap();
+    assert!(matches!(
+        store::upsert_as(&b, premium, Some("bob"), Some(bob)),
+        Err(Error::Forbidden(_))
+    ));
+    let gold = Viewer::new("carol", "premium", &tiers);
+    let (outcome, _) = store::upsert_as(&b, premium, Some("carol"), Some(gold)).unwrap();
+    assert_eq!(outcome, Outcome::Unchanged);
+}
+
 // ---- list -------------------------------------------------------------------------
 
 fn seed(b: &Mem, n: usize) {

@@ -37,12 +37,16 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_output_bytes: usize,
+    /// Worst-case template elements a render may take (`budget.rs`); beyond it the
+    /// render fails before it starts.
+    pub max_steps: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            max_steps: crate::budget::DEFAULT_MAX_STEPS,
         }
     }
 }
@@ -59,7 +63,13 @@ impl Limits {
             Ok(bytes) if bytes > 0 => {
                 // On wasm32 a usize is 32 bits; anything larger cannot be allocated anyway.
                 let max_output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
-                (Limits { max_output_bytes }, None)
+                (
+                    Limits {
+                        max_output_bytes,
+                        ..Limits::default()
+                    },
+                    None,
+                )
             }
             _ => (
                 Limits::default(),
@@ -102,8 +112,29 @@ pub fn render(request: &Request<'_>, limits: &Limits) -> Result<String, RenderFa
     let aliases = partials::check(&main, &named)?;
     let variables = parse_variables(request.variables_json)?;
     check_required(&variables, request.required)?;
+    check_budget(&main, &named, &variables, limits)?;
     let registry = registry(partials, &aliases);
     render_checked(&main, &registry, variables, limits)
+}
+
+/// Refuses, before rendering, a template whose loops could run past `limits.max_steps`.
+fn check_budget(
+    main: &Template,
+    partials: &[(&str, &Template)],
+    variables: &Map<String, Value>,
+    limits: &Limits,
+) -> Result<(), RenderFailure> {
+    let widest = crate::budget::widest_collection(variables);
+    let steps = crate::budget::worst_case_steps(main, partials, widest);
+    if steps > limits.max_steps {
+        return Err(RenderFailure::Failed(format!(
+            "render budget exceeded: with collections of up to {widest} items the template's \
+             loops could take {steps} steps, more than the {} allowed; nest fewer {{{{#each}}}} \
+             blocks or pass smaller collections",
+            limits.max_steps
+        )));
+    }
+    Ok(())
 }
 
 /// Parses one template; `name` is `None` for the main template.

@@ -5,6 +5,7 @@
 // boxing it would add an allocation to every error for no gain.
 #![allow(clippy::result_large_err)]
 
+pub mod billing;
 pub mod decode;
 pub mod prompts;
 pub mod users;

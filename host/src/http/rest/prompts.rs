@@ -6,7 +6,8 @@
 //! | GET | `` | list |
 //! | POST | `` | create |
 //! | GET | `/{id}` (`?version=N` or `?label=L`) | get |
-//! | PUT | `/{id}` (`If-Match`) | update |
+//! | PUT | `/{id}` (`If-Match`) | update (merge) |
+//! | PUT | `/{id}?mode=replace` | upsert (create or replace; what `import` sends) |
 //! | DELETE | `/{id}` | delete |
 //! | GET | `/{id}/versions` | versions |
 //! | POST | `/{id}/apply` (`?version=N` or `?label=L`) | apply |
@@ -21,7 +22,7 @@ use super::decode::{apply_variables, if_match, query_pairs, read_json};
 use crate::app::{App, Route};
 use crate::http::problem::{Problem, json, policy_headers, raw_json};
 use crate::http::{Body, method_not_allowed};
-use crate::plugins::{Label, ListQuery, Selector};
+use crate::plugins::{Label, ListQuery, Selector, UpsertOutcome};
 use crate::service::policy::{Action, Via};
 use crate::service::prompts::{DEFAULT_LIMIT, MAX_LIMIT, Prompt};
 use crate::service::{self, PromptService};
@@ -131,6 +132,10 @@ where
         Ok(t) => t,
         Err(p) => return p.into_response(),
     };
+    let replace = match put_mode(&req, &target) {
+        Ok(r) => r,
+        Err(p) => return p.into_response(),
+    };
     let action = match (req.method(), &target) {
         (&Method::GET, Target::Collection) => Action::List,
         (&Method::POST, Target::Collection) => Action::Create,
@@ -157,12 +162,25 @@ where
     let svc = PromptService::new(app, sreq, route, via);
     // The policies answer before the body is read: a refused client learns nothing
     // about how its body would have been judged.
-    let permit = match svc.authorize(action, target.id()).await {
+    let permit = match (replace, target.id()) {
+        (true, Some(id)) => svc.authorize_upsert(id).await,
+        _ => svc.authorize(action, target.id()).await,
+    };
+    let permit = match permit {
         Ok(p) => p,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let max_body = sreq.snapshot.config.config.server.max_body_size.0 as usize;
-    let mut resp = match run(&svc, &permit, &target, req, max_body).await {
+    if replace && let Target::Item(id) = &target {
+        let mut resp = match upsert(&svc, &permit, id, req, max_body(sreq)).await {
+            Ok(r) => r,
+            Err(p) => p.into_response(),
+        };
+        for (k, v) in policy_headers(permit.headers) {
+            resp.headers_mut().append(k, v);
+        }
+        return resp;
+    }
+    let mut resp = match run(&svc, &permit, &target, req, max_body(sreq)).await {
         Ok(r) => r,
         Err(p) => p.into_response(),
     };
@@ -170,6 +188,76 @@ where
         resp.headers_mut().append(k, v);
     }
     resp
+}
+
+fn max_body(sreq: &service::Request) -> usize {
+    sreq.snapshot.config.config.server.max_body_size.0 as usize
+}
+
+/// `PUT /{id}` takes `?mode=merge` (the default: the body's fields change the stored
+/// prompt) or `?mode=replace` (the body is the whole prompt: an import). Any other mode,
+/// or a mode on another request, is refused rather than ignored.
+fn put_mode<B>(req: &Request<B>, target: &Target) -> Result<bool, Problem> {
+    let Some(mode) = query_pairs(req.uri().query())
+        .into_iter()
+        .find_map(|(k, v)| (k == "mode").then_some(v))
+    else {
+        return Ok(false);
+    };
+    if req.method() != Method::PUT || !matches!(target, Target::Item(_)) {
+        return Err(Problem::bad_request(
+            "invalid-parameter",
+            "mode applies only to PUT on a prompt",
+        ));
+    }
+    match mode.as_str() {
+        "merge" => Ok(false),
+        "replace" if req.headers().contains_key(header::IF_MATCH) => Err(Problem::bad_request(
+            "invalid-parameter",
+            "mode=replace does not take If-Match: it creates or replaces whatever is stored",
+        )),
+        "replace" => Ok(true),
+        other => Err(Problem::bad_request(
+            "invalid-parameter",
+            format!("mode must be \"merge\" or \"replace\", got {other:?}"),
+        )),
+    }
+}
+
+/// `PUT /{id}?mode=replace`: 201 with `Location` when the prompt was created, else 200;
+/// `Upsert-Outcome` says `created`, `updated` or `unchanged` (no new version written).
+async fn upsert<B>(
+    svc: &PromptService<'_>,
+    permit: &service::Permit,
+    id: &str,
+    req: Request<B>,
+    max_body: usize,
+) -> Result<Response<Body>, Problem>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let body = read_json(req, max_body).await?;
+    let (outcome, prompt) = svc.upsert(permit, id, body).await?;
+    let (status, word) = match outcome {
+        UpsertOutcome::Created => (StatusCode::CREATED, "created"),
+        UpsertOutcome::Updated => (StatusCode::OK, "updated"),
+        UpsertOutcome::Unchanged => (StatusCode::OK, "unchanged"),
+    };
+    let mut resp = prompt_response(status, prompt);
+    resp.headers_mut()
+        .insert("upsert-outcome", HeaderValue::from_static(word));
+    if outcome == UpsertOutcome::Created {
+        let location = format!(
+            "{}/{}",
+            svc.route().path,
+            percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
+        );
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    Ok(resp)
 }
 
 async fn run<B>(
