@@ -4,7 +4,6 @@
 //! filters, and prompts written before labels existed.
 
 mod common;
-#[allow(dead_code)]
 mod rest_suite;
 
 use common::Server;
@@ -501,10 +500,13 @@ async fn mcp_set_label(a: &Api, token: &str, label: &str, version: u64) -> Resul
     let cfg = StreamableHttpClientTransportConfig::with_uri(a.s.url("/mcp"))
         .auth_header(token.to_string());
     let transport = StreamableHttpClientTransport::with_client(http, cfg);
-    let client = ClientInfo::default()
-        .serve(transport)
-        .await
-        .expect("initialize");
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("labels-test", "1.0"),
+    )
+    .serve(transport)
+    .await
+    .expect("initialize");
     let args = match json!({ "id": "lp", "label": label, "version": version }) {
         Value::Object(m) => m,
         _ => unreachable!(),

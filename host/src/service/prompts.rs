@@ -190,7 +190,7 @@ impl<'a> PromptService<'a> {
         self.check(permit, Action::Delete, Some(id))?;
         self.with_calls(async |c| c.delete_version(id, version).await)
             .await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         Ok(())
     }
 
@@ -238,7 +238,7 @@ impl<'a> PromptService<'a> {
         let l = self
             .with_calls(async |c| c.set_label(id, label, version, expected).await)
             .await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         Ok(l)
     }
 
@@ -255,7 +255,7 @@ impl<'a> PromptService<'a> {
         let was = self
             .with_calls(async |c| c.delete_label(id, label, expected).await)
             .await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         Ok(was)
     }
 
