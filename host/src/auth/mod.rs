@@ -11,6 +11,9 @@ pub mod jwks;
 mod oidc;
 mod state;
 
+#[cfg(test)]
+mod props;
+
 pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
 pub use oidc::OidcProvider;
@@ -241,13 +244,7 @@ impl Authenticator {
 
     /// Verifies the value of an `Authorization` header.
     pub async fn authenticate(&self, header: &str) -> Result<Principal, AuthError> {
-        // RFC 9110 §11.1: the scheme is case-insensitive.
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::Malformed)?;
+        let token = bearer_token(header).ok_or(AuthError::Malformed)?;
         if token.len() > self.max_token_bytes {
             return Err(AuthError::TooLarge);
         }
@@ -274,6 +271,17 @@ impl Authenticator {
         self.verified.insert(token, principal.clone(), exp, now);
         Ok(principal)
     }
+}
+
+/// The token of an `Authorization: Bearer …` value. RFC 9110 §11.1: the scheme is
+/// case-insensitive. Every reader of the header (verification, the audience binding)
+/// extracts the token here, so they cannot disagree about which token was sent.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Reads `iss` from the payload without verifying it, only to choose the verifier.

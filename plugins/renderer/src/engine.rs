@@ -103,6 +103,26 @@ pub struct SyntaxFailure {
 
 /// Renders `request`, or says precisely why it cannot be rendered.
 pub fn render(request: &Request<'_>, limits: &Limits) -> Result<String, RenderFailure> {
+    render_counted(request, limits).map(|r| r.output)
+}
+
+/// A successful render and what it cost (the property tests check the cost against the
+/// budget's bound).
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub output: String,
+    #[cfg_attr(any(not(test), target_arch = "wasm32"), allow(dead_code))]
+    /// Segments written to the output: at most one per template element rendered.
+    pub writes: u64,
+    #[cfg_attr(any(not(test), target_arch = "wasm32"), allow(dead_code))]
+    /// The budget's worst case for these templates and variables.
+    pub worst_case_steps: u64,
+}
+
+pub(crate) fn render_counted(
+    request: &Request<'_>,
+    limits: &Limits,
+) -> Result<Rendered, RenderFailure> {
     let main = compile(request.template, None)?;
     let partials = compile_partials(request.partials)?;
     let named: Vec<(&str, &Template)> = partials
@@ -112,9 +132,14 @@ pub fn render(request: &Request<'_>, limits: &Limits) -> Result<String, RenderFa
     let aliases = partials::check(&main, &named)?;
     let variables = parse_variables(request.variables_json)?;
     check_required(&variables, request.required)?;
-    check_budget(&main, &named, &variables, limits)?;
+    let worst_case_steps = check_budget(&main, &named, &variables, limits)?;
     let registry = registry(partials, &aliases);
-    render_checked(&main, &registry, variables, limits)
+    let (output, writes) = render_checked(&main, &registry, variables, limits)?;
+    Ok(Rendered {
+        output,
+        writes,
+        worst_case_steps,
+    })
 }
 
 /// Refuses, before rendering, a template whose loops could run past `limits.max_steps`.
@@ -123,7 +148,7 @@ fn check_budget(
     partials: &[(&str, &Template)],
     variables: &Map<String, Value>,
     limits: &Limits,
-) -> Result<(), RenderFailure> {
+) -> Result<u64, RenderFailure> {
     let widest = crate::budget::widest_collection(variables);
     let steps = crate::budget::worst_case_steps(main, partials, widest);
     if steps > limits.max_steps {
@@ -134,7 +159,7 @@ fn check_budget(
             limits.max_steps
         )));
     }
-    Ok(())
+    Ok(steps)
 }
 
 /// Parses one template; `name` is `None` for the main template.
@@ -255,7 +280,7 @@ fn render_checked(
     registry: &Handlebars<'_>,
     variables: Map<String, Value>,
     limits: &Limits,
-) -> Result<String, RenderFailure> {
+) -> Result<(String, u64), RenderFailure> {
     let context = Context::from(Value::Object(variables));
     // Rendering the already parsed main template directly (rather than registering it)
     // avoids parsing it twice and keeps it out of the namespace of partial names.
@@ -268,7 +293,7 @@ fn render_checked(
         )));
     }
     result.map_err(|error| render_failure(&error))?;
-    Ok(output.buffer)
+    Ok((output.buffer, output.writes))
 }
 
 fn over_limit_message(max_output_bytes: usize) -> String {
@@ -310,6 +335,7 @@ struct CappedOutput {
     buffer: String,
     limit: usize,
     exceeded: bool,
+    writes: u64,
 }
 
 impl CappedOutput {
@@ -318,12 +344,14 @@ impl CappedOutput {
             buffer: String::new(),
             limit,
             exceeded: false,
+            writes: 0,
         }
     }
 }
 
 impl Output for CappedOutput {
     fn write(&mut self, segment: &str) -> Result<(), io::Error> {
+        self.writes += 1;
         if self.buffer.len().saturating_add(segment.len()) > self.limit {
             // Remembered separately: a helper could swallow the error, and the error's
             // own message would be less clear than ours.

@@ -18,3 +18,7 @@ mod component;
 
 #[cfg(test)]
 mod tests;
+
+// proptest runs natively only (`cargo test --manifest-path plugins/Cargo.toml`).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props;

@@ -48,7 +48,7 @@ use rmcp::service::RoleServer;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wire::{
-    Incoming, accepted, accepts, check_standard_headers, classify, header_str, json_response,
+    Incoming, accepted, accepts, check_standard_headers, decode, header_str, json_response,
     meta_version, rpc_error, rpc_error_response, sse, unsupported,
 };
 
@@ -327,17 +327,7 @@ where
         Ok(b) => b,
         Err(p) => return p.into_response(),
     };
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return rpc_error_response(
-                StatusCode::BAD_REQUEST,
-                None,
-                ErrorData::parse_error(format!("the body is not valid JSON: {e}"), None),
-            );
-        }
-    };
-    let incoming = match classify(value) {
+    let incoming = match decode(&body) {
         Ok(i) => i,
         Err((id, e)) => return rpc_error_response(StatusCode::BAD_REQUEST, id.as_ref(), e),
     };
