@@ -264,8 +264,8 @@ impl wit::Guest for Component {
         // A call without a principal is the operator's local import; an API caller is
         // held to the access levels an update would be.
         let viewer = ctx.principal.is_some().then(|| host.viewer(&ctx));
-        let (outcome, json) = store::upsert_as(&host, &prompt_json, author(&ctx), viewer)
-            .map_err(handler_error)?;
+        let (outcome, json) =
+            store::upsert_as(&host, &prompt_json, author(&ctx), viewer).map_err(handler_error)?;
         let outcome = match outcome {
             store::Outcome::Created => wit::UpsertOutcome::Created,
             store::Outcome::Updated => wit::UpsertOutcome::Updated,

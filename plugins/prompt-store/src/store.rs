@@ -255,9 +255,14 @@ pub fn upsert_as(
         let (outcome, prompt, head) = match load_head(b, &fresh.id)? {
             None => (Outcome::Created, fresh.clone(), Precondition::Absent),
             Some((stored, _))
-                if viewer.is_some_and(|v| access::visibility(v, &stored) == access::Visibility::Hidden) =>
+                if viewer.is_some_and(|v| {
+                    access::visibility(v, &stored) == access::Visibility::Hidden
+                }) =>
             {
-                return Err(Error::Conflict(format!("prompt '{}' already exists", fresh.id)));
+                return Err(Error::Conflict(format!(
+                    "prompt '{}' already exists",
+                    fresh.id
+                )));
             }
             Some((stored, _)) if viewer.is_some_and(|v| !access::can_read(v, &stored)) => {
                 return Err(access::premium_required(&fresh.id));

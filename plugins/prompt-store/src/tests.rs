@@ -566,7 +566,10 @@ fn upsert_by_a_caller_respects_access_levels() {
     ));
     // The author can, and the operator (no viewer) always can.
     let (outcome, json) = store::upsert_as(&b, theirs, Some("alice"), Some(alice)).unwrap();
-    assert_eq!((outcome, prompt_of(&json).author.as_deref()), (Outcome::Updated, Some("alice")));
+    assert_eq!(
+        (outcome, prompt_of(&json).author.as_deref()),
+        (Outcome::Updated, Some("alice"))
+    );
     let premium = r#"{"id": "p", "name": "P", "content": "gold", "accessLevel": "premium"}"#;
     store::upsert(&b, premium, None).unwrap();
     assert!(matches!(
