@@ -27,5 +27,8 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
 fi
 deploy/scripts/check.sh
+# tests/mcp_node_client.rs drives /mcp with the official MCP TypeScript SDK (npm
+# @modelcontextprotocol/sdk, pinned by tests/node/package-lock.json).
+npm ci --prefix tests/node --no-audit --no-fund
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"

@@ -217,7 +217,9 @@ async fn exercise(rev: ProtocolVersion) {
             "delete_prompt",
             "get_prompt",
             "list_prompts",
+            "list_versions",
             "search_prompts",
+            "set_label",
             "update_prompt"
         ]
     );
@@ -387,6 +389,11 @@ async fn exercise(rev: ProtocolVersion) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn revision_2025_03_26() {
+    exercise(ProtocolVersion::V_2025_03_26).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn revision_2025_06_18() {
     exercise(ProtocolVersion::V_2025_06_18).await;
 }
@@ -402,7 +409,8 @@ async fn revision_2026_07_28() {
 }
 
 /// The official MCP Python SDK (PyPI `mcp`, installed by scripts/test.sh) against the same
-/// server: the handshake revision it speaks and the stateless 2026-07-28.
+/// server: the handshake at every session revision (the older ones offered as older SDK
+/// releases do) and the stateless 2026-07-28.
 #[tokio::test(flavor = "multi_thread")]
 async fn official_python_sdk() {
     let s = Server::start_with(&mcp_config());
@@ -410,7 +418,12 @@ async fn official_python_sdk() {
     seed(&s, &token).await;
     let script = repo_root().join("tests/mcp_python_client.py");
     let ca = s.data_dir().join("tls/cert.pem");
-    for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+    for (mode, protocol) in [
+        ("legacy@2025-03-26", "2025-03-26"),
+        ("legacy@2025-06-18", "2025-06-18"),
+        ("legacy", "2025-11-25"),
+        ("2026-07-28", "2026-07-28"),
+    ] {
         let out = tokio::process::Command::new("python3")
             .arg(&script)
             .arg(s.url("/mcp"))
@@ -436,7 +449,7 @@ async fn official_python_sdk() {
             json!({"role": "user", "text": "Hello Py! (friendly)"})
         );
         assert!(v["missing"].as_str().unwrap().contains("name"), "{v}");
-        assert_eq!(v["tools"].as_array().unwrap().len(), 7);
+        assert_eq!(v["tools"].as_array().unwrap().len(), 9);
         assert_eq!(v["apply"]["isError"], false);
         assert_eq!(v["apply"]["structured"]["content"], "Hello Z! (friendly)");
         assert_eq!(v["absent"]["isError"], true);

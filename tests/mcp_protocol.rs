@@ -187,8 +187,30 @@ async fn jsonrpc_and_http_errors() {
     // Other methods.
     let r = s.client.put(s.url("/mcp")).send().await.unwrap();
     assert_eq!(r.status(), 405);
+    // GET is the event stream: it needs Accept: text/event-stream (`*/*` will do) and
+    // a session.
+    let r = s
+        .client
+        .get(s.url("/mcp"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 406);
     let r = s.client.get(s.url("/mcp")).send().await.unwrap();
-    assert_eq!(r.status(), 405);
+    assert_eq!(
+        r.status(),
+        400,
+        "*/* accepts the stream; the session is missing"
+    );
+    let r = s
+        .client
+        .get(s.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -401,7 +423,7 @@ async fn sessions_live_in_the_kv_store() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 7);
+    assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -490,7 +512,10 @@ async fn stateless_2026() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["result"]["supportedVersions"], json!([V1, V2, V3]));
+    assert_eq!(
+        v["result"]["supportedVersions"],
+        json!(["2025-03-26", V1, V2, V3])
+    );
     let (_, v) = body(m.stateless("ping", None, json!({})).send().await.unwrap()).await;
     assert_eq!(v["result"], json!({}));
     let (st, v) = body(
@@ -616,7 +641,10 @@ async fn stateless_2026() {
         .header("mcp-protocol-version", "2099-01-01").header("mcp-method", "tools/list");
     let (st, v) = body(req.send().await.unwrap()).await;
     assert_eq!((st, v["error"]["code"].as_i64()), (400, Some(-32022)));
-    assert_eq!(v["error"]["data"]["supported"], json!([V1, V2, V3]));
+    assert_eq!(
+        v["error"]["data"]["supported"],
+        json!(["2025-03-26", V1, V2, V3])
+    );
     // Unknown method.
     let (_, v) = body(
         m.stateless("prompts/teleport", None, json!({}))

@@ -1,8 +1,10 @@
 """Drives /mcp with the official MCP Python SDK (PyPI `mcp`), for tests/mcp_http.rs.
 
 Usage: mcp_python_client.py URL TOKEN CA_FILE MODE
-MODE: "legacy" (initialize handshake, the SDK's newest handshake revision) or
-"2026-07-28" (server/discover, stateless).
+MODE: "legacy" (initialize handshake, the SDK's newest handshake revision),
+"legacy@REVISION" (the handshake offering an older revision, as older SDK releases do:
+the SDK's offered version is pinned for this process) or "2026-07-28" (server/discover,
+stateless).
 Prints one JSON object with what the client saw; exits non-zero on any failure.
 """
 
@@ -12,11 +14,15 @@ import ssl
 import sys
 
 import httpx2
+import mcp.client.session
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 
 async def main(url: str, token: str, cafile: str, mode: str) -> None:
+    if mode.startswith("legacy@"):
+        mode, offered = mode.split("@", 1)
+        mcp.client.session.LATEST_HANDSHAKE_VERSION = offered
     ctx = ssl.create_default_context(cafile=cafile)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers, verify=ctx, timeout=30) as http:

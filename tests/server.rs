@@ -88,38 +88,8 @@ async fn slow_headers_are_cut_off() {
     assert!(closed_by_server(tls, Duration::from_secs(15)).await);
 }
 
-#[tokio::test]
-async fn connection_limit_holds_further_connections_back() {
-    let s =
-        Server::start_with(&base_config("").replace("[server]", "[server]\nmax_connections = 2"));
-    let conn = connector(&s, &[&rustls::version::TLS13]);
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let tcp = TcpStream::connect(("127.0.0.1", s.port())).await.unwrap();
-        held.push(conn.connect(name.clone(), tcp).await.unwrap());
-    }
-    // The third connection is not accepted while two are open ...
-    let tcp = TcpStream::connect(("127.0.0.1", s.port())).await.unwrap();
-    let third = tokio::spawn({
-        let conn = conn.clone();
-        let name = name.clone();
-        async move { conn.connect(name, tcp).await.is_ok() }
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !third.is_finished(),
-        "a third connection was served beyond max_connections = 2"
-    );
-    // ... and proceeds once one closes.
-    drop(held.pop());
-    assert!(
-        tokio::time::timeout(Duration::from_secs(10), third)
-            .await
-            .unwrap()
-            .unwrap()
-    );
-}
+// What a full connection table does (evicts its longest-idle connection) is tested in
+// tests/hardening_connections.rs.
 
 #[tokio::test]
 async fn plain_mode_serves_http() {

@@ -22,7 +22,7 @@
 use criterion::{BenchmarkId, Criterion};
 use mcp_prompts::config::{self, ByteSize, LoadedConfig, RuntimeConfig};
 use mcp_prompts::plugins::{
-    Allocator, CallContext, Decision, LoadedPlugin, PolicyRequest, RenderRequest, Runtime,
+    Allocator, CallContext, Decision, LoadedPlugin, PolicyRequest, RenderRequest, Runtime, Selector,
 };
 use mcp_prompts::storage::{self, Storage};
 use std::hint::black_box;
@@ -164,7 +164,7 @@ async fn get(v: &Variant) {
     let out = v
         .runtime
         .prompts(&v.store, &cx)
-        .get(PROMPT_ID, None)
+        .get(PROMPT_ID, &Selector::Current)
         .await
         .expect("prompt-store call");
     black_box(out.expect("prompt found"));
@@ -175,7 +175,7 @@ async fn apply(v: &Variant) {
     let out = v
         .runtime
         .prompts(&v.store, &cx)
-        .apply(PROMPT_ID, VARIABLES.to_string())
+        .apply(PROMPT_ID, &Selector::Current, VARIABLES.to_string())
         .await
         .expect("prompt-store call");
     black_box(out.expect("prompt applies"));

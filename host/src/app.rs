@@ -23,6 +23,12 @@ pub struct Route {
     /// Fixed tenant of a shared catalog route.
     pub tenant: Option<String>,
     pub read_only: bool,
+    /// Reads without a version or label serve the first of these the prompt has.
+    pub default_labels: Vec<String>,
+    /// Label → the scope its moves need.
+    pub protected_labels: std::collections::BTreeMap<String, String>,
+    /// `routes[].max_concurrency` (plugins/admission.rs); refused at once when full.
+    pub admission: Option<crate::plugins::admission::Gate>,
 }
 
 pub struct Snapshot {
@@ -76,6 +82,16 @@ impl Snapshot {
                 scopes: r.scopes.clone(),
                 tenant: r.tenant.clone(),
                 read_only: r.read_only,
+                default_labels: r.default_labels.clone(),
+                protected_labels: r.protected_labels.clone(),
+                admission: r.max_concurrency.map(|limit| {
+                    crate::plugins::admission::Gate::new(
+                        crate::plugins::admission::Kind::Route,
+                        &r.path,
+                        limit,
+                        std::time::Duration::ZERO,
+                    )
+                }),
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".

@@ -255,15 +255,18 @@ catalog = "{catalog}"
         )
     }
 
-    /// Runs `mcp-prompts aws bootstrap` for `config` (a template with `{data}`).
+    /// Runs `mcp-prompts aws bootstrap` for `config` (a template with `{data}`). Setup,
+    /// not the thing under test: it gets generous timeouts (the short ones in
+    /// [`AwsEnv::storage_toml`] are for outage tests), since creating tables in moto on a
+    /// loaded machine can take seconds.
     pub fn bootstrap(&self, config: &str) -> (i32, String, String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bootstrap.toml");
-        std::fs::write(
-            &path,
-            config.replace("{data}", &dir.path().join("data").display().to_string()),
-        )
-        .unwrap();
+        let config = config
+            .replace("{data}", &dir.path().join("data").display().to_string())
+            .replace("attempt_timeout = \"1s\"", "attempt_timeout = \"10s\"")
+            .replace("operation_timeout = \"2s\"", "operation_timeout = \"30s\"");
+        std::fs::write(&path, config).unwrap();
         self.cli(&["aws", "bootstrap", "--config", path.to_str().unwrap()])
     }
 

@@ -130,6 +130,14 @@ impl DevProvider {
     }
 
     pub(super) fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.verify_signature(token)?;
+        if !super::iat_acceptable(&claims, super::cache::now_secs(), self.validation.leeway) {
+            return Err(AuthError::Invalid);
+        }
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<Claims, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
         let map = |e: jsonwebtoken::errors::Error| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,

@@ -12,6 +12,9 @@ mod oidc;
 mod state;
 mod tiers;
 
+#[cfg(test)]
+mod props;
+
 pub use cache::VerifiedCache;
 pub use dev::{DevProvider, DevSecretError};
 pub use oidc::OidcProvider;
@@ -57,6 +60,8 @@ pub enum AuthError {
     TokenUse,
     #[error("the token's tenant claim is not a valid tenant id")]
     BadTenant,
+    #[error("the token's subject is empty, longer than 512 bytes or contains control characters")]
+    BadSubject,
 }
 
 impl AuthError {
@@ -69,6 +74,7 @@ impl AuthError {
             AuthError::Invalid => "invalid",
             AuthError::Expired => "expired",
             AuthError::BadTenant => "bad_tenant",
+            AuthError::BadSubject => "bad_subject",
             AuthError::UnknownKey => "unknown_key",
             AuthError::Audience => "audience",
             AuthError::TokenUse => "token_use",
@@ -103,8 +109,29 @@ pub struct ClaimMapping {
     pub tier_claim: String,
 }
 
+/// Longest `sub` accepted: it becomes part of storage and rate-limit keys.
+pub const MAX_SUBJECT_BYTES: usize = 512;
+
+/// A subject is a key everywhere (profiles, authorship, rate limits): an empty one would
+/// merge callers, a control character (NUL, newline) would split keys or log lines.
+fn valid_subject(sub: &str) -> bool {
+    !sub.is_empty() && sub.len() <= MAX_SUBJECT_BYTES && !sub.chars().any(char::is_control)
+}
+
+/// `iat` in the future beyond the leeway means a clock or a minting bug; refused by every
+/// provider alike.
+pub(crate) fn iat_acceptable(c: &Claims, now: u64, leeway: u64) -> bool {
+    match c.extra.get("iat") {
+        None => true,
+        Some(v) => v.as_u64().is_some_and(|iat| iat <= now + leeway),
+    }
+}
+
 impl Claims {
     pub(crate) fn into_principal(self, m: &ClaimMapping) -> Result<Principal, AuthError> {
+        if !valid_subject(&self.sub) {
+            return Err(AuthError::BadSubject);
+        }
         let mut scopes: Vec<String> = self
             .scope
             .as_deref()
@@ -219,12 +246,7 @@ impl Authenticator {
 
     /// Verifies the value of an `Authorization` header.
     pub async fn authenticate(&self, header: &str) -> Result<Principal, AuthError> {
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::Malformed)?;
+        let token = bearer_token(header).ok_or(AuthError::Malformed)?;
         if token.len() > self.max_token_bytes {
             return Err(AuthError::TooLarge);
         }
@@ -251,6 +273,17 @@ impl Authenticator {
         self.verified.insert(token, principal.clone(), exp, now);
         Ok(principal)
     }
+}
+
+/// The token of an `Authorization: Bearer …` value. RFC 9110 §11.1: the scheme is
+/// case-insensitive. Every reader of the header (verification, the audience binding)
+/// extracts the token here, so they cannot disagree about which token was sent.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Reads `iss` from the payload without verifying it, only to choose the verifier.

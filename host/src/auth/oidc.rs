@@ -107,12 +107,8 @@ impl OidcProvider {
 
     fn check_claims(&self, c: &Claims) -> Result<(), AuthError> {
         let now = super::cache::now_secs();
-        match c.extra.get("iat") {
-            None => {}
-            Some(v) => match v.as_u64() {
-                Some(iat) if iat <= now + self.leeway => {}
-                _ => return Err(AuthError::Invalid),
-            },
+        if !super::iat_acceptable(c, now, self.leeway) {
+            return Err(AuthError::Invalid);
         }
         let use_ = match c.extra.get("token_use").and_then(|v| v.as_str()) {
             Some("access") => Some(TokenUse::Access),

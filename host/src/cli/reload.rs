@@ -7,10 +7,33 @@ use crate::config::watch::Watcher;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub fn spawn(app: Arc<App>, config_file: PathBuf, cfg: ReloadConfig) {
+/// The SIGHUP handler, installed at start-up (before plugins load) so that a SIGHUP that
+/// arrives while they load is remembered and becomes one reload instead of killing the
+/// process with the signal's default action.
+#[cfg(unix)]
+pub type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+pub type Hangup = ();
+
+#[cfg(unix)]
+pub fn install_sighup() -> Hangup {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot install the SIGHUP handler");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub fn install_sighup() -> Hangup {}
+
+pub fn spawn(app: Arc<App>, config_file: PathBuf, cfg: ReloadConfig, hup: Hangup) {
     tokio::spawn(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<&'static str>(1);
-        spawn_sighup(tx.clone());
+        spawn_sighup(tx.clone(), hup);
         let mut watcher = None;
         if cfg.watch {
             match Watcher::start(cfg.debounce) {
@@ -60,19 +83,15 @@ fn watched_files(app: &App, config_file: &std::path::Path) -> Vec<PathBuf> {
 }
 
 #[cfg(unix)]
-fn spawn_sighup(tx: tokio::sync::mpsc::Sender<&'static str>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::hangup()) {
-        Ok(mut hup) => {
-            tokio::spawn(async move {
-                while hup.recv().await.is_some() {
-                    let _ = tx.try_send("SIGHUP");
-                }
-            });
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot install the SIGHUP handler"),
+fn spawn_sighup(tx: tokio::sync::mpsc::Sender<&'static str>, hup: Hangup) {
+    if let Some(mut hup) = hup {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let _ = tx.try_send("SIGHUP");
+            }
+        });
     }
 }
 
 #[cfg(not(unix))]
-fn spawn_sighup(_tx: tokio::sync::mpsc::Sender<&'static str>) {}
+fn spawn_sighup(_tx: tokio::sync::mpsc::Sender<&'static str>, _hup: Hangup) {}

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     let lc = config::load(path)?;
     crate::telemetry::init(&lc.config.logging);
+    // Before anything slow: a SIGHUP from now on is a reload, never the default "terminate".
+    let hup = reload::install_sighup();
     let sc = lc.config.server.clone();
     let data_dir = lc.data_dir();
     let tls_config = match sc.mode {
@@ -59,7 +61,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "plugins loaded; ready"
                 );
-                reload::spawn(loader, config_file, reload_cfg);
+                reload::spawn(loader, config_file, reload_cfg, hup);
             }
             Err(e) => {
                 let _ = fail_tx.send(e);

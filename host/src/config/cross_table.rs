@@ -5,7 +5,8 @@
 //! several problems still reports the same first one.
 
 use super::{
-    ConfigError, Ctx, Environment, McpConfig, PluginConfig, RouteConfig, RuntimeConfig, World,
+    ConfigError, Ctx, Environment, McpConfig, PluginConfig, RouteConfig, RuntimeConfig,
+    UsersConfig, World,
 };
 use std::collections::BTreeMap;
 
@@ -18,6 +19,36 @@ pub(super) fn dev_provider_allowed(environment: Environment, cx: &Ctx) -> Result
             "the HS256 development provider is refused when environment = \"production\"; \
              configure an [[auth.oidc]] issuer instead",
         ));
+    }
+    Ok(())
+}
+
+/// kv namespaces the host itself keeps data in: the user profiles (whose `tier` the host
+/// trusts when a token carries none) and the MCP sessions with the change revision. A
+/// plugin granted either could raise its callers' tier or forge sessions.
+pub(super) fn plugins_avoid_host_namespaces(
+    plugins: &BTreeMap<String, PluginConfig>,
+    users: &UsersConfig,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    const SESSIONS: &str = crate::service::changes::NAMESPACE;
+    for (name, p) in plugins {
+        for ns in &p.kv {
+            let what = if *ns == users.namespace {
+                "the user profiles (users.namespace)"
+            } else if ns == SESSIONS {
+                "the MCP sessions and change revisions"
+            } else {
+                continue;
+            };
+            return Err(cx.invalid(
+                format!("plugins.{name}.kv"),
+                format!(
+                    "namespace {ns:?} is reserved for the host: it holds {what}; \
+                     give the plugin a namespace of its own"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -12,6 +12,12 @@ use std::time::Duration;
 const MEMORY_LIMIT: ByteSize = ByteSize::mib(64);
 /// Deadline for one call into a plugin, host calls included.
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// Calls into one plugin in flight at once; more get 503. Generous for I/O-bound handlers
+/// (most of a call is spent awaiting storage); lower it for CPU-heavy plugins.
+const MAX_CONCURRENCY: usize = 64;
+/// How long a call waits for a free slot under `max_concurrency` before it is refused:
+/// long enough to absorb a burst of cheap calls, short next to a client's timeout.
+const QUEUE_TIMEOUT: Duration = Duration::from_millis(500);
 /// One wasm page: no instance can run with less.
 const MIN_MEMORY_LIMIT: u64 = 64 * 1024;
 
@@ -48,6 +54,14 @@ pub struct PluginConfig {
     /// Deadline for one call into the plugin (including host calls it makes).
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// Calls into this plugin in flight at once (all routes together); further calls are
+    /// wait up to `queue_timeout` for a slot, then are refused with 503 and `Retry-After`,
+    /// before an instance is created. 0: no cap.
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency: usize,
+    /// How long a call beyond `max_concurrency` waits for a slot; 0: refused at once.
+    #[serde(default = "default_queue_timeout", with = "humantime_serde")]
+    pub queue_timeout: Duration,
     /// kv namespaces this plugin may use.
     #[serde(default)]
     pub kv: Vec<String>,
@@ -63,6 +77,12 @@ pub struct PluginConfig {
 
 fn default_memory_limit() -> ByteSize {
     MEMORY_LIMIT
+}
+fn default_max_concurrency() -> usize {
+    MAX_CONCURRENCY
+}
+fn default_queue_timeout() -> Duration {
+    QUEUE_TIMEOUT
 }
 fn default_timeout() -> Duration {
     TIMEOUT

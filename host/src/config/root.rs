@@ -62,6 +62,7 @@ impl Config {
         }
         self.runtime.validate(cx)?;
         plugins::validate(&self.plugins, &self.runtime, cx)?;
+        super::cross_table::plugins_avoid_host_namespaces(&self.plugins, &self.users, cx)?;
         routes::validate(&self.routes, &self.plugins, cx)?;
         self.mcp.validate(&self.routes, cx)
     }

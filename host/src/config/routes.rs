@@ -47,10 +47,42 @@ pub struct RouteConfig {
     /// Refuse creates, updates and deletes on this route (405).
     #[serde(default)]
     pub read_only: bool,
+    /// What a read without `version` or `label` serves: the first of these labels the
+    /// prompt has (`latest` always exists, so it belongs last).
+    #[serde(default = "default_labels")]
+    pub default_labels: Vec<String>,
+    /// Labels whose moves (set or remove) need a scope: `production = "prompts:deploy"`.
+    /// Enforced for every caller and transport.
+    #[serde(default)]
+    pub protected_labels: BTreeMap<String, String>,
+    /// Requests of this route in flight at once; further ones get 503 with `Retry-After`
+    /// before authentication or any plugin runs. Absent: no cap of its own (each plugin's
+    /// `max_concurrency` still applies).
+    #[serde(default)]
+    pub max_concurrency: Option<usize>,
 }
 
 fn default_auth() -> AuthMode {
     AUTH
+}
+
+fn default_labels() -> Vec<String> {
+    vec!["production".to_string(), "latest".to_string()]
+}
+
+/// The label every prompt has; it cannot be moved, so it cannot be protected either.
+pub const LATEST_LABEL: &str = "latest";
+
+/// A label name: 1..=64 of `[a-z0-9._-]`, starting with a letter or digit (the default
+/// prompt store's rule; labels become kv keys and URL segments).
+pub fn is_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        })
 }
 
 /// RFC 6749 §3.3 `scope-token`.
@@ -70,6 +102,12 @@ pub(super) fn validate(
     for (i, route) in routes.iter().enumerate() {
         let key = |k: &str| format!("routes[{i}].{k}");
         let path = route.path.trim_end_matches('/');
+        if route.max_concurrency == Some(0) {
+            return Err(cx.invalid(
+                key("max_concurrency"),
+                "must be at least 1 (omit it for no cap)",
+            ));
+        }
         if !route.path.starts_with('/') || path.is_empty() {
             return Err(cx.invalid(key("path"), "must start with '/' and not be the root"));
         }
@@ -96,6 +134,32 @@ pub(super) fn validate(
                 key("scopes"),
                 "required scopes need auth = \"required\" (an anonymous request has none)",
             ));
+        }
+        if route.default_labels.is_empty() {
+            return Err(cx.invalid(
+                key("default_labels"),
+                "must name at least one label (usually ending with \"latest\")",
+            ));
+        }
+        if let Some(bad) = route.default_labels.iter().find(|l| !is_label(l)) {
+            return Err(cx.invalid(
+                key("default_labels"),
+                format!("{bad:?} is not a label (lower-case letters, digits, '.', '_', '-')"),
+            ));
+        }
+        for (label, scope) in &route.protected_labels {
+            if !is_label(label) || label == LATEST_LABEL {
+                return Err(cx.invalid(
+                    key("protected_labels"),
+                    format!("{label:?} is not a label that can be moved"),
+                ));
+            }
+            if !is_scope_token(scope) {
+                return Err(cx.invalid(
+                    key("protected_labels"),
+                    format!("{scope:?} (for {label:?}) is not a scope"),
+                ));
+            }
         }
         if let Some(bad) = route.scopes.iter().find(|s| !is_scope_token(s)) {
             return Err(cx.invalid(

@@ -16,6 +16,12 @@ const MODE: ListenerMode = ListenerMode::Tls;
 const MAX_BODY_SIZE: ByteSize = ByteSize::mib(1);
 /// Slow-header protection; hyper also applies it to idle keep-alive connections.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in flight — silent since accept, or between keep-alive
+/// requests — is closed after this. Longer than the 60 s idle timeout of an AWS ALB, so the
+/// balancer, not this server, closes its pooled connections first (no spurious 502s).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// Request line plus header fields of one request, on HTTP/1.1 and HTTP/2 alike.
+const MAX_HEADER_SIZE: ByteSize = ByteSize::kib(64);
 /// Time a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deadline for a whole request; each plugin call also has its own, shorter, timeout.
@@ -50,6 +56,14 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub tls_handshake_timeout: Duration,
+    /// How long a connection may have no request in flight (from accept, and between
+    /// keep-alive requests) before it is closed; separate from `header_read_timeout`,
+    /// which bounds reading one request's header block once it has started.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Largest header block of one request; larger ones get 431 (HTTP/1.1) or a stream
+    /// reset (HTTP/2).
+    pub max_header_size: ByteSize,
     /// Deadline for a whole request (reading the body, policies, plugin calls).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -71,6 +85,8 @@ impl Default for ServerConfig {
             max_body_size: MAX_BODY_SIZE,
             header_read_timeout: HEADER_READ_TIMEOUT,
             tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            max_header_size: MAX_HEADER_SIZE,
             request_timeout: REQUEST_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             max_headers: MAX_HEADERS,
@@ -83,6 +99,12 @@ impl ServerConfig {
     pub(super) fn validate(&self, cx: &Ctx) -> Result<(), ConfigError> {
         if self.max_connections == 0 {
             return Err(cx.invalid("server.max_connections", "must be at least 1"));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(cx.invalid("server.idle_timeout", "must be greater than 0"));
+        }
+        if self.max_header_size.0 < 1024 || self.max_header_size.0 > ByteSize::mib(16).0 {
+            return Err(cx.invalid("server.max_header_size", "must be between 1KiB and 16MiB"));
         }
         if self.max_body_size.0 == 0 {
             return Err(cx.invalid("server.max_body_size", "must be at least 1 byte"));

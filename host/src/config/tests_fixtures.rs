@@ -137,6 +137,20 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         // [server]
         ("server.max_connections", "[server]\nmax_connections = 0".into()),
         ("server.max_body_size", "[server]\nmax_body_size = 0".into()),
+        ("server.idle_timeout", "[server]\nidle_timeout = \"0s\"".into()),
+        ("server.max_header_size", "[server]\nmax_header_size = 100".into()),
+        (
+            "plugins kv users",
+            "[plugins.x]\npath = \"x.wasm\"\nworld = \"policy\"\nkv = [\"users\"]".into(),
+        ),
+        (
+            "plugins kv renamed users",
+            "[users]\nnamespace = \"profiles\"\n[plugins.x]\npath = \"x.wasm\"\nworld = \"policy\"\nkv = [\"ok\", \"profiles\"]".into(),
+        ),
+        (
+            "plugins kv mcp-sessions",
+            "[plugins.x]\npath = \"x.wasm\"\nworld = \"prompt-handler\"\nkv = [\"mcp-sessions\"]".into(),
+        ),
         ("server.cert_file only", "[server]\ncert_file = \"c.pem\"".into()),
         ("server.key_file only", "[server]\nkey_file = \"k.pem\"".into()),
         (

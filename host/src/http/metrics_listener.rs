@@ -7,7 +7,6 @@ use crate::http::{Body, method_not_allowed};
 use crate::telemetry::metrics::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +49,7 @@ pub fn scrape<B>(app: &App, req: &Request<B>) -> Response<Body> {
     } else {
         PROMETHEUS_TEXT_CONTENT_TYPE
     };
-    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    let mut resp = Response::new(crate::http::Body::new(Bytes::from(text)));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp

@@ -5,6 +5,7 @@
 //! means is decided in `service/`.
 
 pub mod body;
+mod connections;
 pub mod cors;
 pub mod mcp;
 pub mod metrics_listener;
@@ -20,10 +21,65 @@ pub use problem::{FieldError, Problem, json, raw_json};
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
-use http_body_util::Full;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-/// Every response body the host produces is complete in memory.
-pub type Body = Full<Bytes>;
+/// A response body: complete in memory (every route), or a stream of chunks from a
+/// channel (the MCP server-to-client event stream, whose end is not known up front).
+pub struct Body(BodyKind);
+
+enum BodyKind {
+    Full(Option<Bytes>),
+    Stream(tokio::sync::mpsc::Receiver<Bytes>),
+}
+
+impl Body {
+    pub fn new(data: impl Into<Bytes>) -> Self {
+        let b: Bytes = data.into();
+        Self(BodyKind::Full((!b.is_empty()).then_some(b)))
+    }
+
+    /// A body that ends when the sender is dropped.
+    pub fn channel(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
+        Self(BodyKind::Stream(rx))
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self(BodyKind::Full(None))
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        match &mut self.0 {
+            BodyKind::Full(b) => Poll::Ready(b.take().map(|b| Ok(hyper::body::Frame::data(b)))),
+            BodyKind::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|c| c.map(|b| Ok(hyper::body::Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(&self.0, BodyKind::Full(None))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match &self.0 {
+            BodyKind::Full(b) => {
+                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            BodyKind::Stream(_) => hyper::body::SizeHint::default(),
+        }
+    }
+}
 
 pub fn method_not_allowed(allow: &str) -> Response<Body> {
     Problem::new(

@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 use serde::Serialize;
 
 /// Problem type URIs are relative references under `/problems/`, documented in
@@ -68,9 +67,9 @@ impl Problem {
         self
     }
 
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub fn into_response(self) -> Response<crate::http::Body> {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
-        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        let mut resp = Response::new(crate::http::Body::new(Bytes::from(body)));
         *resp.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         resp.headers_mut().insert(
@@ -85,9 +84,9 @@ impl Problem {
 }
 
 /// A JSON success response.
-pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<crate::http::Body> {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(crate::http::Body::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -97,8 +96,8 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>
 }
 
 /// A JSON response from already-serialised JSON text (as plugins return it).
-pub fn raw_json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+pub fn raw_json(status: StatusCode, body: String) -> Response<crate::http::Body> {
+    let mut resp = Response::new(crate::http::Body::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -7,7 +7,6 @@ use crate::config::RedirectConfig;
 use crate::http::Body;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::Full;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -47,7 +46,7 @@ pub fn redirect<B>(canonical_host: &str, req: &Request<B>) -> Response<Body> {
         .filter(|pq| pq.starts_with('/'))
         .unwrap_or("/");
     let location = format!("https://{canonical_host}{pq}");
-    let mut resp = Response::new(Full::new(Bytes::new()));
+    let mut resp = Response::new(crate::http::Body::new(Bytes::new()));
     *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
     let h = resp.headers_mut();
     match HeaderValue::from_str(&location) {

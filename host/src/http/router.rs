@@ -96,6 +96,9 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(p) = header_hygiene(&req) {
+        return Handled::new(p.into_response());
+    }
     // Preflights carry no token: answered before route lookup and authentication.
     if let Some(resp) = cors::preflight(app, &req) {
         return Handled::new(resp);
@@ -160,6 +163,24 @@ where
         return Handled::new(p.into_response());
     };
     let rest = rest.to_string();
+    // Admission before authentication and plugins (plugins/admission.rs).
+    let admitted = match &route.admission {
+        Some(gate) => gate.admit().await.map(Some),
+        None => Some(None),
+    };
+    let Some(_admitted) = admitted else {
+        let p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Service Unavailable",
+            format!(
+                "route {} is at its max_concurrency; retry shortly",
+                route.path
+            ),
+        )
+        .with_header(header::RETRY_AFTER, "1");
+        return Handled::new(p.into_response()).on(&route.path);
+    };
     let rules = AuthRules {
         mode: route.auth,
         scopes: &route.scopes,
@@ -244,6 +265,36 @@ where
         subject: Some(principal.subject),
         plugin: None,
     }
+}
+
+/// Requests whose headers are ambiguous are refused before anything reads them: with two
+/// `Authorization` headers, which one a proxy checked and which one we verify may differ;
+/// HTTP/1.1 requires exactly one `Host` (RFC 9112 §3.2).
+fn header_hygiene<B>(req: &Request<B>) -> Option<Problem> {
+    if req.headers().get_all(header::AUTHORIZATION).iter().count() > 1 {
+        return Some(Problem::bad_request(
+            "duplicate-authorization",
+            "the request has more than one Authorization header",
+        ));
+    }
+    if req.version() == http::Version::HTTP_11 {
+        match req.headers().get_all(header::HOST).iter().count() {
+            1 => {}
+            0 => {
+                return Some(Problem::bad_request(
+                    "missing-host",
+                    "an HTTP/1.1 request needs a Host header",
+                ));
+            }
+            _ => {
+                return Some(Problem::bad_request(
+                    "duplicate-host",
+                    "the request has more than one Host header",
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// `/users/{sub}/tier` → the still-encoded `{sub}`.

@@ -1,18 +1,34 @@
-//! Listeners and connection handling: hyper 1 (HTTP/1.1 and HTTP/2 via hyper-util's auto
-//! builder) over rustls or plain TCP, with connection, header and handshake limits.
+//! Listeners and connection handling: hyper 1 (HTTP/1.1 or HTTP/2, chosen by ALPN on TLS and
+//! by the client preface in plain mode) over rustls or plain TCP, with connection, header,
+//! handshake and idle limits. Silent and idle connections are closed after
+//! `server.idle_timeout`; when every slot is taken the oldest idle connection is evicted so
+//! that new clients and health checks are still served.
 
 use crate::app::App;
 use crate::config::{ListenerMode, ServerConfig};
+use crate::http::connections::{ConnState, GuardedBody, Table};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+
+/// How long an idle or evicted connection gets to close gracefully before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// While every slot is busy, how often to look again for an idle connection to evict.
+const EVICT_RETRY: Duration = Duration::from_millis(100);
+
+/// One builder per protocol choice, built once per listener.
+struct Builders {
+    auto: auto::Builder<TokioExecutor>,
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
 
 /// Runs the listener until `shutdown` resolves, then drains open connections for at most
 /// `drain` before returning.
@@ -25,16 +41,16 @@ pub async fn run(
     drain: Duration,
 ) {
     let permits = Arc::new(Semaphore::new(sc.max_connections));
-    let graceful = GracefulShutdown::new();
-    let builder = Arc::new(connection_builder(&sc));
+    let table = Arc::new(Table::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let base = connection_builder(&sc);
+    let builders = Arc::new(Builders {
+        h1: base.clone().http1_only(),
+        h2: base.clone().http2_only(),
+        auto: base,
+    });
     tokio::pin!(shutdown);
-    loop {
-        // Waiting for a permit before accepting applies back-pressure at the TCP backlog
-        // instead of accepting connections we would immediately have to drop.
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = &mut shutdown => break,
-        };
+    'accept: loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -47,24 +63,47 @@ pub async fn run(
             },
             _ = &mut shutdown => break,
         };
+        // A full table does not make the new client wait behind connections that are
+        // doing nothing: the longest-idle one is asked to close and its slot reused. Only
+        // when every connection is serving a request does the new one wait (and the
+        // backlog absorbs the rest).
+        // One eviction per close grace, so a slow-closing victim does not make us evict
+        // a whole row of idle connections for one newcomer.
+        let mut next_eviction = tokio::time::Instant::now();
+        let permit = loop {
+            if let Ok(p) = permits.clone().try_acquire_owned() {
+                break p;
+            }
+            if tokio::time::Instant::now() >= next_eviction {
+                if table.evict_oldest_idle() {
+                    tracing::debug!(%peer, "connection table full; evicting the longest-idle connection");
+                }
+                next_eviction = tokio::time::Instant::now() + CLOSE_GRACE + EVICT_RETRY;
+            }
+            tokio::select! {
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => break p,
+                    Err(_) => break 'accept,
+                },
+                _ = tokio::time::sleep(EVICT_RETRY) => {}
+                _ = &mut shutdown => break 'accept,
+            }
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
-        let builder = builder.clone();
-        let handshake_timeout = sc.tls_handshake_timeout;
-        let watcher = graceful.watcher();
+        let builders = builders.clone();
+        let registration = table.register();
+        let limits = Limits {
+            handshake: sc.tls_handshake_timeout,
+            idle: sc.idle_timeout,
+        };
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(
-                app,
-                stream,
-                peer,
-                acceptor,
-                builder,
-                handshake_timeout,
-                watcher,
-            )
-            .await;
+            let state = registration.state.clone();
+            serve_connection(app, stream, peer, acceptor, &builders, limits, state, stop).await;
+            drop(registration);
         });
     }
     drop(listener);
@@ -75,9 +114,14 @@ pub async fn run(
     while app.inflight() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::select! {
-        _ = graceful.shutdown() => tracing::info!("all connections closed"),
-        _ = tokio::time::sleep_until(deadline) => tracing::warn!("drain deadline reached; closing remaining connections"),
+    let _ = stop_tx.send(true);
+    while !table.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if table.is_empty() {
+        tracing::info!("all connections closed");
+    } else {
+        tracing::warn!("drain deadline reached; closing remaining connections");
     }
 }
 
@@ -89,64 +133,154 @@ pub fn connection_builder(sc: &ServerConfig) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(sc.header_read_timeout)
         .max_headers(sc.max_headers)
+        .max_buf_size(sc.max_header_size.0.max(8192) as usize)
         .keep_alive(true);
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(200)
-        .max_header_list_size(64 * 1024)
+        .max_header_list_size(sc.max_header_size.0.min(u32::MAX as u64) as u32)
+        .max_pending_accept_reset_streams(Some(50))
+        .max_local_error_reset_streams(Some(1024))
         .keep_alive_interval(Some(Duration::from_secs(30)));
     b
 }
 
+#[derive(Clone, Copy)]
+struct Limits {
+    handshake: Duration,
+    idle: Duration,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     app: Arc<App>,
     stream: TcpStream,
     peer: SocketAddr,
     acceptor: Option<TlsAcceptor>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    handshake_timeout: Duration,
-    watcher: hyper_util::server::graceful::Watcher,
+    builders: &Builders,
+    limits: Limits,
+    state: Arc<ConnState>,
+    stop: watch::Receiver<bool>,
 ) {
     match acceptor {
         Some(acceptor) => {
-            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
+            let tls = tokio::select! {
+                r = tokio::time::timeout(limits.handshake, acceptor.accept(stream)) => match r {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                _ = state.evicted.notified() => return,
             };
-            let svc = service_fn(move |req| {
-                let app = app.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        crate::http::router::handle(app, req, true).await,
-                    )
-                }
-            });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with error");
-            }
+            // The protocol the handshake agreed on is the one spoken: a client that asked
+            // for http/1.1 cannot switch to HTTP/2 by sending its preface, and one that
+            // negotiated h2 gets HTTP/2's limits from the first byte.
+            let builder = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => &builders.h2,
+                Some(b"http/1.1") => &builders.h1,
+                _ => &builders.auto,
+            };
+            drive(
+                app,
+                TokioIo::new(tls),
+                peer,
+                true,
+                builder,
+                limits,
+                state,
+                stop,
+            )
+            .await;
         }
         None => {
-            let svc = service_fn(move |req| {
-                let app = app.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        crate::http::router::handle(app, req, false).await,
-                    )
-                }
-            });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with error");
-            }
+            drive(
+                app,
+                TokioIo::new(stream),
+                peer,
+                false,
+                &builders.auto,
+                limits,
+                state,
+                stop,
+            )
+            .await;
         }
+    }
+}
+
+/// Serves one connection until the client closes it, it has been idle for
+/// `limits.idle`, the table evicts it, or the server drains.
+#[allow(clippy::too_many_arguments)]
+async fn drive<I>(
+    app: Arc<App>,
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    tls: bool,
+    builder: &auto::Builder<TokioExecutor>,
+    limits: Limits,
+    state: Arc<ConnState>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc_state = state.clone();
+    let svc = service_fn(move |req| {
+        let app = app.clone();
+        let guard = svc_state.begin_request();
+        async move {
+            let resp = crate::http::router::handle(app, req, tls).await;
+            Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
+        }
+    });
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    // Set once the connection has been asked to close; after CLOSE_GRACE it is dropped.
+    let mut closing: Option<tokio::time::Instant> = None;
+    let stopping = *stop.borrow();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+        closing = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+    }
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with error");
+                }
+                return;
+            }
+            _ = state.idle_for(limits.idle), if closing.is_none() => {
+                tracing::debug!(%peer, "closing idle connection");
+                conn.as_mut().graceful_shutdown();
+                closing = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+            _ = state.evicted.notified(), if closing.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                closing = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+            }
+            r = stop.changed(), if closing.is_none() => {
+                if r.is_err() || *stop.borrow() {
+                    // Draining: requests in flight have finished (or the drain deadline
+                    // passed); hyper completes any response it is writing.
+                    conn.as_mut().graceful_shutdown();
+                    closing = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+                }
+            }
+            _ = sleep_until_opt(closing) => return,
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

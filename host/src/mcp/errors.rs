@@ -63,16 +63,3 @@ pub fn retry_after(e: &Error) -> u64 {
         .and_then(|(_, v)| v.trim().parse().ok())
         .unwrap_or(1)
 }
-
-/// When `reply` (a JSON-RPC response message) is a [`RATE_LIMITED`] error: the seconds
-/// to put in the transport's `Retry-After`.
-pub fn rate_limited_reply(reply: &Value) -> Option<u64> {
-    let error = reply.get("error")?;
-    (error.get("code")?.as_i64()? == i64::from(RATE_LIMITED.0)).then(|| {
-        error
-            .get("data")
-            .and_then(|d| d.get("retryAfter"))
-            .and_then(Value::as_u64)
-            .unwrap_or(1)
-    })
-}

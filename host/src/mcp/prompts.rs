@@ -44,15 +44,79 @@ pub fn default_value(prompt: &Value, name: &str) -> Option<String> {
     }
 }
 
-/// MCP `Prompt`: name = id, title = the prompt's name, arguments = its variables.
+/// The declared object of variable `name`, if it is declared as an object.
+fn variable<'a>(prompt: &'a Value, name: &str) -> Option<&'a serde_json::Map<String, Value>> {
+    prompt
+        .get("variables")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// Values known for variable `name`: its declared `options`, `examples` and `default`
+/// (read defensively: any of them may be absent or of another shape), deduplicated.
+pub fn known_values(prompt: &Value, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null | Value::Object(_) | Value::Array(_) => None,
+        other => Some(other.to_string()),
+    };
+    if let Some(o) = variable(prompt, name) {
+        for key in ["options", "examples", "enum"] {
+            if let Some(a) = o.get(key).and_then(Value::as_array) {
+                out.extend(a.iter().filter_map(text));
+            }
+        }
+    }
+    out.extend(default_value(prompt, name));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|v| seen.insert(v.clone()));
+    out
+}
+
+/// The prompt's icon (`icon`: a URL, or `{src, mimeType, sizes}`), when it is an
+/// http(s) or data URL.
+fn icon(prompt: &Value) -> Option<rmcp::model::Icon> {
+    let (src, mime) = match prompt.get("icon")? {
+        Value::String(s) => (s.as_str(), None),
+        Value::Object(o) => (
+            o.get("src")?.as_str()?,
+            o.get("mimeType").and_then(Value::as_str),
+        ),
+        _ => return None,
+    };
+    let ok =
+        src.starts_with("https://") || src.starts_with("http://") || src.starts_with("data:image/");
+    if !ok || src.len() > 8192 {
+        return None;
+    }
+    let mut i = rmcp::model::Icon::new(src);
+    if let Some(m) = mime {
+        i.mime_type = Some(m.to_string());
+    }
+    Some(i)
+}
+
+/// MCP `Prompt`: name = id, title = the prompt's `title` (else its name), arguments = its
+/// variables (each with a description, and a title when declared), icons from `icon`.
 pub fn to_mcp(prompt: &Value) -> Option<Prompt> {
     let id = str_field(prompt, "id")?;
     let args: Vec<PromptArgument> = variables(prompt)
         .into_iter()
         .map(|(name, description, required)| {
-            let a = PromptArgument::new(name).with_required(required);
-            match description {
-                Some(d) => a.with_description(d),
+            let description = description
+                .unwrap_or_else(|| format!("Value of the template variable {{{{{name}}}}}"));
+            let title = variable(prompt, &name)
+                .and_then(|o| o.get("title"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let a = PromptArgument::new(name)
+                .with_required(required)
+                .with_description(description);
+            match title {
+                Some(t) => a.with_title(t),
                 None => a,
             }
         })
@@ -62,8 +126,11 @@ pub fn to_mcp(prompt: &Value) -> Option<Prompt> {
         str_field(prompt, "description"),
         (!args.is_empty()).then_some(args),
     );
-    if let Some(name) = str_field(prompt, "name") {
-        p = p.with_title(name);
+    if let Some(title) = str_field(prompt, "title").or_else(|| str_field(prompt, "name")) {
+        p = p.with_title(title);
+    }
+    if let Some(i) = icon(prompt) {
+        p = p.with_icons(vec![i]);
     }
     Some(p)
 }
@@ -116,6 +183,23 @@ mod tests {
         assert_eq!(args[1].description.as_deref(), Some("how"));
         assert_eq!(args[2].required, Some(false), "a default makes it optional");
         assert_eq!(default_value(&p, "lang").as_deref(), Some("en"));
+        assert_eq!(
+            args[0].description.as_deref(),
+            Some("Value of the template variable {{who}}")
+        );
+        let q = json!({"id": "q", "title": "Q!", "icon": "https://x.example/i.png",
+            "variables": [{"name": "tone", "title": "Tone", "options": ["warm", "dry", 3], "examples": "bad", "default": "warm"}]});
+        let m = to_mcp(&q).unwrap();
+        assert_eq!(m.title.as_deref(), Some("Q!"));
+        assert_eq!(m.icons.unwrap()[0].src, "https://x.example/i.png");
+        assert_eq!(m.arguments.unwrap()[0].title.as_deref(), Some("Tone"));
+        assert_eq!(known_values(&q, "tone"), ["warm", "dry", "3"]);
+        assert!(
+            to_mcp(&json!({"id": "z", "icon": "javascript:x"}))
+                .unwrap()
+                .icons
+                .is_none()
+        );
         let mut given = serde_json::Map::new();
         given.insert("tone".into(), json!("x"));
         assert_eq!(missing_required(&p, &given), ["who"]);

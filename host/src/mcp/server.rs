@@ -59,9 +59,9 @@ impl PromptServer {
                 None,
             ));
         }
-        Ok(Call {
-            app: self.app.clone(),
-            request: Arc::new(service::Request {
+        Ok(Call::new(
+            self.app.clone(),
+            Arc::new(service::Request {
                 id: uuid::Uuid::new_v4().to_string(),
                 caller: Caller {
                     tenant: local.principal.tenant.clone(),
@@ -70,18 +70,22 @@ impl PromptServer {
                 snapshot,
                 spend: Default::default(),
             }),
-            pattern: "stdio".into(),
-        })
+            "stdio".into(),
+        ))
     }
 }
 
 impl ServerHandler for PromptServer {
     fn get_info(&self) -> ServerConfig {
+        #[allow(deprecated)] // logging: see `set_level`
         let caps = ServerCapabilities::builder()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_tools()
             .enable_resources()
+            .enable_resources_subscribe()
+            .enable_resources_list_changed()
+            .enable_logging()
             .enable_completions()
             .build();
         ServerConfig::new(caps)
@@ -255,6 +259,46 @@ impl ServerHandler for PromptServer {
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
+    // Over HTTP the transport keeps subscriptions and the log level in the session and
+    // never hands these to the handler; over stdio there is one client per process and
+    // changes are announced directly, so accepting them is all there is to do.
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        cx: RmcpContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let call = self.call(&cx)?;
+        let Some(id) = resources::parse(&request.uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no resource {}", request.uri),
+                Some(json!({"uri": request.uri})),
+            ));
+        };
+        call.get(&id, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| to_error(&e, ErrorCode::RESOURCE_NOT_FOUND))
+    }
+
+    async fn unsubscribe(
+        &self,
+        _request: rmcp::model::UnsubscribeRequestParams,
+        _cx: RmcpContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Ok(())
+    }
+
+    // SEP-2577 deprecates logging for later revisions; the revisions served here still
+    // define it.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _cx: RmcpContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Ok(())
+    }
+
     async fn complete(
         &self,
         request: CompleteRequestParams,
@@ -264,14 +308,15 @@ impl ServerHandler for PromptServer {
         let typed = request.argument.value.clone();
         let values: Vec<String> = match &request.r#ref {
             Reference::Prompt(p) => {
-                // The only values known for a prompt argument: its declared default.
+                // Values the prompt declares for the argument: options, examples, default.
                 let prompt = call
                     .get(&p.name, None)
                     .await
                     .map_err(|e| to_error(&e, ErrorCode::INVALID_PARAMS))?;
-                prompts::default_value(&prompt, &request.argument.name)
+                let typed = typed.to_lowercase();
+                prompts::known_values(&prompt, &request.argument.name)
                     .into_iter()
-                    .filter(|v| v.starts_with(&typed))
+                    .filter(|v| v.to_lowercase().starts_with(&typed))
                     .collect()
             }
             Reference::Resource(r)

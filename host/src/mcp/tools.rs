@@ -130,7 +130,7 @@ pub fn all() -> Vec<Tool> {
                 &["id"],
             ),
         )
-        .with_annotations(read),
+        .with_annotations(read.clone()),
         Tool::new(
             "create_prompt",
             "Create a prompt",
@@ -155,6 +155,32 @@ pub fn all() -> Vec<Tool> {
                 .open_world(false),
         ),
         Tool::new(
+            "list_versions",
+            "Every version of a prompt (oldest first) and its labels (latest, production, ...)",
+            schema(json!({"id": {"type": "string", "minLength": 1}}), &["id"]),
+        )
+        .with_annotations(read.clone()),
+        Tool::new(
+            "set_label",
+            "Point a label (e.g. production, staging) at a version of a prompt: deploy or roll back. Protected labels need their scope; 'latest' moves by itself",
+            schema(
+                json!({
+                    "id": {"type": "string", "minLength": 1},
+                    "label": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+                    "version": {"type": "integer", "minimum": 1},
+                    "expectedVersion": {"type": "integer", "minimum": 1, "description": "Fail unless the label points at this version now (REST If-Match)"}
+                }),
+                &["id", "label", "version"],
+            ),
+        )
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(false)
+                .idempotent(true)
+                .open_world(false),
+        ),
+        Tool::new(
             "delete_prompt",
             "Delete a prompt and its versions",
             schema(json!({"id": {"type": "string", "minLength": 1}}), &["id"]),
@@ -167,11 +193,85 @@ pub fn all() -> Vec<Tool> {
                 .open_world(false),
         ),
     ]
+    .into_iter()
+    .map(|t| {
+        let out = output_schema(&t.name);
+        t.with_raw_output_schema(out)
+    })
+    .collect()
+}
+
+/// The `outputSchema` of a tool whose success result has the shape `success`: either
+/// that, or the problem document an error result carries as `structuredContent` (clients
+/// validate both against the schema).
+fn output(success: Value) -> Arc<Map<String, Value>> {
+    let problem = json!({
+        "type": "object",
+        "description": "An error result: the REST problem document",
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"}
+        },
+        "required": ["type", "title", "status", "detail"]
+    });
+    let mut m = Map::new();
+    m.insert("$schema".into(), json!(SCHEMA));
+    m.insert("type".into(), json!("object"));
+    m.insert("anyOf".into(), json!([success, problem]));
+    Arc::new(m)
+}
+
+fn prompt_output() -> Value {
+    json!({
+        "type": "object",
+        "description": "A stored prompt, as GET /v1/prompts/{id} returns it",
+        "properties": {
+            "id": {"type": "string"},
+            "version": {"type": "integer"},
+            "name": {"type": "string"},
+            "content": {"type": "string"}
+        },
+        "required": ["id", "version"]
+    })
+}
+
+/// `outputSchema` per tool name.
+fn output_schema(name: &str) -> Arc<Map<String, Value>> {
+    match name {
+        "list_prompts" | "search_prompts" => output(json!({
+            "type": "object",
+            "properties": {
+                "prompts": {"type": "array", "items": prompt_output()},
+                "nextCursor": {"type": ["string", "null"]}
+            },
+            "required": ["prompts"]
+        })),
+        "apply_template" => output(json!({
+            "type": "object",
+            "properties": {
+                "content": {"type": "string"},
+                "appliedVariables": {"type": "array", "items": {"type": "string"}},
+                "missingVariables": {"type": "array", "items": {"type": "string"}}
+            },
+            "required": ["content"]
+        })),
+        "delete_prompt" => output(json!({
+            "type": "object",
+            "properties": {"deleted": {"type": "boolean"}, "id": {"type": "string"}},
+            "required": ["deleted", "id"]
+        })),
+        _ => output(prompt_output()),
+    }
 }
 
 /// Whether the named tool changes prompts (then `list_changed` is due).
 pub fn is_write(name: &str) -> bool {
-    matches!(name, "create_prompt" | "update_prompt" | "delete_prompt")
+    matches!(
+        name,
+        "create_prompt" | "update_prompt" | "delete_prompt" | "set_label"
+    )
 }
 
 /// An invalid argument, reported like a REST validation failure.
@@ -244,6 +344,7 @@ fn list_filter(
         tags,
         text: string_arg(args, "search", search_required)?,
         access_level: string_arg(args, "accessLevel", false)?,
+        label: string_arg(args, "label", false)?,
         limit: int_arg(args, "limit", 1, crate::service::prompts::MAX_LIMIT.into())?
             .map_or(page_size, |n| n as u32),
         cursor: string_arg(args, "cursor", false)?,
@@ -283,12 +384,30 @@ pub enum CallError {
     RateLimited(Problem),
 }
 
+/// Argument names of the original system's tools, accepted so that agents prompted for
+/// those tools keep working: (alias, name here).
+const ALIASES: &[(&str, &str)] = &[("query", "search"), ("promptId", "id"), ("prompt_id", "id")];
+
+/// Renames alias arguments to this server's names; the canonical name wins when both
+/// are present (the alias is then reported as unknown).
+fn resolve_aliases(mut args: Map<String, Value>) -> Map<String, Value> {
+    for (alias, name) in ALIASES {
+        if !args.contains_key(*name)
+            && let Some(v) = args.remove(*alias)
+        {
+            args.insert((*name).to_string(), v);
+        }
+    }
+    args
+}
+
 /// Runs a tool. `Err` for an unknown tool and for a spent rate limit.
 pub async fn call(
     backend: &Call,
     name: &str,
     args: Map<String, Value>,
 ) -> Result<CallToolResult, CallError> {
+    let args = resolve_aliases(args);
     let page_size = backend.page_size();
     let outcome = match name {
         "list_prompts" | "search_prompts" => {
@@ -359,6 +478,41 @@ pub async fn call(
                 let id = string_arg(&args, "id", true)?.unwrap_or_default();
                 backend.delete(&id).await?;
                 Ok(json!({"deleted": true, "id": id}))
+            }
+            .await
+        }
+        "list_versions" => {
+            async {
+                reject_unknown(&args, &["id"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let svc = backend.service()?;
+                let permit = svc
+                    .authorize(crate::service::policy::Action::Read, Some(&id))
+                    .await?;
+                let versions = svc.versions(&permit, &id).await?;
+                let labels = svc.labels(&permit, &id).await?;
+                let versions: Value = serde_json::from_str(versions.get())
+                    .map_err(|e| Problem::internal(&backend.request.id, &e.to_string()))?;
+                Ok(json!({"id": id, "versions": versions, "labels": labels}))
+            }
+            .await
+        }
+        "set_label" => {
+            async {
+                reject_unknown(&args, &["id", "label", "version", "expectedVersion"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let label = string_arg(&args, "label", true)?.unwrap_or_default();
+                let version = int_arg(&args, "version", 1, u64::MAX)?
+                    .ok_or_else(|| invalid("version", "is required"))?;
+                let expected = int_arg(&args, "expectedVersion", 1, u64::MAX)?;
+                let svc = backend.service()?;
+                let permit = svc
+                    .authorize(crate::service::policy::Action::Update, Some(&id))
+                    .await?;
+                let l = svc
+                    .set_label(&permit, &id, &label, version, expected)
+                    .await?;
+                Ok(json!(l))
             }
             .await
         }

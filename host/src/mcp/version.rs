@@ -2,13 +2,19 @@
 
 use rmcp::model::ProtocolVersion;
 
-/// Oldest first. 2025-06-18 and 2025-11-25 use the `initialize` handshake and sessions;
-/// 2026-07-28 is stateless (version in every request's `_meta`).
+/// Oldest first. 2025-03-26 (the first Streamable HTTP revision), 2025-06-18 and
+/// 2025-11-25 use the `initialize` handshake and sessions; 2026-07-28 is stateless
+/// (version in every request's `_meta`).
 pub const SUPPORTED: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_03_26,
     ProtocolVersion::V_2025_06_18,
     ProtocolVersion::V_2025_11_25,
     ProtocolVersion::V_2026_07_28,
 ];
+
+/// What a session request without an `MCP-Protocol-Version` header is taken to speak
+/// when nothing else says (spec 2025-06-18, "Protocol Version Header").
+pub const HEADERLESS: ProtocolVersion = ProtocolVersion::V_2025_03_26;
 
 /// The newest revision with an `initialize` handshake: the answer to an `initialize`
 /// naming a revision we do not speak.
@@ -48,6 +54,7 @@ mod tests {
 
     #[test]
     fn negotiation() {
+        assert_eq!(negotiate("2025-03-26").as_str(), "2025-03-26");
         assert_eq!(negotiate("2025-06-18").as_str(), "2025-06-18");
         assert_eq!(negotiate("2025-11-25").as_str(), "2025-11-25");
         assert_eq!(negotiate("2024-11-05").as_str(), "2025-11-25");

@@ -51,8 +51,74 @@ pub struct ListQuery {
     pub tags: Vec<String>,
     pub text: Option<String>,
     pub access_level: Option<String>,
+    /// Only prompts that carry this label.
+    pub label: Option<String>,
     pub limit: u32,
     pub cursor: Option<String>,
+}
+
+/// Which version of a prompt a read addresses (the WIT `selector`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Current,
+    Version(u64),
+    /// The first of these labels the prompt has.
+    Labels(Vec<String>),
+}
+
+impl Selector {
+    fn to_wit(&self) -> prompts::Selector {
+        match self {
+            Selector::Current => prompts::Selector::Current,
+            Selector::Version(n) => prompts::Selector::Version(*n),
+            Selector::Labels(ls) => prompts::Selector::Labels(ls.clone()),
+        }
+    }
+}
+
+/// A prompt as read: its JSON and the label that resolved the read, if any.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub prompt_json: String,
+    pub label: Option<String>,
+}
+
+/// A label of a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Label {
+    pub name: String,
+    pub version: u64,
+    pub updated_at: String,
+    pub updated_by: Option<String>,
+}
+
+impl From<prompts::Label> for Label {
+    fn from(l: prompts::Label) -> Self {
+        Label {
+            name: l.name,
+            version: l.version,
+            updated_at: l.updated_at,
+            updated_by: l.updated_by,
+        }
+    }
+}
+
+/// One move of a label; `from: None` = created, `to: None` = removed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LabelMove {
+    pub label: String,
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub by: Option<String>,
+    pub at: String,
+}
+
+/// A page of label moves, oldest first.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub moves: Vec<LabelMove>,
+    pub next_cursor: Option<String>,
 }
 
 /// A page of prompts as the plugin returned them: a JSON array, unparsed.
@@ -267,6 +333,7 @@ impl PromptCalls<'_> {
             tags: q.tags.clone(),
             text: q.text.clone(),
             access_level: q.access_level.clone(),
+            label: q.label.clone(),
             limit: q.limit,
             cursor: q.cursor.clone(),
         };
@@ -280,10 +347,86 @@ impl PromptCalls<'_> {
         })
     }
 
-    /// The prompt's JSON (the given version, or the latest).
-    pub async fn get(&self, id: &str, version: Option<u64>) -> HandlerResult<String> {
+    /// The addressed version of a prompt.
+    pub async fn get(&self, id: &str, at: &Selector) -> HandlerResult<Resolved> {
         let id = id.to_string();
-        handler_call!(self, |s, h, cc| h.call_get(&mut s, &cc, &id, version))
+        let at = at.to_wit();
+        let r: HandlerResult<prompts::Resolved> =
+            handler_call!(self, |s, h, cc| h.call_get(&mut s, &cc, &id, &at));
+        r.map(|r| {
+            r.map(|p| Resolved {
+                prompt_json: p.prompt_json,
+                label: p.label,
+            })
+        })
+    }
+
+    /// Deletes one past, unlabelled version.
+    pub async fn delete_version(&self, id: &str, version: u64) -> HandlerResult<()> {
+        let id = id.to_string();
+        handler_call!(self, |s, h, cc| h
+            .call_delete_version(&mut s, &cc, &id, version))
+    }
+
+    /// Every label of a prompt, `latest` first.
+    pub async fn labels(&self, id: &str) -> HandlerResult<Vec<Label>> {
+        let id = id.to_string();
+        let r: HandlerResult<Vec<prompts::Label>> =
+            handler_call!(self, |s, h, cc| h.call_labels(&mut s, &cc, &id));
+        r.map(|r| r.map(|ls| ls.into_iter().map(Label::from).collect()))
+    }
+
+    pub async fn set_label(
+        &self,
+        id: &str,
+        label: &str,
+        version: u64,
+        expected: Option<u64>,
+    ) -> HandlerResult<Label> {
+        let (id, label) = (id.to_string(), label.to_string());
+        let r: HandlerResult<prompts::Label> = handler_call!(self, |s, h, cc| h
+            .call_set_label(&mut s, &cc, &id, &label, version, expected));
+        r.map(|r| r.map(Label::from))
+    }
+
+    /// Removes a label; returns the version it pointed at.
+    pub async fn delete_label(
+        &self,
+        id: &str,
+        label: &str,
+        expected: Option<u64>,
+    ) -> HandlerResult<u64> {
+        let (id, label) = (id.to_string(), label.to_string());
+        handler_call!(self, |s, h, cc| h
+            .call_delete_label(&mut s, &cc, &id, &label, expected))
+    }
+
+    pub async fn label_history(
+        &self,
+        id: &str,
+        label: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> HandlerResult<HistoryPage> {
+        let (id, label) = (id.to_string(), label.to_string());
+        let r: HandlerResult<prompts::HistoryPage> = handler_call!(self, |s, h, cc| h
+            .call_label_history(&mut s, &cc, &id, &label, cursor.as_deref(), limit));
+        r.map(|r| {
+            r.map(|p| HistoryPage {
+                moves: p
+                    .moves
+                    .into_iter()
+                    .map(|m| LabelMove {
+                        label: m.label,
+                        from: m.from_version,
+                        to: m.to_version,
+                        by: m.by,
+                        at: m.at,
+                    })
+                    .collect(),
+                next_cursor: p.next_cursor,
+            })
+        })
     }
 
     pub async fn create(&self, prompt_json: String) -> HandlerResult<String> {
@@ -333,12 +476,19 @@ impl PromptCalls<'_> {
         handler_call!(self, |s, h, cc| h.call_versions(&mut s, &cc, &id))
     }
 
-    pub async fn apply(&self, id: &str, variables_json: String) -> HandlerResult<Applied> {
+    pub async fn apply(
+        &self,
+        id: &str,
+        at: &Selector,
+        variables_json: String,
+    ) -> HandlerResult<Applied> {
         let id = id.to_string();
+        let at = at.to_wit();
         let r: HandlerResult<prompts::Applied> = handler_call!(self, |s, h, cc| h.call_apply(
             &mut s,
             &cc,
             &id,
+            &at,
             &variables_json
         ));
         r.map(|r| {

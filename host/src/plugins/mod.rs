@@ -3,6 +3,7 @@
 //! One engine and one linker for the process, an `InstancePre` per plugin, and a fresh
 //! store per call with memory/table/instance limits and an epoch deadline.
 
+pub mod admission;
 pub(crate) mod bindings;
 mod cache;
 mod calls;
@@ -12,8 +13,9 @@ mod runtime;
 mod state;
 
 pub use calls::{
-    Applied, CallContext, Decision, Denial, FieldError, HandlerError, HandlerResult, ListQuery,
-    PolicyRequest, PromptCalls, PromptPage, RenderError, RenderRequest, UpsertOutcome,
+    Applied, CallContext, Decision, Denial, FieldError, HandlerError, HandlerResult, HistoryPage,
+    Label, LabelMove, ListQuery, PolicyRequest, PromptCalls, PromptPage, RenderError,
+    RenderRequest, Resolved, Selector, UpsertOutcome,
 };
 pub use engine::Allocator;
 pub use runtime::{CallScope, LoadError, LoadedPlugin, PluginFailure, PluginSet, Pre, Runtime};

@@ -49,6 +49,9 @@ pub enum PluginFailure {
     Trap { plugin: String, message: String },
     #[error("no capacity to run plugin {plugin:?}: {message}")]
     Busy { plugin: String, message: String },
+    /// The plugin already runs `limit` calls (`plugins.NAME.max_concurrency`).
+    #[error("plugin {plugin:?} already runs {limit} calls (its max_concurrency)")]
+    AtCap { plugin: String, limit: usize },
 }
 
 impl PluginFailure {
@@ -58,7 +61,7 @@ impl PluginFailure {
             PluginFailure::Timeout { .. } => "timeout",
             PluginFailure::Limit { .. } => "limit",
             PluginFailure::Trap { .. } => "trap",
-            PluginFailure::Busy { .. } => "busy",
+            PluginFailure::Busy { .. } | PluginFailure::AtCap { .. } => "busy",
         }
     }
 
@@ -67,7 +70,8 @@ impl PluginFailure {
             PluginFailure::Timeout { plugin, .. }
             | PluginFailure::Limit { plugin, .. }
             | PluginFailure::Trap { plugin, .. }
-            | PluginFailure::Busy { plugin, .. } => plugin,
+            | PluginFailure::Busy { plugin, .. }
+            | PluginFailure::AtCap { plugin, .. } => plugin,
         }
     }
 }
@@ -108,6 +112,8 @@ pub struct LoadedPlugin {
     pub config_json: String,
     pub pre: Pre,
     pub renderer: Option<Arc<LoadedPlugin>>,
+    /// `max_concurrency` / `queue_timeout` (admission.rs).
+    pub gate: super::admission::Gate,
 }
 
 /// Every plugin of one configuration, by name.
@@ -250,6 +256,12 @@ impl Runtime {
             config_json,
             pre,
             renderer,
+            gate: super::admission::Gate::new(
+                super::admission::Kind::Plugin,
+                name,
+                pc.max_concurrency,
+                pc.queue_timeout,
+            ),
         })
     }
 
@@ -305,6 +317,22 @@ impl Runtime {
         Fut: Future<Output = wasmtime::Result<R>>,
     {
         let started = Instant::now();
+        // Admission before any allocation (admission.rs).
+        let Some(_permit) = plugin.gate.admit().await else {
+            let failure = PluginFailure::AtCap {
+                plugin: plugin.name.clone(),
+                limit: plugin.config.max_concurrency,
+            };
+            if let Some(m) = self.inner.metrics.get() {
+                m.plugin_call(
+                    &plugin.name,
+                    plugin.config.world,
+                    started.elapsed(),
+                    Some(failure.kind()),
+                );
+            }
+            return Err(failure);
+        };
         let store = self.new_store(plugin, scope);
         // The epoch deadline stops wasm code; this bounds time spent in host calls as well.
         let wall = plugin.config.timeout + Duration::from_millis(250);

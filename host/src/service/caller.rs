@@ -128,13 +128,14 @@ fn require_scopes(scopes: &[String], principal: Option<&Principal>) -> Result<()
 fn token_has_audience(authorization: &http::HeaderValue, audience: &str) -> bool {
     use base64::Engine as _;
     use serde_json::Value;
-    let Some(token) = authorization.to_str().ok().and_then(|v| {
-        v.strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-    }) else {
+    let Some(token) = authorization
+        .to_str()
+        .ok()
+        .and_then(crate::auth::bearer_token)
+    else {
         return false;
     };
-    let Some(payload) = token.trim().split('.').nth(1) else {
+    let Some(payload) = token.split('.').nth(1) else {
         return false;
     };
     let Ok(raw) =

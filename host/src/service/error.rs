@@ -219,6 +219,13 @@ impl Error {
             PluginFailure::Busy { .. } => {
                 Self::new(ErrorKind::Busy, "the server is at capacity; retry shortly")
             }
+            PluginFailure::AtCap { plugin, limit } => Self::new(
+                ErrorKind::Busy,
+                format!(
+                    "plugin {plugin:?} already runs {limit} calls \
+                     (plugins.{plugin}.max_concurrency, queue_timeout); retry shortly"
+                ),
+            ),
         };
         e.error_id = Some(error_id);
         e.request_id = Some(request_id.to_string());

@@ -7,9 +7,12 @@
 
 use super::Request;
 use super::error::Error;
+use super::error::ErrorKind;
 use super::policy::{self, Action, Permit, Via};
 use crate::app::{App, Route};
-use crate::plugins::{Applied, HandlerResult, ListQuery, PromptCalls, UpsertOutcome};
+use crate::plugins::{
+    Applied, HandlerResult, HistoryPage, Label, ListQuery, PromptCalls, Selector, UpsertOutcome,
+};
 use serde_json::value::RawValue;
 
 /// Default and largest page of a list call.
@@ -29,6 +32,8 @@ pub struct Prompt {
     pub json: String,
     pub id: Option<String>,
     pub version: Option<u64>,
+    /// The label that resolved a read by label (a route's default included).
+    pub label: Option<String>,
 }
 
 pub struct PromptService<'a> {
@@ -111,6 +116,7 @@ impl<'a> PromptService<'a> {
             json,
             id: head.id,
             version: head.version,
+            label: None,
         })
     }
 
@@ -131,9 +137,10 @@ impl<'a> PromptService<'a> {
     }
 
     /// Announces a successful write to MCP sessions on every host.
-    async fn changed(&self) {
+    async fn changed(&self, prompt: Option<&str>) {
         if self.req.snapshot.config.config.mcp.enabled {
-            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant).await;
+            super::changes::prompts_changed(&self.app.storage, &self.req.caller.tenant, prompt)
+                .await;
         }
     }
 
@@ -146,15 +153,124 @@ impl<'a> PromptService<'a> {
         })
     }
 
+    /// Version `version`, or without one what the route's default labels resolve to.
     pub async fn get(
         &self,
         permit: &Permit,
         id: &str,
         version: Option<u64>,
     ) -> Result<Prompt, Error> {
+        let at = match version {
+            Some(n) => Selector::Version(n),
+            None => self.default_selector(),
+        };
+        self.get_at(permit, id, &at).await
+    }
+
+    /// What a read without a version or label addresses on this route.
+    pub fn default_selector(&self) -> Selector {
+        Selector::Labels(self.route.default_labels.clone())
+    }
+
+    pub async fn get_at(&self, permit: &Permit, id: &str, at: &Selector) -> Result<Prompt, Error> {
         self.check(permit, Action::Read, Some(id))?;
-        let json = self.with_calls(async |c| c.get(id, version).await).await?;
-        self.prompt(json)
+        let r = self.with_calls(async |c| c.get(id, at).await).await?;
+        let mut p = self.prompt(r.prompt_json)?;
+        p.label = r.label;
+        Ok(p)
+    }
+
+    /// Deletes one past version that no label points at.
+    pub async fn delete_version(
+        &self,
+        permit: &Permit,
+        id: &str,
+        version: u64,
+    ) -> Result<(), Error> {
+        self.check(permit, Action::Delete, Some(id))?;
+        self.with_calls(async |c| c.delete_version(id, version).await)
+            .await?;
+        self.changed(Some(id)).await;
+        Ok(())
+    }
+
+    /// Every label of a prompt, `latest` first.
+    pub async fn labels(&self, permit: &Permit, id: &str) -> Result<Vec<Label>, Error> {
+        self.check(permit, Action::Read, Some(id))?;
+        self.with_calls(async |c| c.labels(id).await).await
+    }
+
+    /// Moving a protected label needs its scope, whoever asks and however: this is the
+    /// one place every transport's label moves pass through.
+    fn check_protected(&self, label: &str) -> Result<(), Error> {
+        let Some(scope) = self.route.protected_labels.get(label) else {
+            return Ok(());
+        };
+        let has = self
+            .req
+            .caller
+            .principal
+            .as_ref()
+            .is_some_and(|p| p.scopes.iter().any(|s| s == scope));
+        if has {
+            return Ok(());
+        }
+        let mut e = Error::new(
+            ErrorKind::InsufficientScope,
+            format!("moving the protected label '{label}' needs the scope {scope}"),
+        );
+        e.scopes = vec![scope.clone()];
+        Err(e)
+    }
+
+    /// Points `label` at `version`; `expected` is the label's version the client last
+    /// saw (If-Match). Needs an `update` permit for the prompt.
+    pub async fn set_label(
+        &self,
+        permit: &Permit,
+        id: &str,
+        label: &str,
+        version: u64,
+        expected: Option<u64>,
+    ) -> Result<Label, Error> {
+        self.check(permit, Action::Update, Some(id))?;
+        self.check_protected(label)?;
+        let l = self
+            .with_calls(async |c| c.set_label(id, label, version, expected).await)
+            .await?;
+        self.changed(Some(id)).await;
+        Ok(l)
+    }
+
+    /// Removes `label`; returns the version it pointed at.
+    pub async fn delete_label(
+        &self,
+        permit: &Permit,
+        id: &str,
+        label: &str,
+        expected: Option<u64>,
+    ) -> Result<u64, Error> {
+        self.check(permit, Action::Update, Some(id))?;
+        self.check_protected(label)?;
+        let was = self
+            .with_calls(async |c| c.delete_label(id, label, expected).await)
+            .await?;
+        self.changed(Some(id)).await;
+        Ok(was)
+    }
+
+    /// The moves of `label`, oldest first.
+    pub async fn label_history(
+        &self,
+        permit: &Permit,
+        id: &str,
+        label: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<HistoryPage, Error> {
+        self.check(permit, Action::Read, Some(id))?;
+        self.with_calls(async |c| c.label_history(id, label, cursor, limit).await)
+            .await
     }
 
     /// Every version of a prompt, newest first, as the plugin's JSON array.
@@ -170,8 +286,9 @@ impl<'a> PromptService<'a> {
         let json = self
             .with_calls(async |c| c.create(prompt_json).await)
             .await?;
-        self.changed().await;
-        self.prompt(json)
+        let p = self.prompt(json)?;
+        self.changed(p.id.as_deref()).await;
+        Ok(p)
     }
 
     /// Writes a new version; `expected` is the version the client last saw (If-Match).
@@ -186,7 +303,7 @@ impl<'a> PromptService<'a> {
         let json = self
             .with_calls(async |c| c.update(id, fields_json, expected).await)
             .await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         self.prompt(json)
     }
 
@@ -205,7 +322,7 @@ impl<'a> PromptService<'a> {
         let body = with_id(id, &prompt_json)?;
         let (outcome, json) = self.with_calls(async |c| c.upsert(body).await).await?;
         if outcome != UpsertOutcome::Unchanged {
-            self.changed().await;
+            self.changed(Some(id)).await;
         }
         Ok((outcome, self.prompt(json)?))
     }
@@ -213,19 +330,31 @@ impl<'a> PromptService<'a> {
     pub async fn delete(&self, permit: &Permit, id: &str) -> Result<(), Error> {
         self.check(permit, Action::Delete, Some(id))?;
         self.with_calls(async |c| c.delete(id).await).await?;
-        self.changed().await;
+        self.changed(Some(id)).await;
         Ok(())
     }
 
-    /// Renders a prompt with `variables_json` (a JSON object).
+    /// Renders what the route's default labels resolve to with `variables_json`.
     pub async fn apply(
         &self,
         permit: &Permit,
         id: &str,
         variables_json: String,
     ) -> Result<Applied, Error> {
+        let at = self.default_selector();
+        self.apply_at(permit, id, &at, variables_json).await
+    }
+
+    /// Renders the addressed version with `variables_json` (a JSON object).
+    pub async fn apply_at(
+        &self,
+        permit: &Permit,
+        id: &str,
+        at: &Selector,
+        variables_json: String,
+    ) -> Result<Applied, Error> {
         self.check(permit, Action::Render, Some(id))?;
-        self.with_calls(async |c| c.apply(id, variables_json).await)
+        self.with_calls(async |c| c.apply(id, at, variables_json).await)
             .await
     }
 }

@@ -58,10 +58,18 @@ pub async fn load(
 ) -> Result<(Map<String, Value>, u64), Error> {
     let key = profile_key(&principal.subject)?;
     match kv.get(&scope(namespace, &principal.tenant), &key).await {
-        Ok(Some(e)) => {
-            let v: Value = serde_json::from_slice(&e.value).unwrap_or(Value::Null);
-            Ok((v.as_object().cloned().unwrap_or_default(), e.version))
-        }
+        // An unreadable profile is an error, never an empty one: a PUT that started from
+        // "empty" would overwrite the operator-set tier.
+        Ok(Some(e)) => match serde_json::from_slice::<Value>(&e.value) {
+            Ok(Value::Object(m)) => Ok((m, e.version)),
+            _ => Err(Error::internal(
+                "-",
+                &format!(
+                    "stored profile of tenant {:?} in namespace {namespace:?} is not a JSON object",
+                    principal.tenant
+                ),
+            )),
+        },
         Ok(None) => Ok((Map::new(), 0)),
         Err(e) => Err(storage_problem(e)),
     }

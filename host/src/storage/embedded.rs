@@ -221,6 +221,7 @@ impl KvStore for EmbeddedKv {
             let table = tx.open_table(KV).map_err(unavailable)?;
             let mut out = Vec::new();
             let mut more = false;
+            let mut bytes = 0usize;
             for item in table.range(start.as_str()..).map_err(unavailable)? {
                 let (k, v) = item.map_err(unavailable)?;
                 let k = k.value();
@@ -230,11 +231,12 @@ impl KvStore for EmbeddedKv {
                 if skip_start && k == start {
                     continue;
                 }
-                if out.len() == limit {
+                if out.len() == limit || bytes >= super::MAX_PAGE_BYTES {
                     more = true;
                     break;
                 }
                 let (version, value) = decode(v.value())?;
+                bytes += value.len();
                 out.push(Entry {
                     key: k[base.len()..].to_string(),
                     value,
@@ -426,6 +428,25 @@ mod tests {
             value: v.as_bytes().to_vec(),
             precondition: p,
         }
+    }
+
+    #[tokio::test]
+    async fn a_query_page_ends_at_the_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = EmbeddedKv::open(dir.path()).unwrap();
+        let s = scope("a");
+        let big = "x".repeat(crate::storage::MAX_VALUE_BYTES);
+        for i in 0..6 {
+            kv.transact(&s, vec![put(&format!("k{i}"), &big, Precondition::None)])
+                .await
+                .unwrap();
+        }
+        let (page, more) = kv.query(&s, "k", None, 1000).await.unwrap();
+        let per_page = crate::storage::MAX_PAGE_BYTES / crate::storage::MAX_VALUE_BYTES;
+        assert_eq!((page.len(), more), (per_page, true));
+        let last = page.last().unwrap().key.clone();
+        let (rest, more) = kv.query(&s, "k", Some(&last), 1000).await.unwrap();
+        assert_eq!((rest.len(), more), (6 - per_page, false));
     }
 
     #[tokio::test]

@@ -28,6 +28,12 @@ pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_TRANSACT_OPS: usize = 100;
 /// Most entries in one query page.
 pub const MAX_PAGE: usize = 1000;
+/// Most value bytes in one query page: a page ends early (with more to come) once its
+/// values reach this, so one query holds at most this much (plus one value) in host memory
+/// instead of `MAX_PAGE × MAX_VALUE_BYTES`.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Most S3 reads of offloaded values in flight for one query page.
+pub const MAX_PAGE_FETCHES: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

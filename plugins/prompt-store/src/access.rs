@@ -161,6 +161,8 @@ mod tests {
             access_level: level,
             author: author.map(str::to_owned),
             metadata: Map::new(),
+            message: None,
+            version_author: None,
         }
     }
 

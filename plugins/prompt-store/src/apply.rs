@@ -3,7 +3,7 @@
 use crate::access::{self, Viewer, Visibility};
 use crate::backend::{Backend, Error, RenderError, RenderRequest};
 use crate::refs::referenced_names;
-use crate::store::{load_head, load_visible};
+use crate::store::{Selector, load_head, select};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -27,9 +27,10 @@ pub fn apply(
     b: &dyn Backend,
     viewer: Viewer,
     id: &str,
+    at: &Selector,
     variables_json: &str,
 ) -> Result<Applied, Error> {
-    let (prompt, _) = load_visible(b, viewer, id)?;
+    let (_, prompt) = select(b, viewer, id, at)?;
     // An empty body means "no variables" (a client applying a prompt without any).
     let mut vars = match serde_json::from_str::<Value>(variables_json) {
         Ok(Value::Object(map)) => map,

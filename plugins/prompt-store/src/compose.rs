@@ -11,6 +11,8 @@ pub struct Stamp<'a> {
     pub now: &'a str,
     /// The caller's subject, recorded as author on create.
     pub author: Option<&'a str>,
+    /// Who writes this version (the caller's subject, any tenant), for its history.
+    pub by: Option<&'a str>,
 }
 
 /// Whether a body looks like a template. Used when the client does not say: the catalog
@@ -60,6 +62,8 @@ pub fn new_prompt(draft: Draft, stamp: &Stamp) -> (Prompt, Vec<FieldError>) {
         access_level: draft.access_level.unwrap_or_default(),
         author: stamp.author.map(str::to_owned),
         metadata: draft.metadata.unwrap_or_default(),
+        message: draft.message,
+        version_author: stamp.by.map(str::to_owned),
     };
     (prompt, errors)
 }
@@ -91,6 +95,8 @@ pub fn merge(stored: &Prompt, draft: Draft, stamp: &Stamp) -> Prompt {
         access_level: draft.access_level.unwrap_or(stored.access_level),
         author: stored.author.clone(),
         metadata: draft.metadata.unwrap_or_else(|| stored.metadata.clone()),
+        message: draft.message,
+        version_author: stamp.by.map(str::to_owned),
     }
 }
 
@@ -104,6 +110,7 @@ mod tests {
     const STAMP: Stamp = Stamp {
         now: "2026-01-01T00:00:00.000Z",
         author: Some("alice"),
+        by: Some("alice"),
     };
 
     fn draft(v: serde_json::Value) -> Draft {
@@ -151,6 +158,7 @@ mod tests {
         let later = Stamp {
             now: "2026-02-02T00:00:00.000Z",
             author: Some("bob"),
+            by: Some("bob"),
         };
         let merged = merge(
             &stored,

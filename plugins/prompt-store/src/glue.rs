@@ -6,7 +6,7 @@ use crate::apply::{self, Applied};
 use crate::backend::{
     self, Backend, Entry, Error, KvError, Page, RenderError, RenderRequest, WriteOp,
 };
-use crate::{clock, list, store};
+use crate::{clock, labels, list, store};
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -199,6 +199,7 @@ impl wit::Guest for Component {
             tags: query.tags,
             text: query.text,
             access_level: query.access_level,
+            label: query.label,
             limit: query.limit,
             cursor: query.cursor,
         };
@@ -216,10 +217,17 @@ impl wit::Guest for Component {
     fn get(
         ctx: CallContext,
         id: String,
-        version: Option<u64>,
-    ) -> Result<String, wit::HandlerError> {
+        at: wit::Selector,
+    ) -> Result<wit::Resolved, wit::HandlerError> {
         let host = Host::new();
-        store::get(&host, host.viewer(&ctx), &id, version).map_err(handler_error)
+        let run = || {
+            let (label, prompt) = store::select(&host, host.viewer(&ctx), &id, &selector(at))?;
+            Ok(wit::Resolved {
+                prompt_json: store::to_json(&prompt)?,
+                label,
+            })
+        };
+        run().map_err(handler_error)
     }
 
     fn create(ctx: CallContext, prompt_json: String) -> Result<String, wit::HandlerError> {
@@ -256,8 +264,8 @@ impl wit::Guest for Component {
         // A call without a principal is the operator's local import; an API caller is
         // held to the access levels an update would be.
         let viewer = ctx.principal.is_some().then(|| host.viewer(&ctx));
-        let (outcome, json) = store::upsert_as(&host, &prompt_json, author(&ctx), viewer)
-            .map_err(handler_error)?;
+        let (outcome, json) =
+            store::upsert_as(&host, &prompt_json, author(&ctx), viewer).map_err(handler_error)?;
         let outcome = match outcome {
             store::Outcome::Created => wit::UpsertOutcome::Created,
             store::Outcome::Updated => wit::UpsertOutcome::Updated,
@@ -274,23 +282,130 @@ impl wit::Guest for Component {
     fn apply(
         ctx: CallContext,
         id: String,
+        at: wit::Selector,
         variables_json: String,
     ) -> Result<wit::Applied, wit::HandlerError> {
         let host = Host::new();
-        apply::apply(&host, host.viewer(&ctx), &id, &variables_json)
-            .map(
-                |Applied {
-                     content,
-                     applied_variables,
-                     missing_variables,
-                 }| wit::Applied {
-                    content,
-                    applied_variables,
-                    missing_variables,
-                },
-            )
+        apply::apply(
+            &host,
+            host.viewer(&ctx),
+            &id,
+            &selector(at),
+            &variables_json,
+        )
+        .map(
+            |Applied {
+                 content,
+                 applied_variables,
+                 missing_variables,
+             }| wit::Applied {
+                content,
+                applied_variables,
+                missing_variables,
+            },
+        )
+        .map_err(handler_error)
+    }
+
+    fn delete_version(ctx: CallContext, id: String, version: u64) -> Result<(), wit::HandlerError> {
+        let host = Host::new();
+        labels::delete_version(&host, host.viewer(&ctx), &id, version).map_err(handler_error)
+    }
+
+    fn labels(ctx: CallContext, id: String) -> Result<Vec<wit::Label>, wit::HandlerError> {
+        let host = Host::new();
+        labels::list(&host, host.viewer(&ctx), &id)
+            .map(|ls| ls.into_iter().map(label).collect())
             .map_err(handler_error)
     }
+
+    fn set_label(
+        ctx: CallContext,
+        id: String,
+        name: String,
+        version: u64,
+        expected: Option<u64>,
+    ) -> Result<wit::Label, wit::HandlerError> {
+        let host = Host::new();
+        labels::set(
+            &host,
+            host.viewer(&ctx),
+            &id,
+            &name,
+            version,
+            expected,
+            mover(&ctx),
+        )
+        .map(label)
+        .map_err(handler_error)
+    }
+
+    fn delete_label(
+        ctx: CallContext,
+        id: String,
+        name: String,
+        expected: Option<u64>,
+    ) -> Result<u64, wit::HandlerError> {
+        let host = Host::new();
+        labels::remove(&host, host.viewer(&ctx), &id, &name, expected, mover(&ctx))
+            .map_err(handler_error)
+    }
+
+    fn label_history(
+        ctx: CallContext,
+        id: String,
+        name: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<wit::HistoryPage, wit::HandlerError> {
+        let host = Host::new();
+        labels::history(
+            &host,
+            host.viewer(&ctx),
+            &id,
+            &name,
+            cursor.as_deref(),
+            limit,
+        )
+        .map(|page| wit::HistoryPage {
+            moves: page
+                .moves
+                .into_iter()
+                .map(|m| wit::LabelMove {
+                    label: m.label,
+                    from_version: m.from,
+                    to_version: m.to,
+                    by: m.by,
+                    at: m.at,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+        .map_err(handler_error)
+    }
+}
+
+fn selector(at: wit::Selector) -> store::Selector {
+    match at {
+        wit::Selector::Current => store::Selector::Current,
+        wit::Selector::Version(n) => store::Selector::Version(n),
+        wit::Selector::Labels(ls) => store::Selector::Labels(ls),
+    }
+}
+
+fn label(l: labels::Label) -> wit::Label {
+    wit::Label {
+        name: l.name,
+        version: l.version,
+        updated_at: l.updated_at,
+        updated_by: l.updated_by,
+    }
+}
+
+/// Who moved a label, for its history: the caller's subject, whatever the tenant (a
+/// move is an audit record, not an ownership claim).
+fn mover(ctx: &CallContext) -> Option<&str> {
+    ctx.principal.as_ref().map(|p| p.subject.as_str())
 }
 
 export!(Component);

@@ -34,6 +34,8 @@ pub struct Draft {
     pub variables: Option<Vec<Variable>>,
     pub access_level: Option<AccessLevel>,
     pub metadata: Option<Map<String, Value>>,
+    /// The commit message of the version this write creates (never inherited).
+    pub message: Option<String>,
 }
 
 /// A draft plus every type problem found while building it.
@@ -132,6 +134,15 @@ pub fn normalise(obj: &Map<String, Value>) -> Parsed {
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => {
             errors.push(FieldError::new("metadata", "must be an object"));
+            None
+        }
+    };
+
+    draft.message = match obj.get("message") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) => Some(m.clone()),
+        Some(_) => {
+            errors.push(FieldError::new("message", MUST_BE_STRING));
             None
         }
     };

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod compose;
 pub mod cursor;
 pub mod input;
+pub mod labels;
 pub mod list;
 pub mod model;
 pub mod refs;

@@ -6,6 +6,7 @@
 use crate::access::{Viewer, can_read};
 use crate::backend::{Backend, Entry, Error, KvError};
 use crate::cursor::{self, ListCursor};
+use crate::labels;
 use crate::model::{AccessLevel, Prompt};
 use crate::store::{decode_prompt, head_key};
 
@@ -23,6 +24,8 @@ pub struct Query {
     pub tags: Vec<String>,
     pub text: Option<String>,
     pub access_level: Option<String>,
+    /// Only prompts that have this label (`latest`: every prompt).
+    pub label: Option<String>,
     pub limit: u32,
     pub cursor: Option<String>,
 }
@@ -41,6 +44,7 @@ struct Filter<'a> {
     tags: Vec<String>,
     text: Option<String>,
     access_level: Option<AccessLevel>,
+    label: Option<String>,
 }
 
 fn non_blank(s: &Option<String>) -> Option<&str> {
@@ -69,6 +73,16 @@ impl<'a> Filter<'a> {
                 .collect(),
             text: non_blank(&q.text).map(str::to_lowercase),
             access_level,
+            label: match non_blank(&q.label) {
+                None | Some(labels::LATEST) => None,
+                Some(l) if labels::is_valid_label(l) => Some(l.to_owned()),
+                Some(l) => {
+                    return Err(Error::invalid(
+                        "label",
+                        format!("{l:?} is not a valid label"),
+                    ));
+                }
+            },
         })
     }
 
@@ -78,6 +92,25 @@ impl<'a> Filter<'a> {
             && self.tags.is_empty()
             && self.text.is_none()
             && self.access_level.is_none()
+            && self.label.is_none()
+    }
+
+    /// [`Self::matches`] plus the label filter, which needs a kv read per candidate (so
+    /// it runs last, on prompts that passed everything else).
+    fn accepts(&self, b: &dyn Backend, p: &Prompt) -> bool {
+        if !self.matches(p) {
+            return false;
+        }
+        match &self.label {
+            None => true,
+            Some(l) => match labels::points_at(b, p, l) {
+                Ok(found) => found.is_some(),
+                Err(e) => {
+                    b.warn(&format!("skipping '{}' in a label listing: {e:?}", p.id));
+                    false
+                }
+            },
+        }
     }
 
     fn matches(&self, p: &Prompt) -> bool {
@@ -180,7 +213,7 @@ pub fn list(b: &dyn Backend, viewer: Viewer, q: &Query) -> Result<ListPage, Erro
             let Some(p) = decode_listed(b, entry, true) else {
                 continue;
             };
-            if !filter.matches(&p) {
+            if !filter.accepts(b, &p) {
                 continue;
             }
             out.push(p);
@@ -191,7 +224,7 @@ pub fn list(b: &dyn Backend, viewer: Viewer, q: &Query) -> Result<ListPage, Erro
             // Look at the rest of this page so that a listing that has ended does not
             // hand out a cursor to an empty page.
             let more_here =
-                entries.any(|e| decode_listed(b, e, false).is_some_and(|p| filter.matches(&p)));
+                entries.any(|e| decode_listed(b, e, false).is_some_and(|p| filter.accepts(b, &p)));
             let resume_at = if more_here {
                 Some(kv_cursor.clone())
             } else {

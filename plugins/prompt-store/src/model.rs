@@ -35,6 +35,13 @@ pub struct Prompt {
     pub author: Option<String>,
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// The commit message of this version, as the writer gave it.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Subject of the principal that wrote this version (`author` is who created the
+    /// prompt and owns it). `null` for imports and for versions written before 0.2.
+    #[serde(default)]
+    pub version_author: Option<String>,
 }
 
 /// A declared template variable.
@@ -126,6 +133,8 @@ mod tests {
             access_level: AccessLevel::Public,
             author: None,
             metadata: Map::new(),
+            message: None,
+            version_author: None,
         };
         let v = serde_json::to_value(&p).unwrap();
         let obj = v.as_object().unwrap();
@@ -144,6 +153,8 @@ mod tests {
             "accessLevel",
             "author",
             "metadata",
+            "message",
+            "versionAuthor",
         ] {
             assert!(obj.contains_key(key), "missing {key}");
         }

@@ -120,11 +120,46 @@ pub fn get(
     to_json(&past)
 }
 
+/// Which version of a prompt a read addresses (mirrors WIT `prompts.selector`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Current,
+    Version(u64),
+    /// The first of these labels that exists (`latest` always does).
+    Labels(Vec<String>),
+}
+
+/// The addressed version and, for a label read, the label that resolved.
+pub fn select(
+    b: &dyn Backend,
+    viewer: Viewer,
+    id: &str,
+    at: &Selector,
+) -> Result<(Option<String>, Prompt), Error> {
+    match at {
+        Selector::Labels(labels) if !labels.is_empty() => {
+            let (label, p) = crate::labels::resolve(b, viewer, id, labels)?;
+            Ok((Some(label), p))
+        }
+        Selector::Version(n) => {
+            let json = get(b, viewer, id, Some(*n))?;
+            let p = serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("cannot re-read prompt: {e}")))?;
+            Ok((None, p))
+        }
+        _ => Ok((None, load_visible(b, viewer, id)?.0)),
+    }
+}
+
 /// The prompt a create-like body describes (version 1), validated.
 fn fresh_prompt(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<Prompt, Error> {
     let parsed = parse_body(body).map_err(Error::Invalid)?;
     let now = b.now();
-    let stamp = Stamp { now: &now, author };
+    let stamp = Stamp {
+        now: &now,
+        author,
+        by: author,
+    };
     let id_given = parsed.draft.id.is_some();
     let (prompt, id_errors) = new_prompt(parsed.draft, &stamp);
     let mut errors = parsed.errors;
@@ -183,7 +218,7 @@ fn same_user_fields(a: &Prompt, b: &Prompt) -> bool {
 /// Waits a little before a retry so that racing writers spread out. Grows with the
 /// attempt and is staggered by the clock's sub-millisecond noise (cheap jitter without a
 /// PRNG crate); on wasm the sleep is a non-blocking host poll.
-fn backoff(attempt: usize) {
+pub(crate) fn backoff(attempt: usize) {
     if attempt == 0 {
         return;
     }
@@ -220,9 +255,14 @@ pub fn upsert_as(
         let (outcome, prompt, head) = match load_head(b, &fresh.id)? {
             None => (Outcome::Created, fresh.clone(), Precondition::Absent),
             Some((stored, _))
-                if viewer.is_some_and(|v| access::visibility(v, &stored) == access::Visibility::Hidden) =>
+                if viewer.is_some_and(|v| {
+                    access::visibility(v, &stored) == access::Visibility::Hidden
+                }) =>
             {
-                return Err(Error::Conflict(format!("prompt '{}' already exists", fresh.id)));
+                return Err(Error::Conflict(format!(
+                    "prompt '{}' already exists",
+                    fresh.id
+                )));
             }
             Some((stored, _)) if viewer.is_some_and(|v| !access::can_read(v, &stored)) => {
                 return Err(access::premium_required(&fresh.id));
@@ -274,6 +314,7 @@ pub fn update(
     let stamp = Stamp {
         now: &now,
         author: None,
+        by: viewer.subject,
     };
 
     for attempt in 0..MAX_ATTEMPTS {
@@ -347,23 +388,31 @@ pub fn delete(b: &dyn Backend, viewer: Viewer, id: &str) -> Result<(), Error> {
     // The prompt is gone for every reader now; history cleanup is best effort because
     // leftovers are invisible (readers bound versions by the head) and are overwritten
     // if the id is used again.
-    if let Err(e) = delete_versions(b, id) {
-        b.warn(&format!(
-            "prompt '{id}' deleted but some old versions remain: {e:?}"
-        ));
+    // Labels go first: a reader of a re-created prompt ignores leftovers of any kind
+    // (labels and history by generation, versions by the head's version), but the fewer
+    // there are the better.
+    for prefix in [
+        crate::labels::labels_prefix(id),
+        versions_prefix(id),
+        crate::labels::history_prefix(id),
+    ] {
+        if let Err(e) = delete_prefix(b, id, &prefix) {
+            b.warn(&format!(
+                "prompt '{id}' deleted but some entries under '{prefix}' remain: {e:?}"
+            ));
+        }
     }
     Ok(())
 }
 
-/// Deletes `v/{id}/*` in batches. Each batch also asserts that the head is still absent
+/// Deletes `prefix*` (a prompt's versions, labels or history) in batches. Each batch also asserts that the head is still absent
 /// (a delete with precondition `absent` is a no-op check), so that a prompt re-created
 /// with the same id in the meantime keeps its fresh history.
-fn delete_versions(b: &dyn Backend, id: &str) -> Result<(), KvError> {
-    let prefix = versions_prefix(id);
+fn delete_prefix(b: &dyn Backend, id: &str, prefix: &str) -> Result<(), KvError> {
     let mut guarded = true;
     loop {
         // Always from the start: the previous batch is gone.
-        let page = b.kv_query(&prefix, None, CLEANUP_BATCH)?;
+        let page = b.kv_query(prefix, None, CLEANUP_BATCH)?;
         if page.entries.is_empty() {
             return Ok(());
         }

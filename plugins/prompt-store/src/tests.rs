@@ -1,17 +1,23 @@
 //! Storage, listing and rendering rules, run natively against an in-memory host.
 
 use crate::access::Viewer;
-use crate::apply::{Applied, apply};
+use crate::apply::Applied;
 use crate::backend::{
     Backend, Entry, Error, KvError, Page, Precondition, RenderError, RenderRequest, WriteOp,
 };
 use crate::compose::{Stamp, new_prompt};
 use crate::input::{normalise, parse_body};
+use crate::labels;
 use crate::list::{ListPage, Query, list};
 use crate::model::{FieldError, Prompt};
+use crate::store::Selector;
 use crate::store::{self, Outcome};
 use crate::validate::{combine, validate};
 use serde_json::{Value, json};
+
+fn apply(b: &dyn Backend, v: Viewer, id: &str, vars: &str) -> Result<Applied, Error> {
+    crate::apply::apply(b, v, id, &Selector::Current, vars)
+}
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -560,7 +566,10 @@ fn upsert_by_a_caller_respects_access_levels() {
     ));
     // The author can, and the operator (no viewer) always can.
     let (outcome, json) = store::upsert_as(&b, theirs, Some("alice"), Some(alice)).unwrap();
-    assert_eq!((outcome, prompt_of(&json).author.as_deref()), (Outcome::Updated, Some("alice")));
+    assert_eq!(
+        (outcome, prompt_of(&json).author.as_deref()),
+        (Outcome::Updated, Some("alice"))
+    );
     let premium = r#"{"id": "p", "name": "P", "content": "gold", "accessLevel": "premium"}"#;
     store::upsert(&b, premium, None).unwrap();
     assert!(matches!(
@@ -991,6 +1000,7 @@ fn catalog_files_normalise_and_validate_cleanly() {
     let stamp = Stamp {
         now: "2026-01-01T00:00:00.000Z",
         author: None,
+        by: None,
     };
     for (path, text) in catalog() {
         let parsed = parse_body(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
@@ -1341,4 +1351,253 @@ fn walk_as(b: &Mem, viewer: Viewer, mut q: Query) -> (Vec<String>, usize) {
             None => return (ids, pages),
         }
     }
+}
+
+fn labels_of(b: &Mem, id: &str) -> Vec<(String, u64)> {
+    labels::list(b, ALICE, id)
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.name, l.version))
+        .collect()
+}
+
+fn three_versions(b: &Mem) {
+    create(b, json!({"id": "lp", "name": "L", "content": "v1"}));
+    store::update(b, ALICE, "lp", r#"{"content": "v2"}"#, None).unwrap();
+    store::update(b, ALICE, "lp", r#"{"content": "v3"}"#, None).unwrap();
+}
+
+#[test]
+fn labels_point_move_and_resolve_with_fallback() {
+    let b = Mem::default();
+    three_versions(&b);
+    assert_eq!(labels_of(&b, "lp"), [("latest".to_owned(), 3)]);
+    let prod = || vec!["production".to_owned(), "latest".to_owned()];
+    // No production yet: the default falls back to latest.
+    let (l, p) = labels::resolve(&b, ALICE, "lp", &prod()).unwrap();
+    assert_eq!((l.as_str(), p.version), ("latest", 3));
+
+    labels::set(&b, ALICE, "lp", "production", 1, None, Some("alice")).unwrap();
+    let (l, p) = labels::resolve(&b, ALICE, "lp", &prod()).unwrap();
+    assert_eq!((l.as_str(), p.content.as_str()), ("production", "v1"));
+
+    // If-Match on the label's current version.
+    assert!(matches!(
+        labels::set(&b, ALICE, "lp", "production", 2, Some(3), None),
+        Err(Error::PreconditionFailed(_))
+    ));
+    labels::set(&b, ALICE, "lp", "production", 2, Some(1), Some("bob")).unwrap();
+    // Setting it where it is writes no history.
+    labels::set(&b, ALICE, "lp", "production", 2, None, Some("bob")).unwrap();
+    assert_eq!(
+        labels_of(&b, "lp"),
+        [("latest".to_owned(), 3), ("production".to_owned(), 2)]
+    );
+    assert_eq!(
+        labels::pointing_at(&b, ALICE, "lp", 2).unwrap(),
+        ["production"]
+    );
+
+    assert_eq!(
+        labels::remove(&b, ALICE, "lp", "production", Some(2), None),
+        Ok(2)
+    );
+    assert!(matches!(
+        labels::remove(&b, ALICE, "lp", "production", None, None),
+        Err(Error::NotFound(_))
+    ));
+    let (l, _) = labels::resolve(&b, ALICE, "lp", &prod()).unwrap();
+    assert_eq!(l, "latest");
+
+    let h = labels::history(&b, ALICE, "lp", "production", None, 0).unwrap();
+    let moves: Vec<_> = h
+        .moves
+        .iter()
+        .map(|m| (m.from, m.to, m.by.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (None, Some(1), Some("alice".to_owned())),
+            (Some(1), Some(2), Some("bob".to_owned())),
+            (Some(2), None, None),
+        ]
+    );
+    // Re-adding after a removal continues the history.
+    labels::set(&b, ALICE, "lp", "production", 3, None, None).unwrap();
+    let h = labels::history(&b, ALICE, "lp", "production", None, 2).unwrap();
+    assert_eq!(h.moves.len(), 2);
+    let rest = labels::history(&b, ALICE, "lp", "production", h.next_cursor.as_deref(), 2).unwrap();
+    assert_eq!(rest.moves.len(), 2);
+    assert_eq!(rest.moves[1].to, Some(3));
+    assert_eq!(rest.next_cursor, None);
+}
+
+#[test]
+fn label_bad_input() {
+    let b = Mem::default();
+    three_versions(&b);
+    for bad in ["latest", "Prod", "", "a/b", &"x".repeat(65)] {
+        assert!(
+            matches!(
+                labels::set(&b, ALICE, "lp", bad, 1, None, None),
+                Err(Error::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    for n in [0, 4] {
+        assert!(matches!(
+            labels::set(&b, ALICE, "lp", "staging", n, None, None),
+            Err(Error::NotFound(_))
+        ));
+    }
+    assert!(matches!(
+        labels::set(&b, ALICE, "nope", "staging", 1, None, None),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        labels::resolve(&b, ALICE, "lp", &["staging".to_owned()]),
+        Err(Error::NotFound(m)) if m.contains("staging")
+    ));
+    // If-Match on a label that does not exist.
+    assert!(matches!(
+        labels::set(&b, ALICE, "lp", "staging", 1, Some(1), None),
+        Err(Error::PreconditionFailed(_))
+    ));
+    for i in 0..labels::MAX_LABELS {
+        labels::set(&b, ALICE, "lp", &format!("l{i}"), 1, None, None).unwrap();
+    }
+    assert!(matches!(
+        labels::set(&b, ALICE, "lp", "one-too-many", 1, None, None),
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[test]
+fn labels_of_a_deleted_prompt_do_not_attach_to_its_successor() {
+    let b = Mem::default();
+    three_versions(&b);
+    labels::set(&b, ALICE, "lp", "production", 2, None, None).unwrap();
+    // A cleanup that stopped early leaves label and history entries behind.
+    let leftovers: Vec<_> = b
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("l/") || k.starts_with("h/"))
+        .map(|k| (k.clone(), b.kv_get(&k).unwrap().unwrap().value))
+        .collect();
+    store::delete(&b, ALICE, "lp").unwrap();
+    assert!(b.keys().iter().all(|k| !k.contains("lp")), "{:?}", b.keys());
+    for (k, v) in &leftovers {
+        b.raw_put(k, v);
+    }
+    create(&b, json!({"id": "lp", "name": "L", "content": "new"}));
+    store::update(&b, ALICE, "lp", r#"{"content": "new2"}"#, None).unwrap();
+    assert_eq!(labels_of(&b, "lp"), [("latest".to_owned(), 2)]);
+    let h = labels::history(&b, ALICE, "lp", "production", None, 0).unwrap();
+    assert!(h.moves.is_empty());
+    labels::set(&b, ALICE, "lp", "production", 1, None, None).unwrap();
+    let h = labels::history(&b, ALICE, "lp", "production", None, 0).unwrap();
+    assert_eq!(h.moves.len(), 1);
+    assert_eq!(h.moves[0].from, None);
+}
+
+#[test]
+fn apply_at_a_label_renders_that_version() {
+    let b = Mem::default();
+    three_versions(&b);
+    labels::set(&b, ALICE, "lp", "production", 1, None, None).unwrap();
+    let at = Selector::Labels(vec!["production".into(), "latest".into()]);
+    let a = crate::apply::apply(&b, ALICE, "lp", &at, "{}").unwrap();
+    assert_eq!(a.content, "v1");
+    let a = crate::apply::apply(&b, ALICE, "lp", &Selector::Version(2), "{}").unwrap();
+    assert_eq!(a.content, "v2");
+}
+
+#[test]
+fn versions_carry_message_and_writer_and_delete_only_when_unlabelled() {
+    let b = Mem::default();
+    store::create(
+        &b,
+        r#"{"id": "m", "name": "M", "content": "a", "message": "first"}"#,
+        Some("alice"),
+    )
+    .unwrap();
+    let bob = Viewer {
+        subject: Some("bob"),
+        premium: false,
+    };
+    let p2 = prompt_of(
+        &store::update(
+            &b,
+            bob,
+            "m",
+            r#"{"content": "b", "message": "fix typo"}"#,
+            None,
+        )
+        .unwrap(),
+    );
+    assert_eq!(p2.message.as_deref(), Some("fix typo"));
+    assert_eq!(p2.version_author.as_deref(), Some("bob"));
+    assert_eq!(p2.author.as_deref(), Some("alice"));
+    // The message is not inherited by the next version.
+    let p3 = prompt_of(&store::update(&b, ALICE, "m", r#"{"content": "c"}"#, None).unwrap());
+    assert_eq!(p3.message, None);
+    let v1 = prompt_of(&store::get(&b, ALICE, "m", Some(1)).unwrap());
+    assert_eq!(
+        (v1.message.as_deref(), v1.version_author.as_deref()),
+        (Some("first"), Some("alice"))
+    );
+    assert_eq!(
+        fields(
+            store::update(
+                &b,
+                ALICE,
+                "m",
+                &json!({"message": "x".repeat(1001)}).to_string(),
+                None
+            )
+            .unwrap_err()
+        ),
+        ["message"]
+    );
+
+    labels::set(&b, ALICE, "m", "production", 1, None, None).unwrap();
+    labels::set(&b, ALICE, "m", "staging", 1, None, None).unwrap();
+    match labels::delete_version(&b, ALICE, "m", 1) {
+        Err(Error::Conflict(m)) => assert!(m.contains("production, staging"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        labels::delete_version(&b, ALICE, "m", 3),
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        labels::delete_version(&b, ALICE, "m", 9),
+        Err(Error::NotFound(_))
+    ));
+    labels::delete_version(&b, ALICE, "m", 2).unwrap();
+    assert!(matches!(
+        store::get(&b, ALICE, "m", Some(2)),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        labels::set(&b, ALICE, "m", "canary", 2, None, None),
+        Err(Error::NotFound(_))
+    ));
+    let all: Vec<Prompt> = serde_json::from_str(&store::versions(&b, ALICE, "m").unwrap()).unwrap();
+    assert_eq!(all.iter().map(|p| p.version).collect::<Vec<_>>(), [1, 3]);
+    // A label moved onto the version while it is being deleted wins: the delete retries
+    // and then refuses.
+    labels::remove(&b, ALICE, "m", "production", None, None).unwrap();
+    labels::remove(&b, ALICE, "m", "staging", None, None).unwrap();
+    b.on_next_transact(|b| {
+        labels::set(b, ALICE, "m", "canary", 1, None, None).unwrap();
+    });
+    let before = b.transacts.get();
+    assert!(
+        matches!(labels::delete_version(&b, ALICE, "m", 1), Err(Error::Conflict(m)) if m.contains("canary"))
+    );
+    // The hook's move plus the delete's first (conflicting) attempt.
+    assert_eq!(b.transacts.get() - before, 2);
 }

@@ -11,6 +11,7 @@ pub const MAX_CATEGORY_CHARS: usize = 200;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_VARIABLE_NAME_CHARS: usize = 128;
+pub const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Whether `id` is a valid prompt id: 1..=128 chars of `[A-Za-z0-9._-]`, starting with a
 /// letter or digit. Ids become kv keys and URL segments, hence the small alphabet (no
@@ -72,6 +73,14 @@ pub fn validate(p: &Prompt) -> Vec<FieldError> {
     }
     validate_tags(&p.tags, &mut errors);
     validate_variables(p, &mut errors);
+    if let Some(m) = &p.message
+        && m.chars().count() > MAX_MESSAGE_CHARS
+    {
+        errors.push(FieldError::new(
+            "message",
+            format!("must be at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
     errors
 }
 
@@ -158,6 +167,8 @@ mod tests {
             access_level: AccessLevel::Public,
             author: None,
             metadata: Default::default(),
+            message: None,
+            version_author: None,
         }
     }
 

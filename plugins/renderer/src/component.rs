@@ -14,6 +14,8 @@ use mcp_prompts::plugin::rendering::{Position, RenderError, RenderRequest, Synta
 
 /// Config key overriding the default output cap.
 const MAX_OUTPUT_BYTES_KEY: &str = "max_output_bytes";
+/// Config key overriding the default work budget (`budget.rs`).
+const MAX_RENDER_STEPS_KEY: &str = "max_render_steps";
 
 struct Renderer;
 
@@ -42,9 +44,18 @@ impl Guest for Renderer {
 /// per request, so there is nothing to cache them in.
 fn configured_limits() -> Limits {
     let raw = config::get(MAX_OUTPUT_BYTES_KEY);
-    let (limits, problem) = Limits::from_config(raw.as_deref());
+    let (mut limits, problem) = Limits::from_config(raw.as_deref());
     if let Some(problem) = problem {
         log::log(Level::Warn, &problem);
+    }
+    if let Some(raw) = config::get(MAX_RENDER_STEPS_KEY) {
+        match serde_json::from_str::<u64>(raw.trim()) {
+            Ok(steps) if steps > 0 => limits.max_steps = steps,
+            _ => log::log(
+                Level::Warn,
+                "config max_render_steps must be a positive integer; using the default",
+            ),
+        }
     }
     limits
 }

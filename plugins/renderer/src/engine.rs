@@ -37,12 +37,16 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_output_bytes: usize,
+    /// Worst-case template elements a render may take (`budget.rs`); beyond it the
+    /// render fails before it starts.
+    pub max_steps: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            max_steps: crate::budget::DEFAULT_MAX_STEPS,
         }
     }
 }
@@ -59,7 +63,13 @@ impl Limits {
             Ok(bytes) if bytes > 0 => {
                 // On wasm32 a usize is 32 bits; anything larger cannot be allocated anyway.
                 let max_output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
-                (Limits { max_output_bytes }, None)
+                (
+                    Limits {
+                        max_output_bytes,
+                        ..Limits::default()
+                    },
+                    None,
+                )
             }
             _ => (
                 Limits::default(),
@@ -93,6 +103,26 @@ pub struct SyntaxFailure {
 
 /// Renders `request`, or says precisely why it cannot be rendered.
 pub fn render(request: &Request<'_>, limits: &Limits) -> Result<String, RenderFailure> {
+    render_counted(request, limits).map(|r| r.output)
+}
+
+/// A successful render and what it cost (the property tests check the cost against the
+/// budget's bound).
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub output: String,
+    #[cfg_attr(any(not(test), target_arch = "wasm32"), allow(dead_code))]
+    /// Segments written to the output: at most one per template element rendered.
+    pub writes: u64,
+    #[cfg_attr(any(not(test), target_arch = "wasm32"), allow(dead_code))]
+    /// The budget's worst case for these templates and variables.
+    pub worst_case_steps: u64,
+}
+
+pub(crate) fn render_counted(
+    request: &Request<'_>,
+    limits: &Limits,
+) -> Result<Rendered, RenderFailure> {
     let main = compile(request.template, None)?;
     let partials = compile_partials(request.partials)?;
     let named: Vec<(&str, &Template)> = partials
@@ -102,8 +132,34 @@ pub fn render(request: &Request<'_>, limits: &Limits) -> Result<String, RenderFa
     let aliases = partials::check(&main, &named)?;
     let variables = parse_variables(request.variables_json)?;
     check_required(&variables, request.required)?;
+    let worst_case_steps = check_budget(&main, &named, &variables, limits)?;
     let registry = registry(partials, &aliases);
-    render_checked(&main, &registry, variables, limits)
+    let (output, writes) = render_checked(&main, &registry, variables, limits)?;
+    Ok(Rendered {
+        output,
+        writes,
+        worst_case_steps,
+    })
+}
+
+/// Refuses, before rendering, a template whose loops could run past `limits.max_steps`.
+fn check_budget(
+    main: &Template,
+    partials: &[(&str, &Template)],
+    variables: &Map<String, Value>,
+    limits: &Limits,
+) -> Result<u64, RenderFailure> {
+    let widest = crate::budget::widest_collection(variables);
+    let steps = crate::budget::worst_case_steps(main, partials, widest);
+    if steps > limits.max_steps {
+        return Err(RenderFailure::Failed(format!(
+            "render budget exceeded: with collections of up to {widest} items the template's \
+             loops could take {steps} steps, more than the {} allowed; nest fewer {{{{#each}}}} \
+             blocks or pass smaller collections",
+            limits.max_steps
+        )));
+    }
+    Ok(steps)
 }
 
 /// Parses one template; `name` is `None` for the main template.
@@ -224,7 +280,7 @@ fn render_checked(
     registry: &Handlebars<'_>,
     variables: Map<String, Value>,
     limits: &Limits,
-) -> Result<String, RenderFailure> {
+) -> Result<(String, u64), RenderFailure> {
     let context = Context::from(Value::Object(variables));
     // Rendering the already parsed main template directly (rather than registering it)
     // avoids parsing it twice and keeps it out of the namespace of partial names.
@@ -237,7 +293,7 @@ fn render_checked(
         )));
     }
     result.map_err(|error| render_failure(&error))?;
-    Ok(output.buffer)
+    Ok((output.buffer, output.writes))
 }
 
 fn over_limit_message(max_output_bytes: usize) -> String {
@@ -279,6 +335,7 @@ struct CappedOutput {
     buffer: String,
     limit: usize,
     exceeded: bool,
+    writes: u64,
 }
 
 impl CappedOutput {
@@ -287,12 +344,14 @@ impl CappedOutput {
             buffer: String::new(),
             limit,
             exceeded: false,
+            writes: 0,
         }
     }
 }
 
 impl Output for CappedOutput {
     fn write(&mut self, segment: &str) -> Result<(), io::Error> {
+        self.writes += 1;
         if self.buffer.len().saturating_add(segment.len()) > self.limit {
             // Remembered separately: a helper could swallow the error, and the error's
             // own message would be less clear than ours.

@@ -315,6 +315,7 @@ fn rejects_absurd_block_nesting_before_parsing() {
 fn caps_rendered_output() {
     let limits = Limits {
         max_output_bytes: 10,
+        ..Limits::default()
     };
     let variables_json = json!({"xs": [1, 2, 3, 4, 5, 6]}).to_string();
     let request = Request {
@@ -327,6 +328,7 @@ fn caps_rendered_output() {
     assert_eq!(message, "rendered output exceeds 10 bytes");
     let at_limit = Limits {
         max_output_bytes: 12,
+        ..Limits::default()
     };
     assert_eq!(ok(render(&request, &at_limit)), "abababababab");
 }
@@ -428,4 +430,54 @@ fn variable_names(prompt: &Value) -> Vec<String> {
         })
         .map(str::to_owned)
         .collect()
+}
+
+#[test]
+fn quiet_nested_loops_over_the_budget_fail_before_rendering() {
+    let xs: Vec<u32> = (0..200).collect();
+    let variables_json = json!({ "xs": xs }).to_string();
+    let three = "{{#each xs}}{{#each ../xs}}{{#each ../../xs}}{{/each}}{{/each}}{{/each}}";
+    let request = Request {
+        template: three,
+        variables_json: &variables_json,
+        partials: &[],
+        required: &[],
+    };
+    let message = failed_message(render(&request, &Limits::default()));
+    assert!(message.starts_with("render budget exceeded"), "{message}");
+    assert!(message.contains("200 items"), "{message}");
+    // Two levels over the same data are well inside the default budget.
+    let two = Request {
+        template: "{{#each xs}}{{#each ../xs}}.{{/each}}{{/each}}",
+        ..request
+    };
+    assert_eq!(ok(render(&two, &Limits::default())).len(), 40_000);
+}
+
+#[test]
+fn loops_inside_partials_count_against_the_budget() {
+    let xs: Vec<u32> = (0..200).collect();
+    let variables_json = json!({ "xs": xs }).to_string();
+    let partials = [(
+        "inner",
+        "{{#each ../xs}}{{#each ../../xs}}{{/each}}{{/each}}",
+    )];
+    let request = Request {
+        template: "{{#each xs}}{{> inner}}{{/each}}",
+        variables_json: &variables_json,
+        partials: &partials,
+        required: &[],
+    };
+    let message = failed_message(render(&request, &Limits::default()));
+    assert!(message.starts_with("render budget exceeded"), "{message}");
+    let small = Limits {
+        max_steps: 10,
+        ..Limits::default()
+    };
+    let request = Request {
+        template: "{{#each xs}}x{{/each}}",
+        ..request
+    };
+    let message = failed_message(render(&request, &small));
+    assert!(message.contains("more than the 10 allowed"), "{message}");
 }

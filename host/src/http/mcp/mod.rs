@@ -8,12 +8,19 @@
 //! (`serve_directly` over a one-shot transport), which dispatches it to
 //! [`PromptServer`](crate::mcp::server::PromptServer).
 //!
+//! Before anything else: the `Host` allow-list (`mcp.allowed_hosts`) and the `Origin`
+//! rule (same origin, or `mcp.allowed_origins`) — the spec's DNS-rebinding defence.
+//!
 //! Revisions:
-//! - 2025-06-18 / 2025-11-25: `initialize` creates a session (`Mcp-Session-Id`, random,
-//!   bound to the caller's subject and tenant); every later request names it; `DELETE`
-//!   ends it. Notifications (`prompts/list_changed`) ride on the SSE response of the
-//!   session's next POST, so they work whichever host serves it. No standalone GET stream
-//!   (405), which the spec allows.
+//! - 2025-03-26 / 2025-06-18 / 2025-11-25: `initialize` (which runs the policy chain like
+//!   every call) creates a session (`Mcp-Session-Id`, random, bound to the caller's
+//!   subject and tenant, a few KiB of named fields); every later request names it;
+//!   `DELETE` ends it. A session request without `MCP-Protocol-Version` speaks the
+//!   negotiated revision. `GET` opens the server-to-client event stream (`stream.rs`);
+//!   `prompts/list_changed` also rides on the SSE response of the session's next POST,
+//!   as do `notifications/message` events of the request at or above its log level.
+//!   `resources/subscribe`, `resources/unsubscribe` and `logging/setLevel` are kept in
+//!   the session by this module.
 //! - 2026-07-28: stateless. The version is in each request's `_meta` and the
 //!   `MCP-Protocol-Version` header; `Mcp-Method`/`Mcp-Name` must match the body (-32020);
 //!   GET and DELETE are 405.
@@ -41,7 +48,7 @@ use rmcp::service::RoleServer;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wire::{
-    Incoming, accepted, accepts, check_standard_headers, classify, header_str, json_response,
+    Incoming, accepted, accepts, check_standard_headers, decode, header_str, json_response,
     meta_version, rpc_error, rpc_error_response, sse, unsupported,
 };
 
@@ -50,6 +57,7 @@ pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
 pub mod metadata;
 pub mod session;
+mod stream;
 mod wire;
 
 /// Serves `/mcp`. The router has already answered CORS preflights.
@@ -64,13 +72,22 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mcp = &snapshot.config.config.mcp;
-    // DNS-rebinding defence (spec: servers MUST validate Origin): browsers always send
-    // it; other clients do not, and they pass.
+    // DNS-rebinding defence (spec: servers MUST validate Origin; local servers should
+    // check Host): a foreign Host is refused before anything else runs.
+    if let Err(resp) = metadata::check_host(&snapshot, &req) {
+        return Handled::new(resp);
+    }
+    // Browsers always send Origin; other clients do not, and they pass. The server's own
+    // origin needs no configuration.
     if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let own = metadata::origin(&snapshot, &req);
         let allowed = origin.to_str().is_ok_and(|o| {
-            mcp.allowed_origins
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(o))
+            own.as_deref()
+                .is_some_and(|own| own.eq_ignore_ascii_case(o))
+                || mcp
+                    .allowed_origins
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(o))
         });
         if !allowed {
             let p = Problem::new(
@@ -122,18 +139,19 @@ where
         }
     };
     debug_assert!(route.auth != AuthMode::Required || caller.principal.is_some());
-    let env = Call {
-        app: app.clone(),
-        request: Arc::new(service::Request {
+    let env = Call::new(
+        app.clone(),
+        Arc::new(service::Request {
             id: request_id.to_string(),
             snapshot: snapshot.clone(),
             caller,
             spend: Default::default(),
         }),
-        pattern: mcp.path.trim_end_matches('/').to_string(),
-    };
+        mcp.path.trim_end_matches('/').to_string(),
+    )
+    .with_resource_metadata(metadata::metadata_url(&snapshot, &req));
     let response = match *req.method() {
-        Method::GET => crate::http::method_not_allowed("POST, DELETE"),
+        Method::GET => get(&env, &req).await,
         Method::DELETE => delete(&env, &req).await,
         _ => post(&env, req).await,
     };
@@ -143,6 +161,79 @@ where
         subject: env.request.subject().map(str::to_string),
         plugin,
     }
+}
+
+/// `GET`: the session's server-to-client event stream (`stream.rs`).
+async fn get<B>(env: &Call, req: &Request<B>) -> Response<Body> {
+    let h = req.headers();
+    let header_version = header_str(h, VERSION_HEADER).ok().flatten();
+    if header_version == Some(rmcp::model::ProtocolVersion::V_2026_07_28.as_str()) {
+        return crate::http::method_not_allowed("POST");
+    }
+    let accept = h.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if !accept.is_some_and(|a| accepts(a, "text/event-stream")) {
+        return Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-acceptable",
+            "Not Acceptable",
+            "the event stream is text/event-stream: list it in Accept",
+        )
+        .into_response();
+    }
+    let Some(sid) = header_str(h, SESSION_HEADER).ok().flatten() else {
+        return Problem::bad_request(
+            "missing-session",
+            "GET opens a session's event stream: send the Mcp-Session-Id header",
+        )
+        .into_response();
+    };
+    let s = match load_session(env, sid).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Some(v) = header_version
+        && v != s.version
+    {
+        let e = if version::is_supported(v) {
+            ErrorData::header_mismatch(
+                format!(
+                    "MCP-Protocol-Version {v} is not this session's negotiated version {}",
+                    s.version
+                ),
+                None,
+            )
+        } else {
+            unsupported(v)
+        };
+        return rpc_error_response(StatusCode::BAD_REQUEST, None, e);
+    }
+    let storage = &env.app.storage;
+    let tenant = &env.request.caller.tenant;
+    let after = match header_str(h, "last-event-id").ok().flatten() {
+        Some(v) => match stream::parse_last_event_id(v) {
+            Some(r) => r,
+            None => {
+                return Problem::bad_request(
+                    "invalid-last-event-id",
+                    "Last-Event-ID is not an event id of this server",
+                )
+                .into_response();
+            }
+        },
+        None => match crate::service::changes::revision(storage, tenant).await {
+            Ok(r) => r,
+            Err(e) => return unavailable(env, e),
+        },
+    };
+    stream::open(
+        env.app.clone(),
+        env.request.snapshot.clone(),
+        stream::Owner {
+            tenant: tenant.clone(),
+            session: s.id.clone(),
+        },
+        after,
+    )
 }
 
 async fn delete<B>(env: &Call, req: &Request<B>) -> Response<Body> {
@@ -237,17 +328,7 @@ where
         Ok(b) => b,
         Err(p) => return p.into_response(),
     };
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return rpc_error_response(
-                StatusCode::BAD_REQUEST,
-                None,
-                ErrorData::parse_error(format!("the body is not valid JSON: {e}"), None),
-            );
-        }
-    };
-    let incoming = match classify(value) {
+    let incoming = match decode(&body) {
         Ok(i) => i,
         Err((id, e)) => return rpc_error_response(StatusCode::BAD_REQUEST, id.as_ref(), e),
     };
@@ -323,24 +404,29 @@ where
         };
         return rpc_error_response(StatusCode::BAD_REQUEST, Some(&id), e);
     }
-    let reply = if method == "ping" {
-        json!({"jsonrpc": "2.0", "id": id, "result": {}})
+    // The level the request's own log events are filtered by (a setLevel takes effect
+    // on its own response).
+    let level = if method == "logging/setLevel" {
+        msg.pointer("/params/level")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     } else {
-        let mut peer: InitializeRequestParams = serde_json::from_value(s.client.clone())
-            .unwrap_or_else(|_| {
-                InitializeRequestParams::new(
-                    Default::default(),
-                    rmcp::model::Implementation::new("unknown", "0"),
-                )
-            });
-        peer.protocol_version = version::parse(&s.version);
-        dispatch(env, id, msg, peer).await
+        s.log_level.clone()
     };
-    // A spent budget is answered at once; the session's notifications wait for a
-    // request that is served.
-    if let Some(retry) = crate::mcp::errors::rate_limited_reply(&reply) {
-        return rate_limited_response(&reply, retry);
-    }
+    let reply = match method.as_str() {
+        "ping" => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
+        "resources/subscribe" | "resources/unsubscribe" | "logging/setLevel" => {
+            session_setting(env, &s, &id, &method, msg.get("params")).await
+        }
+        _ => {
+            let peer = InitializeRequestParams::new(
+                Default::default(),
+                rmcp::model::Implementation::new(&s.client.name, &s.client.version),
+            )
+            .with_protocol_version(version::parse(&s.version));
+            dispatch(env, id, msg, peer).await
+        }
+    };
     // Changes made since this session last heard (through any host) are announced on
     // this response's event stream, before the response itself.
     let storage = &env.app.storage;
@@ -348,7 +434,10 @@ where
     let rev = crate::service::changes::revision(storage, &env.request.caller.tenant)
         .await
         .unwrap_or(s.seen_revision);
-    let notify = rev > s.seen_revision;
+    let mut pre = Vec::new();
+    if rev > s.seen_revision {
+        pre.push(json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}));
+    }
     if let Err(e) = session::touch(
         storage,
         &env.request.caller.tenant,
@@ -360,11 +449,183 @@ where
     {
         tracing::warn!(error = %e, "could not refresh the MCP session");
     }
-    if notify {
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"});
-        return sse(&[note, reply]);
+    finish(env, reply, pre, level.as_deref())
+}
+
+/// The HTTP response for one request's reply: a denial's status and headers (401 with
+/// its challenge, 403, 429 with `Retry-After`), the permit's rate-limit headers, and the
+/// request's log events at or above `level` before the reply on an event stream.
+fn finish(
+    env: &Call,
+    mut reply: Value,
+    mut pre: Vec<Value>,
+    level: Option<&str>,
+) -> Response<Body> {
+    let outcome = env.take_outcome();
+    let mut status = StatusCode::OK;
+    let mut headers = HeaderMap::new();
+    if let Some(e) = &outcome.denial {
+        // A tool reports most failures as an error result; an access decision is a
+        // protocol error on every method, so the client sees the same thing everywhere.
+        let err = crate::mcp::errors::to_error(e, ErrorCode::INVALID_REQUEST);
+        reply = rpc_error(reply.get("id"), &err);
+        let problem = Problem::from(e.clone()).into_response();
+        status = problem.status();
+        for (k, v) in problem.headers() {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                headers.append(k.clone(), v.clone());
+            }
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS && !headers.contains_key(header::RETRY_AFTER) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED
+            && let Some(url) = &env.resource_metadata
+        {
+            let current = headers
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("Bearer realm=\"mcp-prompts\"")
+                .to_string();
+            if let Ok(v) = HeaderValue::from_str(&format!("{current}, resource_metadata=\"{url}\""))
+            {
+                headers.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+    } else {
+        for (k, v) in crate::http::problem::policy_headers(outcome.headers) {
+            headers.append(k, v);
+        }
     }
-    json_response(StatusCode::OK, &reply)
+    if let Some(threshold) = level {
+        for l in outcome
+            .logs
+            .iter()
+            .filter(|l| crate::mcp::log_passes(l.level, threshold))
+        {
+            pre.push(json!({"jsonrpc": "2.0", "method": "notifications/message",
+                "params": {"level": l.level, "logger": "mcp-prompts", "data": l.data}}));
+        }
+    }
+    let mut resp = if pre.is_empty() {
+        json_response(status, &reply)
+    } else {
+        pre.push(reply);
+        let mut r = sse(&pre);
+        *r.status_mut() = status;
+        r
+    };
+    resp.headers_mut().extend(headers);
+    resp
+}
+
+/// A change applied to a session record by compare-and-set (retried on conflict).
+type SessionChange = Box<dyn Fn(&mut session::Session) -> Result<(), String> + Send + Sync>;
+
+/// `resources/subscribe`, `resources/unsubscribe` and `logging/setLevel`: settings of the
+/// session, kept in its record so every host's event streams see them.
+async fn session_setting(
+    env: &Call,
+    s: &session::Session,
+    id: &Value,
+    method: &str,
+    params: Option<&Value>,
+) -> Value {
+    let bad = |m: String| rpc_error(Some(id), &ErrorData::invalid_params(m, None));
+    let ok = json!({"jsonrpc": "2.0", "id": id, "result": {}});
+    let storage = &env.app.storage;
+    let tenant = &env.request.caller.tenant;
+    let change: SessionChange = match method {
+        "logging/setLevel" => {
+            let Some(level) = params.and_then(|p| p.get("level")).and_then(Value::as_str) else {
+                return bad("logging/setLevel needs params.level".into());
+            };
+            if !crate::mcp::LOG_LEVELS.contains(&level) {
+                return bad(format!(
+                    "unknown log level {level:?}; use one of {}",
+                    crate::mcp::LOG_LEVELS.join(", ")
+                ));
+            }
+            let level = level.to_string();
+            Box::new(move |s| {
+                s.log_level = Some(level.clone());
+                Ok(())
+            })
+        }
+        _ => {
+            let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
+                return bad(format!("{method} needs params.uri"));
+            };
+            let uri = uri.to_string();
+            if method == "resources/unsubscribe" {
+                Box::new(move |s| {
+                    s.subscriptions.retain(|u| *u != uri);
+                    Ok(())
+                })
+            } else {
+                let not_found = || {
+                    rpc_error(
+                        Some(id),
+                        &ErrorData::resource_not_found(
+                            format!("no resource {uri}"),
+                            Some(json!({"uri": uri})),
+                        ),
+                    )
+                };
+                let Some(prompt) = crate::mcp::resources::parse(&uri) else {
+                    return not_found();
+                };
+                if uri.len() > session::MAX_URI_BYTES {
+                    return bad(format!(
+                        "resource URI longer than {} bytes",
+                        session::MAX_URI_BYTES
+                    ));
+                }
+                // Subscribing reads the prompt: the same access rules as reading it.
+                if let Err(e) = env.get(&prompt, None).await {
+                    if e.kind == service::ErrorKind::NotFound {
+                        return not_found();
+                    }
+                    return rpc_error(
+                        Some(id),
+                        &crate::mcp::errors::to_error(&e, ErrorCode::RESOURCE_NOT_FOUND),
+                    );
+                }
+                Box::new(move |s| {
+                    if s.subscriptions.contains(&uri) {
+                        return Ok(());
+                    }
+                    if s.subscriptions.len() >= session::MAX_SUBSCRIPTIONS {
+                        return Err(format!(
+                            "a session may hold {} subscriptions; unsubscribe first",
+                            session::MAX_SUBSCRIPTIONS
+                        ));
+                    }
+                    s.subscriptions.push(uri.clone());
+                    Ok(())
+                })
+            }
+        }
+    };
+    match session::update(storage, tenant, &s.id, change).await {
+        Ok(_) => ok,
+        Err(session::UpdateError::Refused(m)) => bad(m),
+        Err(session::UpdateError::Gone) => rpc_error(
+            Some(id),
+            &ErrorData::new(
+                ErrorCode(-32001),
+                "session not found or expired: send initialize to start a new one",
+                None,
+            ),
+        ),
+        Err(session::UpdateError::Storage(e)) => {
+            tracing::warn!(error = %e, "MCP session store unavailable");
+            rpc_error(
+                Some(id),
+                &ErrorData::internal_error("session storage is temporarily unavailable", None),
+            )
+        }
+    }
 }
 
 /// The session named by the request, if it is live and belongs to the caller. Another
@@ -401,10 +662,16 @@ async fn initialize(env: &Call, id: &Value, msg: &Value) -> Response<Body> {
         }
     };
     let negotiated = version::negotiate(init.protocol_version.as_str());
-    let mut client = params;
-    if let Value::Object(o) = &mut client {
-        o.remove("_meta");
+    // A session costs storage: starting one passes the policy chain (and its rate
+    // limits) like every other call.
+    if env.authorize_session().await.is_err() {
+        let reply = rpc_error(
+            Some(id),
+            &ErrorData::internal_error("the session could not be authorised", None),
+        );
+        return finish(env, reply, Vec::new(), None);
     }
+    let client = session::ClientInfo::from_params(&params);
     let mcp = &env.request.snapshot.config.config.mcp;
     let s = match session::create(
         &env.app.storage,
@@ -413,6 +680,7 @@ async fn initialize(env: &Call, id: &Value, msg: &Value) -> Response<Body> {
         negotiated.as_str(),
         client,
         mcp.session_ttl,
+        mcp.max_sessions_per_principal,
     )
     .await
     {
@@ -422,7 +690,7 @@ async fn initialize(env: &Call, id: &Value, msg: &Value) -> Response<Body> {
     let info = rmcp::ServerHandler::get_info(&PromptServer::http(env.app.clone()))
         .with_protocol_version(negotiated.clone());
     let reply = json!({"jsonrpc": "2.0", "id": id, "result": info});
-    let mut resp = json_response(StatusCode::OK, &reply);
+    let mut resp = finish(env, reply, Vec::new(), None);
     if let Ok(v) = HeaderValue::from_str(&s.id) {
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
@@ -484,32 +752,7 @@ async fn stateless_request(
             .with_protocol_version(version::parse(&requested));
         dispatch(env, id, msg, peer).await
     };
-    if let Some(retry) = crate::mcp::errors::rate_limited_reply(&reply) {
-        return rate_limited_response(&reply, retry);
-    }
-    json_response(StatusCode::OK, &reply)
-}
-
-/// A rate-limited JSON-RPC error as HTTP `429` with `Retry-After` and the policy's
-/// `X-RateLimit-*` headers (from the error's `data.headers`), so that HTTP clients and
-/// proxies back off as they would from the REST API.
-fn rate_limited_response(reply: &Value, retry: u64) -> Response<Body> {
-    let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, reply);
-    let h = resp.headers_mut();
-    if let Some(Value::Object(extra)) = reply.pointer("/error/data/headers") {
-        for (k, v) in extra {
-            if let (Some(v), true) = (v.as_str(), k.starts_with("x-ratelimit-"))
-                && let (Ok(name), Ok(value)) = (
-                    http::HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(v),
-                )
-            {
-                h.insert(name, value);
-            }
-        }
-    }
-    h.insert(header::RETRY_AFTER, HeaderValue::from(retry));
-    resp
+    finish(env, reply, Vec::new(), None)
 }
 
 /// Request methods of the MCP revisions we speak.

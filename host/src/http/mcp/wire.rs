@@ -96,6 +96,19 @@ pub(super) enum Incoming {
     Response,
 }
 
+/// Parses a POST body and classifies it: not JSON is `-32700` (parse error), JSON that
+/// is not one JSON-RPC message is `-32600` (invalid request), with the id when it could
+/// be read.
+pub(super) fn decode(body: &[u8]) -> Result<Incoming, (Option<Value>, ErrorData)> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        (
+            None,
+            ErrorData::parse_error(format!("the body is not valid JSON: {e}"), None),
+        )
+    })?;
+    classify(value)
+}
+
 pub(super) fn classify(v: Value) -> Result<Incoming, (Option<Value>, ErrorData)> {
     let invalid =
         |id: Option<Value>, m: &str| Err((id, ErrorData::invalid_request(m.to_string(), None)));
@@ -217,6 +230,10 @@ pub(super) fn sse(messages: &[Value]) -> Response<Body> {
     );
     r
 }
+
+#[cfg(test)]
+#[path = "wire_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,6 @@ use crate::http::{Body, method_not_allowed};
 use crate::service::{self, AuthRules};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -93,7 +92,8 @@ where
         .headers()
         .get("stripe-signature")
         .map(|v| v.to_str().map(str::to_owned));
-    let body = match read_raw(req, max).await {
+    // The signature covers exactly these bytes: the raw body, never a re-serialisation.
+    let body = match crate::http::body::read_limited(req, max).await {
         Ok(b) => b,
         Err(p) => return p.into_response(),
     };
@@ -151,47 +151,6 @@ where
             .with_header(header::RETRY_AFTER, "1")
             .into_response()
         }
-    }
-}
-
-/// The body as received (the signature covers exactly these bytes), at most `max` bytes.
-async fn read_raw<B>(req: Request<B>, max: usize) -> Result<Bytes, Problem>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload Too Large",
-            format!("request body exceeds {max} bytes"),
-        )
-    };
-    if req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|len| len > max as u64)
-    {
-        return Err(too_large());
-    }
-    match http_body_util::Limited::new(req.into_body(), max)
-        .collect()
-        .await
-    {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Err(_) => Err(Problem::bad_request(
-            "unreadable-body",
-            "could not read the request body",
-        )),
     }
 }
 

@@ -5,18 +5,24 @@
 //! |---|---|---|
 //! | GET | `` | list |
 //! | POST | `` | create |
-//! | GET | `/{id}` (`?version=N`) | get |
+//! | GET | `/{id}` (`?version=N` or `?label=L`) | get |
 //! | PUT | `/{id}` (`If-Match`) | update (merge) |
 //! | PUT | `/{id}?mode=replace` | upsert (create or replace; what `import` sends) |
 //! | DELETE | `/{id}` | delete |
 //! | GET | `/{id}/versions` | versions |
-//! | POST | `/{id}/apply` | apply |
+//! | POST | `/{id}/apply` (`?version=N` or `?label=L`) | apply |
+//! | DELETE | `/{id}/versions/{n}` | delete_version |
+//! | GET | `/{id}/labels` | labels |
+//! | GET | `/{id}/labels/{label}` | labels (one) |
+//! | PUT | `/{id}/labels/{label}` (`If-Match`) | set_label |
+//! | DELETE | `/{id}/labels/{label}` (`If-Match`) | delete_label |
+//! | GET | `/{id}/labels/{label}/history` | label_history |
 
 use super::decode::{apply_variables, if_match, query_pairs, read_json};
 use crate::app::{App, Route};
 use crate::http::problem::{Problem, json, policy_headers, raw_json};
 use crate::http::{Body, method_not_allowed};
-use crate::plugins::{ListQuery, UpsertOutcome};
+use crate::plugins::{Label, ListQuery, Selector, UpsertOutcome};
 use crate::service::policy::{Action, Via};
 use crate::service::prompts::{DEFAULT_LIMIT, MAX_LIMIT, Prompt};
 use crate::service::{self, PromptService};
@@ -35,7 +41,11 @@ enum Target {
     Collection,
     Item(String),
     Versions(String),
+    Version(String, u64),
     Apply(String),
+    Labels(String),
+    Label(String, String),
+    LabelHistory(String, String),
 }
 
 impl Target {
@@ -52,6 +62,18 @@ impl Target {
             [i] if !i.is_empty() => Ok(Target::Item(id(i)?)),
             [i, "versions"] if !i.is_empty() => Ok(Target::Versions(id(i)?)),
             [i, "apply"] if !i.is_empty() => Ok(Target::Apply(id(i)?)),
+            [i, "versions", n] if !i.is_empty() => match n.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(Target::Version(id(i)?, n)),
+                _ => Err(Problem::bad_request(
+                    "invalid-parameter",
+                    format!("a version must be a positive integer, got {n:?}"),
+                )),
+            },
+            [i, "labels"] if !i.is_empty() => Ok(Target::Labels(id(i)?)),
+            [i, "labels", l] if !i.is_empty() && !l.is_empty() => Ok(Target::Label(id(i)?, id(l)?)),
+            [i, "labels", l, "history"] if !i.is_empty() && !l.is_empty() => {
+                Ok(Target::LabelHistory(id(i)?, id(l)?))
+            }
             _ => Err(Problem::not_found(format!("no resource at {rest}"))),
         }
     }
@@ -60,8 +82,10 @@ impl Target {
         match self {
             Target::Collection => "GET, POST",
             Target::Item(_) => "GET, PUT, DELETE",
-            Target::Versions(_) => "GET",
+            Target::Versions(_) | Target::Labels(_) | Target::LabelHistory(..) => "GET",
             Target::Apply(_) => "POST",
+            Target::Version(..) => "DELETE",
+            Target::Label(..) => "GET, PUT, DELETE",
         }
     }
 
@@ -71,13 +95,23 @@ impl Target {
             Target::Item(_) => format!("{base}/{{id}}"),
             Target::Versions(_) => format!("{base}/{{id}}/versions"),
             Target::Apply(_) => format!("{base}/{{id}}/apply"),
+            Target::Version(..) => format!("{base}/{{id}}/versions/{{version}}"),
+            Target::Labels(_) => format!("{base}/{{id}}/labels"),
+            Target::Label(..) => format!("{base}/{{id}}/labels/{{label}}"),
+            Target::LabelHistory(..) => format!("{base}/{{id}}/labels/{{label}}/history"),
         }
     }
 
     fn id(&self) -> Option<&str> {
         match self {
             Target::Collection => None,
-            Target::Item(i) | Target::Versions(i) | Target::Apply(i) => Some(i),
+            Target::Item(i)
+            | Target::Versions(i)
+            | Target::Apply(i)
+            | Target::Version(i, _)
+            | Target::Labels(i)
+            | Target::Label(i, _)
+            | Target::LabelHistory(i, _) => Some(i),
         }
     }
 }
@@ -105,9 +139,19 @@ where
     let action = match (req.method(), &target) {
         (&Method::GET, Target::Collection) => Action::List,
         (&Method::POST, Target::Collection) => Action::Create,
-        (&Method::GET, Target::Item(_) | Target::Versions(_)) => Action::Read,
+        (
+            &Method::GET,
+            Target::Item(_)
+            | Target::Versions(_)
+            | Target::Labels(_)
+            | Target::Label(..)
+            | Target::LabelHistory(..),
+        ) => Action::Read,
         (&Method::PUT, Target::Item(_)) => Action::Update,
-        (&Method::DELETE, Target::Item(_)) => Action::Delete,
+        // Moving a label is a write to the prompt: read-only catalogs refuse it, and
+        // policies see it as an update of that prompt.
+        (&Method::PUT | &Method::DELETE, Target::Label(..)) => Action::Update,
+        (&Method::DELETE, Target::Item(_) | Target::Version(..)) => Action::Delete,
         (&Method::POST, Target::Apply(_)) => Action::Render,
         _ => return method_not_allowed(target.allow()),
     };
@@ -253,9 +297,54 @@ where
             Ok(resp)
         }
         (Method::GET, Target::Item(id)) => {
-            let version = version_param(req.uri().query())?;
-            let prompt = svc.get(permit, id, version).await?;
+            let at = read_selector(svc, req.uri().query())?;
+            let prompt = svc.get_at(permit, id, &at).await?;
             Ok(prompt_response(StatusCode::OK, prompt))
+        }
+        (Method::DELETE, Target::Version(id, n)) => {
+            svc.delete_version(permit, id, *n).await?;
+            let mut resp = Response::new(Body::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            Ok(resp)
+        }
+        (Method::GET, Target::Labels(id)) => {
+            let labels = svc.labels(permit, id).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "labels": labels }),
+            ))
+        }
+        (Method::GET, Target::Label(id, label)) => {
+            let labels = svc.labels(permit, id).await?;
+            let found = labels
+                .into_iter()
+                .find(|l| l.name == *label)
+                .ok_or_else(|| {
+                    Problem::not_found(format!("prompt '{id}' has no label '{label}'"))
+                })?;
+            Ok(label_response(&found))
+        }
+        (Method::PUT, Target::Label(id, label)) => {
+            let expected = if_match(&req)?;
+            let body = read_json(req, max_body).await?;
+            let version = label_body(&body)?;
+            let l = svc.set_label(permit, id, label, version, expected).await?;
+            Ok(label_response(&l))
+        }
+        (Method::DELETE, Target::Label(id, label)) => {
+            let expected = if_match(&req)?;
+            svc.delete_label(permit, id, label, expected).await?;
+            let mut resp = Response::new(Body::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            Ok(resp)
+        }
+        (Method::GET, Target::LabelHistory(id, label)) => {
+            let (cursor, limit) = page_params(req.uri().query())?;
+            let page = svc.label_history(permit, id, label, cursor, limit).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "history": page.moves, "nextCursor": page.next_cursor }),
+            ))
         }
         (Method::PUT, Target::Item(id)) => {
             let expected = if_match(&req)?;
@@ -277,8 +366,9 @@ where
             ))
         }
         (Method::POST, Target::Apply(id)) => {
+            let at = read_selector(svc, req.uri().query())?;
             let variables = apply_variables(req, max_body).await?;
-            let applied = svc.apply(permit, id, variables).await?;
+            let applied = svc.apply_at(permit, id, &at, variables).await?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::json!({
@@ -304,19 +394,84 @@ fn prompt_response(status: StatusCode, prompt: Prompt) -> Response<Body> {
     resp
 }
 
-fn version_param(query: Option<&str>) -> Result<Option<u64>, Problem> {
+/// `?version=N` or `?label=L` (not both); neither: the route's default labels.
+fn read_selector(svc: &PromptService<'_>, query: Option<&str>) -> Result<Selector, Problem> {
+    let mut version = None;
+    let mut label = None;
     for (k, v) in query_pairs(query) {
-        if k == "version" {
-            return match v.parse::<u64>() {
-                Ok(n) if n >= 1 => Ok(Some(n)),
-                _ => Err(Problem::bad_request(
-                    "invalid-parameter",
-                    format!("version must be a positive integer, got {v:?}"),
-                )),
-            };
+        match k.as_str() {
+            "version" => {
+                version = Some(match v.parse::<u64>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => {
+                        return Err(Problem::bad_request(
+                            "invalid-parameter",
+                            format!("version must be a positive integer, got {v:?}"),
+                        ));
+                    }
+                })
+            }
+            "label" => label = Some(v),
+            _ => {}
         }
     }
-    Ok(None)
+    match (version, label) {
+        (Some(_), Some(_)) => Err(Problem::bad_request(
+            "invalid-parameter",
+            "give either version or label, not both",
+        )),
+        (Some(n), None) => Ok(Selector::Version(n)),
+        (None, Some(l)) => Ok(Selector::Labels(vec![l])),
+        (None, None) => Ok(svc.default_selector()),
+    }
+}
+
+/// A label as the response body, with the version it points at as the ETag (what
+/// `If-Match` on a later move compares against).
+fn label_response(label: &Label) -> Response<Body> {
+    let mut resp = json(StatusCode::OK, label);
+    if let Ok(h) = HeaderValue::from_str(&format!("\"{}\"", label.version)) {
+        resp.headers_mut().insert(header::ETAG, h);
+    }
+    resp
+}
+
+/// `{"version": N}`, N a positive integer.
+fn label_body(body: &str) -> Result<u64, Problem> {
+    let invalid = |m: &str| Problem::from(service::Error::invalid_field("version", m));
+    let v: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| Problem::bad_request("invalid-json", format!("the body is not JSON: {e}")))?;
+    match v.get("version") {
+        None | Some(serde_json::Value::Null) => Err(invalid("is required")),
+        Some(n) => match n.as_u64() {
+            Some(n) if n >= 1 => Ok(n),
+            _ => Err(invalid("must be a positive integer")),
+        },
+    }
+}
+
+/// `?cursor=&limit=` of a history page (limit 1..=100, default 20).
+fn page_params(query: Option<&str>) -> Result<(Option<String>, u32), Problem> {
+    let mut cursor = None;
+    let mut limit = DEFAULT_LIMIT;
+    for (k, v) in query_pairs(query) {
+        match k.as_str() {
+            "cursor" if !v.is_empty() => cursor = Some(v),
+            "limit" => {
+                limit = match v.parse::<u32>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                    _ => {
+                        return Err(Problem::bad_request(
+                            "invalid-parameter",
+                            format!("limit must be an integer from 1 to {MAX_LIMIT}, got {v:?}"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((cursor, limit))
 }
 
 fn list_query(query: Option<&str>) -> Result<ListQuery, Problem> {
@@ -336,6 +491,7 @@ fn list_query(query: Option<&str>) -> Result<ListQuery, Problem> {
             ),
             "q" | "search" => q.text = nonempty(v),
             "accessLevel" => q.access_level = nonempty(v),
+            "label" => q.label = nonempty(v),
             "cursor" => q.cursor = nonempty(v),
             "limit" => {
                 q.limit = match v.parse::<u32>() {

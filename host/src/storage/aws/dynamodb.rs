@@ -164,7 +164,12 @@ impl DynamoKv {
         match r {
             Ok(out) => {
                 let old = out.attributes();
-                if let Some(ptr) = old.and_then(pointer_of) {
+                // After a retry whose first attempt was applied, ALL_OLD is this write's own
+                // item: its object is the one just committed, not a replaced one.
+                if let Some(o) = old
+                    && let Some(ptr) = pointer_of(o)
+                    && !holds(o, &attr)
+                {
                     self.blobs.delete_large_value(&ptr).await;
                 }
                 Ok(match old {
@@ -191,8 +196,19 @@ impl DynamoKv {
                         return Ok(v);
                     }
                 }
+                let referenced = matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(c))
+                        if c.item().is_some_and(|i| holds(i, &attr))
+                );
                 if let ValueAttr::S3(ptr) = &attr {
-                    self.blobs.delete_large_value(ptr).await;
+                    if referenced || super::maybe_applied(&e) {
+                        // The item may now point at the object; an orphan wastes space,
+                        // a deleted referenced object loses the value.
+                        tracing::warn!(object = %ptr, "kv write outcome unknown; keeping its value object");
+                    } else {
+                        self.blobs.delete_large_value(ptr).await;
+                    }
                 }
                 if code(&e) == Some("ConditionalCheckFailedException") {
                     Err(StorageError::Conflict(key.to_string()))
@@ -274,15 +290,30 @@ impl DynamoKv {
             });
         }
         let result = self.transact_rounds(scope, table, ttl, ops, &attrs).await;
-        match &result {
-            Ok((_, replaced)) => {
-                for ptr in replaced {
+        match result {
+            Ok((versions, replaced)) => {
+                for ptr in &replaced {
                     self.blobs.delete_large_value(ptr).await;
                 }
+                Ok(versions)
             }
-            Err(_) => self.discard(&attrs).await,
+            Err(Failed {
+                error,
+                maybe_applied: false,
+            }) => {
+                self.discard(&attrs).await;
+                Err(error)
+            }
+            Err(Failed { error, .. }) => {
+                // A round may have committed: its items would point at these objects.
+                for a in attrs.iter().flatten() {
+                    if let ValueAttr::S3(ptr) = a {
+                        tracing::warn!(object = %ptr, "kv transaction outcome unknown; keeping its value object");
+                    }
+                }
+                Err(error)
+            }
         }
-        result.map(|(v, _)| v)
     }
 
     async fn discard(&self, attrs: &[Option<ValueAttr>]) {
@@ -301,10 +332,15 @@ impl DynamoKv {
         ttl: Option<Duration>,
         ops: &[WriteOp],
         attrs: &[Option<ValueAttr>],
-    ) -> Result<(Vec<u64>, Vec<String>), StorageError> {
+    ) -> Result<(Vec<u64>, Vec<String>), Failed> {
         let keys: Vec<&str> = ops.iter().map(WriteOp::key).collect();
         for _ in 0..TRANSACT_ROUNDS {
-            let current = self.read_versions(scope, &keys).await?;
+            // Every earlier round was cancelled (not applied), so until this round's write
+            // is sent, nothing of this transaction is committed.
+            let current = self
+                .read_versions(scope, &keys)
+                .await
+                .map_err(Failed::not_applied)?;
             // The caller's preconditions, against the state just read.
             for (op, cur) in ops.iter().zip(&current) {
                 let (WriteOp::Put { precondition, .. } | WriteOp::Delete { precondition, .. }) = op;
@@ -314,7 +350,9 @@ impl DynamoKv {
                     _ => false,
                 };
                 if !ok {
-                    return Err(StorageError::Conflict(op.key().to_string()));
+                    return Err(Failed::not_applied(StorageError::Conflict(
+                        op.key().to_string(),
+                    )));
                 }
             }
             // The write is guarded by exactly what was read, so the versions returned are
@@ -354,7 +392,11 @@ impl DynamoKv {
                             .set_expression_attribute_names(Some(x.names))
                             .set_expression_attribute_values(non_empty(x.values))
                             .build()
-                            .map_err(|e| StorageError::Unavailable(format!("dynamodb Put: {e}")))?;
+                            .map_err(|e| {
+                                Failed::not_applied(StorageError::Unavailable(format!(
+                                    "dynamodb Put: {e}"
+                                )))
+                            })?;
                         TransactWriteItem::builder().put(put).build()
                     }
                     (op, _) => {
@@ -367,7 +409,9 @@ impl DynamoKv {
                             .set_expression_attribute_values(non_empty(x.values))
                             .build()
                             .map_err(|e| {
-                                StorageError::Unavailable(format!("dynamodb Delete: {e}"))
+                                Failed::not_applied(StorageError::Unavailable(format!(
+                                    "dynamodb Delete: {e}"
+                                )))
                             })?;
                         TransactWriteItem::builder().delete(del).build()
                     }
@@ -402,15 +446,33 @@ impl DynamoKv {
                             ))
                     ) || code(&e) == Some("TransactionConflictException");
                     if !retry {
-                        return Err(unavailable("dynamodb TransactWriteItems", e));
+                        return Err(Failed {
+                            maybe_applied: super::maybe_applied(&e),
+                            error: unavailable("dynamodb TransactWriteItems", e),
+                        });
                     }
                     tokio::time::sleep(Duration::from_millis(5 + rand::random::<u64>() % 20)).await;
                 }
             }
         }
-        Err(StorageError::Unavailable(
+        Err(Failed::not_applied(StorageError::Unavailable(
             "transaction kept conflicting with concurrent writers; retry".into(),
-        ))
+        )))
+    }
+}
+
+/// A failed transaction, and whether it may have been committed regardless.
+struct Failed {
+    error: StorageError,
+    maybe_applied: bool,
+}
+
+impl Failed {
+    fn not_applied(error: StorageError) -> Self {
+        Self {
+            error,
+            maybe_applied: false,
+        }
     }
 }
 
@@ -668,12 +730,25 @@ impl KvStore for DynamoKv {
             }
         };
         items.truncate(limit);
-        let entries = futures::future::try_join_all(items.iter().map(|item| async move {
-            let key = key_of(item)
-                .ok_or_else(|| StorageError::Unavailable("corrupt kv item: no sk".into()))?;
-            self.entry(key, item).await
-        }))
-        .await?;
+        // Offloaded values are fetched a few at a time, in order, and the page ends once
+        // its values reach MAX_PAGE_BYTES: host memory per query stays bounded.
+        let mut entries = Vec::with_capacity(items.len());
+        let mut bytes = 0usize;
+        for chunk in items.chunks(crate::storage::MAX_PAGE_FETCHES) {
+            let mut fetches = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let key = key_of(item)
+                    .ok_or_else(|| StorageError::Unavailable("corrupt kv item: no sk".into()))?;
+                fetches.push(self.entry(key, item));
+            }
+            for e in futures::future::try_join_all(fetches).await? {
+                bytes += e.value.len();
+                entries.push(e);
+            }
+            if bytes >= crate::storage::MAX_PAGE_BYTES && entries.len() < items.len() {
+                return Ok((entries, true));
+            }
+        }
         Ok((entries, more))
     }
 
@@ -861,5 +936,275 @@ mod faults {
             matches!(&r, Err(StorageError::Conflict(k)) if k == "k"),
             "{r:?}"
         );
+    }
+
+    /// S3 answering every PutObject and DeleteObject; the returned rule counts deletions.
+    fn s3_counting_deletes() -> (aws_sdk_s3::Client, aws_smithy_mocks::Rule) {
+        use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        let put = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| PutObjectOutput::builder().build());
+        let del = mock!(aws_sdk_s3::Client::delete_object)
+            .then_output(|| DeleteObjectOutput::builder().build());
+        let creds = aws_sdk_s3::config::Credentials::new("a", "b", None, None, "test");
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .credentials_provider(creds)
+                .http_client(create_mock_http_client())
+                .interceptor(
+                    MockResponseInterceptor::new()
+                        .rule_mode(RuleMode::MatchAny)
+                        .with_rule(&put)
+                        .with_rule(&del),
+                )
+                .build(),
+        );
+        (client, del)
+    }
+
+    /// A DynamoDB kv whose DynamoDB answers by `rules` (in order) and whose S3 counts
+    /// deletions.
+    fn kv_offloading(
+        rules: &[&aws_smithy_mocks::Rule],
+        mode: RuleMode,
+    ) -> (DynamoKv, aws_smithy_mocks::Rule) {
+        let creds = aws_sdk_dynamodb::config::Credentials::new("a", "b", None, None, "test");
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
+        for r in rules {
+            interceptor = interceptor.with_rule(r);
+        }
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .retry_config(retry_config(3))
+            .timeout_config(timeout_config(
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+                Duration::from_secs(3),
+            ))
+            .build();
+        let (s3, del) = s3_counting_deletes();
+        let cfg = cfg();
+        let kv = DynamoKv::new(
+            Client::from_conf(conf),
+            Arc::new(S3Blobs::new(s3, &cfg)),
+            &cfg,
+        );
+        (kv, del)
+    }
+
+    fn large() -> Vec<u8> {
+        vec![b'x'; INLINE_LIMIT + 1]
+    }
+
+    /// The S3 pointer an UpdateItem request writes.
+    fn written_pointer(req: &aws_sdk_dynamodb::operation::update_item::UpdateItemInput) -> String {
+        req.expression_attribute_values()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .find_map(|v| match v {
+                AttributeValue::S(p) if p.starts_with("_kv/") => Some(p.clone()),
+                _ => None,
+            })
+            .expect("the update writes an S3 pointer")
+    }
+
+    fn put(precondition: Precondition, value: Vec<u8>) -> Vec<WriteOp> {
+        vec![WriteOp::Put {
+            key: "k".into(),
+            value,
+            precondition,
+        }]
+    }
+
+    #[tokio::test]
+    async fn retried_unconditional_put_does_not_delete_its_own_object() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        // The first attempt is applied but its response lost; the SDK's retry is applied
+        // again and returns, as ALL_OLD, the item the first attempt wrote: our own
+        // pointer. smithy-mocks cannot compute a response from the input across retries,
+        // so the mock answers the one attempt exactly as that retry would.
+        let retried = mock!(Client::update_item).then_compute_output(|req| {
+            UpdateItemOutput::builder()
+                .attributes("ver", AttributeValue::N("5".into()))
+                .attributes("s3", AttributeValue::S(written_pointer(req)))
+                .build()
+        });
+        let (kv, deletes) = kv_offloading(&[&retried], RuleMode::Sequential);
+        let v = kv
+            .transact(&scope(), put(Precondition::None, large()))
+            .await;
+        assert_eq!(v.unwrap(), vec![6]);
+        assert_eq!(
+            deletes.num_calls(),
+            0,
+            "deleted the object the item points at"
+        );
+    }
+
+    #[tokio::test]
+    async fn replaced_object_is_still_reclaimed() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        let rule = mock!(Client::update_item).then_output(|| {
+            UpdateItemOutput::builder()
+                .attributes("ver", AttributeValue::N("5".into()))
+                .attributes("s3", AttributeValue::S("_kv/t/older".into()))
+                .build()
+        });
+        let (kv, deletes) = kv_offloading(&[&rule], RuleMode::Sequential);
+        let v = kv
+            .transact(&scope(), put(Precondition::None, large()))
+            .await;
+        assert_eq!(v.unwrap(), vec![6]);
+        assert_eq!(deletes.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn put_with_unknown_outcome_keeps_its_object() {
+        // Every attempt "fails" after DynamoDB may have applied it.
+        let rule = mock!(Client::update_item)
+            .sequence()
+            .http_status(500, None)
+            .repeatedly()
+            .build();
+        let (kv, deletes) = kv_offloading(&[&rule], RuleMode::Sequential);
+        let r = kv
+            .transact(&scope(), put(Precondition::Version(7), large()))
+            .await;
+        assert!(matches!(r, Err(StorageError::Unavailable(_))), "{r:?}");
+        assert_eq!(
+            deletes.num_calls(),
+            0,
+            "deleted an object a committed item may reference"
+        );
+    }
+
+    #[tokio::test]
+    async fn put_refused_outright_discards_its_object() {
+        let other = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"ver":{"N":"9"},"val":{"B":"eA=="}}}"#;
+        let rule = mock!(Client::update_item)
+            .sequence()
+            .http_status(400, Some(other.into()))
+            .build();
+        let (kv, deletes) = kv_offloading(&[&rule], RuleMode::Sequential);
+        let r = kv
+            .transact(&scope(), put(Precondition::Version(7), large()))
+            .await;
+        assert!(matches!(r, Err(StorageError::Conflict(_))), "{r:?}");
+        assert_eq!(
+            deletes.num_calls(),
+            1,
+            "an unreferenced object is reclaimed"
+        );
+    }
+
+    fn two_puts() -> Vec<WriteOp> {
+        vec![
+            WriteOp::Put {
+                key: "a".into(),
+                value: large(),
+                precondition: Precondition::None,
+            },
+            WriteOp::Put {
+                key: "b".into(),
+                value: b"small".to_vec(),
+                precondition: Precondition::None,
+            },
+        ]
+    }
+
+    fn both_absent() -> aws_smithy_mocks::Rule {
+        use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsOutput;
+        use aws_sdk_dynamodb::types::ItemResponse;
+        mock!(Client::transact_get_items).then_output(|| {
+            TransactGetItemsOutput::builder()
+                .responses(ItemResponse::builder().build())
+                .responses(ItemResponse::builder().build())
+                .build()
+        })
+    }
+
+    #[tokio::test]
+    async fn transaction_with_unknown_outcome_keeps_its_objects() {
+        let write = mock!(Client::transact_write_items)
+            .sequence()
+            .http_status(500, None)
+            .repeatedly()
+            .build();
+        let get = both_absent();
+        let (kv, deletes) = kv_offloading(&[&get, &write], RuleMode::MatchAny);
+        let r = kv.transact(&scope(), two_puts()).await;
+        assert!(matches!(r, Err(StorageError::Unavailable(_))), "{r:?}");
+        assert_eq!(write.num_calls(), 3);
+        assert_eq!(
+            deletes.num_calls(),
+            0,
+            "deleted an object a committed item may reference"
+        );
+    }
+
+    #[tokio::test]
+    async fn transaction_refused_outright_discards_its_objects() {
+        let refused =
+            r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"bad"}"#;
+        let write = mock!(Client::transact_write_items)
+            .sequence()
+            .http_status(400, Some(refused.into()))
+            .build();
+        let get = both_absent();
+        let (kv, deletes) = kv_offloading(&[&get, &write], RuleMode::MatchAny);
+        let r = kv.transact(&scope(), two_puts()).await;
+        assert!(matches!(r, Err(StorageError::Unavailable(_))), "{r:?}");
+        assert_eq!(deletes.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn put_timing_out_after_commit_keeps_its_object() {
+        // A DynamoDB endpoint that accepts the request and never answers: every attempt
+        // times out (attempt_timeout 1 s), as when the commit's response is lost.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for c in listener.incoming().take(3) {
+                held.push(c);
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let creds = aws_sdk_dynamodb::config::Credentials::new("a", "b", None, None, "test");
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(format!("http://{addr}"))
+            .retry_config(retry_config(2))
+            .timeout_config(timeout_config(
+                Duration::from_secs(1),
+                Duration::from_millis(500),
+                Duration::from_secs(2),
+            ))
+            .build();
+        let (s3, deletes) = s3_counting_deletes();
+        let cfg = cfg();
+        let kv = DynamoKv::new(
+            Client::from_conf(conf),
+            Arc::new(S3Blobs::new(s3, &cfg)),
+            &cfg,
+        );
+        let r = kv
+            .transact(&scope(), put(Precondition::Version(7), large()))
+            .await;
+        assert!(matches!(r, Err(StorageError::Unavailable(_))), "{r:?}");
+        assert_eq!(
+            deletes.num_calls(),
+            0,
+            "deleted an object a committed item may reference"
+        );
+        drop(hold);
     }
 }

@@ -65,3 +65,14 @@ pub(crate) fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&st
         _ => None,
     }
 }
+
+/// Whether a failed write may nonetheless have been applied: a timeout, a lost connection or
+/// a 5xx can follow the commit. Only a 4xx service error is a definite "not written". An S3
+/// object written for such a write must be kept, since the committed item may point at it.
+pub(crate) fn maybe_applied<E>(e: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> bool {
+    match e {
+        SdkError::ServiceError(s) => s.raw().status().as_u16() >= 500,
+        SdkError::ConstructionFailure(_) => false,
+        _ => true,
+    }
+}
