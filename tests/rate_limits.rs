@@ -2,7 +2,7 @@
 //! real binary and plugins over TLS: no request below its budget is refused however many
 //! of one principal's requests race, a spent budget is `429` with `Retry-After` on REST
 //! and the rate-limited JSON-RPC error with HTTP `429` on MCP, and one request spends
-//! once however many policy decisions it needs.
+//! once however many policy decisions it needs. Anonymous budgets are per client address.
 
 mod common;
 
@@ -226,4 +226,93 @@ async fn racing_past_a_small_budget_serves_exactly_the_budget() {
         .collect();
     left.sort_unstable();
     assert_eq!(left, (0..20).collect::<Vec<_>>());
+}
+
+/// `/v1/anon` with an anonymous budget of 2 per hour; `trusted` is `server.trusted_proxies`.
+fn anonymous_config(trusted: &str) -> String {
+    base_config(&format!(
+        r#"
+[plugins.limited]
+path = "{policy}"
+world = "policy"
+
+[plugins.limited.config]
+rate_window = "1h"
+
+[plugins.limited.config.rate_limits]
+anonymous = 2
+
+[[routes]]
+path = "/v1/anon"
+handler = "prompt-store"
+auth = "optional"
+policies = ["limited"]
+
+[mcp]
+route = "/v1/anon"
+"#,
+        policy = plugin("policy").display()
+    ))
+    .replace(
+        "header_read_timeout = \"2s\"",
+        &format!("header_read_timeout = \"2s\"\ntrusted_proxies = {trusted}"),
+    )
+}
+
+async fn anon_status(s: &Server, forwarded_for: &str) -> u16 {
+    s.client
+        .get(s.url("/v1/anon"))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Issue 15 item 4: anonymous budgets are per client, so one anonymous client cannot lock
+/// out the others; the client is the peer, or behind a trusted proxy the forwarded hop,
+/// and an untrusted peer cannot pick its address with the header.
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_budgets_are_per_client_and_forwarding_is_believed_only_from_trusted_proxies() {
+    // The test client reaches the server from 127.0.0.1: untrusted here.
+    let s = Server::start_with(&anonymous_config("[]"));
+    assert_eq!(anon_status(&s, "198.51.100.1").await, 200);
+    assert_eq!(anon_status(&s, "198.51.100.1").await, 200);
+    // Another forwarded address does not help: the budget is the peer's.
+    assert_eq!(anon_status(&s, "198.51.100.2").await, 429);
+
+    // Behind a trusted proxy (loopback plays the load balancer), each forwarded client
+    // has its own budget, and a forged leftmost hop is ignored.
+    let s = Server::start_with(&anonymous_config("[\"127.0.0.0/8\"]"));
+    assert_eq!(anon_status(&s, "198.51.100.1").await, 200);
+    assert_eq!(anon_status(&s, "203.0.113.50, 198.51.100.1").await, 200);
+    assert_eq!(anon_status(&s, "198.51.100.1").await, 429);
+    assert_eq!(anon_status(&s, "198.51.100.2").await, 200);
+    // The same on MCP: the spent client gets -32029 with 429, another client is served.
+    let rpc = |xff: &'static str| {
+        s.client
+            .post(s.url("/mcp"))
+            .header("x-forwarded-for", xff)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", V3)
+            .header("mcp-method", "prompts/list")
+            .body(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/list", "params": {"_meta": {
+                    "io.modelcontextprotocol/protocolVersion": V3,
+                    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {}}}})
+                .to_string(),
+            )
+    };
+    let (st, _, v) = status_and_json(rpc("198.51.100.1")).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_i64()),
+        (429, Some(RATE_LIMITED)),
+        "{v}"
+    );
+    let (st, _, v) = status_and_json(rpc("198.51.100.3")).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["result"]["prompts"].is_array(), "{v}");
 }

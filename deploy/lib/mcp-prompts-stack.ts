@@ -538,6 +538,8 @@ export class McpPromptsStack extends Stack {
         // Above the ALB idle timeout, so the ALB always closes an idle connection first.
         MCP_PROMPTS_HEADER_READ_TIMEOUT: `${headerReadTimeout}s`,
         MCP_PROMPTS_LOG_LEVEL: 'info',
+        // server.trusted_proxies: the ALB's X-Forwarded-For is believed from inside the VPC.
+        MCP_PROMPTS_TRUSTED_PROXY: vpc.vpcCidrBlock,
       },
       secrets: {
         // For configs that accept HS256 service tokens (`[auth.dev] secret_env`); the

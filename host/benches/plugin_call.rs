@@ -127,6 +127,7 @@ fn policy_request() -> PolicyRequest {
         route: "/v1/prompts/{id}".into(),
         resource: Some(PROMPT_ID.into()),
         action: "read".into(),
+        client: Some("127.0.0.1".into()),
     }
 }
 

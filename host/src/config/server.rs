@@ -73,6 +73,9 @@ pub struct ServerConfig {
     /// closed. Keep it below the orchestrator's stop timeout (ECS: 30 s).
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (a load balancer's subnets): the client
+    /// address policies see is then the nearest hop not in these networks.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             max_connections: MAX_CONNECTIONS,
             max_headers: MAX_HEADERS,
             drain_timeout: DRAIN_TIMEOUT,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! means is decided in `service/`.
 
 pub mod body;
+pub mod client;
 mod connections;
 pub mod cors;
 pub mod mcp;

@@ -196,7 +196,11 @@ where
     )
     .await;
     let caller = match caller {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.client =
+                crate::http::client::of(&req, &snapshot.config.config.server.trusted_proxies);
+            c
+        }
         Err(e) => {
             let mut h = Handled::new(Problem::from(e).into_response()).on(&route.path);
             h.plugin = Some(route.handler.name.clone());

@@ -230,7 +230,9 @@ async fn drive<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let svc_state = state.clone();
-    let svc = service_fn(move |req| {
+    let client = crate::http::client::Peer(peer.ip());
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(client);
         let app = app.clone();
         let guard = svc_state.begin_request();
         async move {

@@ -66,6 +66,7 @@ impl PromptServer {
                 caller: Caller {
                     tenant: local.principal.tenant.clone(),
                     principal: Some(local.principal.clone()),
+                    client: None,
                 },
                 snapshot,
                 spend: Default::default(),

@@ -224,6 +224,8 @@ pub struct PolicyRequest {
     pub route: String,
     pub resource: Option<String>,
     pub action: String,
+    /// The client's address (`http::client`), `None` on stdio.
+    pub client: Option<String>,
 }
 
 /// A policy's answer.
@@ -300,6 +302,7 @@ impl Runtime {
             route: request.route.clone(),
             resource: request.resource.clone(),
             action: request.action.clone(),
+            client: request.client.clone(),
         };
         self.policy(plugin, &cx.scope(), info)
             .await

@@ -33,6 +33,8 @@ pub struct AuthRules<'a> {
 pub struct Caller {
     pub principal: Option<Principal>,
     pub tenant: String,
+    /// The client's IP address as policies see it (`http::client`); `None` on stdio.
+    pub client: Option<String>,
 }
 
 /// Resolves the caller of a request whose `Authorization` header is `authorization`.
@@ -61,7 +63,11 @@ pub async fn resolve(
             Challenge::InvalidToken("wrong audience".into()),
         ));
     }
-    Ok(Caller { principal, tenant })
+    Ok(Caller {
+        principal,
+        tenant,
+        client: None,
+    })
 }
 
 async fn authenticate(

@@ -121,6 +121,7 @@ pub async fn authorize(
         route: via.pattern.clone(),
         resource: resource.map(str::to_string),
         action: action.as_str().to_string(),
+        client: req.caller.client.clone(),
     };
     for policy in &route.policies {
         let decision = app

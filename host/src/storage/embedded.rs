@@ -2,7 +2,8 @@
 //! blobs as files written with write-to-temp, fsync and atomic rename.
 //!
 //! Every redb commit uses `Durability::Immediate`, so a write acknowledged to a plugin is
-//! on disk and survives `kill -9`. redb is synchronous; all calls run on tokio's blocking pool.
+//! on disk and survives `kill -9`. redb is synchronous: writes and range scans run on
+//! tokio's blocking pool; point reads run inline (see `EmbeddedKv::get`).
 
 use super::*;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -88,23 +89,23 @@ impl KvStore for EmbeddedKv {
     async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Entry>, StorageError> {
         check_key(key)?;
         let pkey = format!("{}{key}", physical_prefix(scope));
-        let key = key.to_string();
-        self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let table = tx.open_table(KV).map_err(unavailable)?;
-            match table.get(pkey.as_str()).map_err(unavailable)? {
-                None => Ok(None),
-                Some(v) => {
-                    let (version, value) = decode(v.value())?;
-                    Ok(Some(Entry {
-                        key,
-                        value,
-                        version,
-                    }))
-                }
+        // Inline, not on the blocking pool: a point read is a B-tree walk over redb's page
+        // cache (a few microseconds; a read transaction never waits for the writer), which
+        // costs less than the hop to a blocking thread and back that every request would
+        // otherwise pay several times. Scans and writes, which can take long, still hop.
+        let tx = self.db.begin_read().map_err(unavailable)?;
+        let table = tx.open_table(KV).map_err(unavailable)?;
+        match table.get(pkey.as_str()).map_err(unavailable)? {
+            None => Ok(None),
+            Some(v) => {
+                let (version, value) = decode(v.value())?;
+                Ok(Some(Entry {
+                    key: key.to_string(),
+                    value,
+                    version,
+                }))
             }
-        })
-        .await
+        }
     }
 
     async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {

@@ -40,9 +40,12 @@ fn deny(status: u16, reason: impl Into<String>, headers: Vec<(String, String)>) 
 
 /// Decides one request. Requests the access rules refuse are not counted: they cost
 /// the server little, and a caller must not burn its budget on a missing login.
+/// `client`: the caller's address as the host determined it (anonymous budgets are per
+/// client, so one client cannot spend every anonymous caller's budget).
 pub fn evaluate(
     settings: &Settings,
     principal: Option<Principal>,
+    client: Option<&str>,
     action: &str,
     budgets: &dyn Budgets,
 ) -> Verdict {
@@ -73,7 +76,10 @@ pub fn evaluate(
     let Some(limit) = limits.limit_for(principal.map(|p| p.tier)) else {
         return Verdict::Allow(Vec::new());
     };
-    let key = ratelimit::counter_key(principal.map(|p| (p.tenant, p.subject)));
+    let key = match principal {
+        Some(p) => ratelimit::counter_key(Some((p.tenant, p.subject))),
+        None => ratelimit::anonymous_key(client),
+    };
     let spent = budgets.spend(&key, limit, limits.window_ms);
     if spent.allowed {
         return Verdict::Allow(spent.headers());
@@ -84,7 +90,7 @@ pub fn evaluate(
     let who = if principal.is_some() {
         "your"
     } else {
-        "the anonymous"
+        "this client's anonymous"
     };
     deny(
         429,
@@ -161,7 +167,7 @@ mod tests {
     }
 
     fn run(s: &Settings, p: Option<Principal>, action: &str, m: &Mem) -> Verdict {
-        evaluate(s, p, action, m)
+        evaluate(s, p, None, action, m)
     }
 
     fn remaining(v: &Verdict) -> Option<&str> {
@@ -210,12 +216,20 @@ mod tests {
             remaining(&run(&s, who("carol", "premium", &e), "read", &m)),
             Some("3")
         );
-        // Anonymous callers share one budget.
+        // Anonymous callers without an address share one budget.
         assert_eq!(remaining(&run(&s, None, "read", &m)), Some("0"));
         assert!(matches!(
             run(&s, None, "list", &m),
             Verdict::Deny { status: 429, .. }
         ));
+        // With addresses, each client has its own: one spent budget locks out no other.
+        let from = |ip| evaluate(&s, None, Some(ip), "read", &m);
+        assert_eq!(remaining(&from("192.0.2.1")), Some("0"));
+        assert!(matches!(
+            from("192.0.2.1"),
+            Verdict::Deny { status: 429, .. }
+        ));
+        assert_eq!(remaining(&from("192.0.2.2")), Some("0"));
         // Unlisted tier without `default`: not limited, no headers.
         assert_eq!(
             run(&s, who("dave", "gold", &e), "read", &m),

@@ -53,7 +53,13 @@ impl wit::Guest for Component {
                 groups: &p.groups,
             },
         });
-        let verdict = evaluate(&settings, principal, &request.action, &HostBudgets);
+        let verdict = evaluate(
+            &settings,
+            principal,
+            request.client.as_deref(),
+            &request.action,
+            &HostBudgets,
+        );
         match verdict {
             Verdict::Allow(h) if h.is_empty() => wit::Decision::Allow,
             Verdict::Allow(h) => wit::Decision::AllowWith(headers(h)),

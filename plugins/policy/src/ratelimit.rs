@@ -8,7 +8,8 @@
 //!
 //! The key is `u/{tenant}/{subject}` (the principal's own tenant: on a shared-catalog
 //! route the host scopes keys to the route's tenant, so the principal's is named here),
-//! or `anonymous` for callers without a token.
+//! or `a/{client address}` for callers without a token (`anonymous` where the host gives
+//! no address), so that one anonymous client cannot lock out the others.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +26,7 @@ pub struct Limits {
     pub tiers: BTreeMap<String, u64>,
     /// For authenticated principals whose tier is not listed; `None`: not limited.
     pub default: Option<u64>,
-    /// One budget shared by all anonymous callers of a tenant; `None`: not limited.
+    /// The budget of each anonymous client (by address) of a tenant; `None`: not limited.
     pub anonymous: Option<u64>,
 }
 
@@ -57,6 +58,17 @@ pub fn counter_key(principal: Option<(&str, &str)>) -> String {
                 fnv1a(key.as_bytes(), 0x6c62_272e_07bb_0142)
             )
         }
+    }
+}
+
+/// The budget of an anonymous caller: one per client address (`None`, on a transport
+/// without one: the shared anonymous budget).
+pub fn anonymous_key(client: Option<&str>) -> String {
+    match client {
+        // Addresses are short; the bound only guards against a host sending anything else.
+        Some(c) if c.len() <= MAX_PLAIN_KEY - 2 => format!("a/{c}"),
+        Some(c) => format!("a/{:016x}", fnv1a(c.as_bytes(), 0xcbf2_9ce4_8422_2325)),
+        None => "anonymous".to_owned(),
     }
 }
 
@@ -136,6 +148,12 @@ mod tests {
     #[test]
     fn keys_and_headers() {
         assert_eq!(counter_key(None), "anonymous");
+        assert_eq!(anonymous_key(None), "anonymous");
+        assert_eq!(anonymous_key(Some("192.0.2.1")), "a/192.0.2.1");
+        assert_ne!(
+            anonymous_key(Some("192.0.2.1")),
+            anonymous_key(Some("192.0.2.2"))
+        );
         assert_eq!(counter_key(Some(("acme", "alice"))), "u/acme/alice");
         // The same subject in another tenant is another principal.
         assert_ne!(

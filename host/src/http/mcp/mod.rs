@@ -125,7 +125,11 @@ where
     };
     let auth = req.headers().get(header::AUTHORIZATION);
     let caller = match service::caller::resolve(app, &snapshot, rules, auth, request_id).await {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.client =
+                crate::http::client::of(&req, &snapshot.config.config.server.trusted_proxies);
+            c
+        }
         Err(e) => {
             let challenge = matches!(
                 e.kind,
