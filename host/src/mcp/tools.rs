@@ -43,12 +43,40 @@ fn variables_schema() -> Value {
     })
 }
 
+/// `{role, content}`: one chat message.
+fn chat_message_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+            "content": {"type": "string"}
+        },
+        "required": ["role", "content"]
+    })
+}
+
 /// The fields of a prompt a client may set (REST `POST /v1/prompts` body).
 fn prompt_fields() -> Map<String, Value> {
     let v = json!({
         "name": {"type": "string", "minLength": 1, "description": "Human-readable name"},
         "description": {"type": ["string", "null"]},
-        "content": {"type": "string", "description": "The prompt text; Handlebars template when it has {{variables}}"},
+        "type": {"type": "string", "enum": ["text", "chat"], "description": "Fixed at creation; text (default) has content, chat has messages"},
+        "content": {"type": "string", "description": "A text prompt's text; Handlebars template when it has {{variables}}"},
+        "messages": {
+            "type": "array",
+            "description": "A chat prompt's messages, each a template, and placeholders filled at apply time with a list of messages",
+            "items": {"oneOf": [
+                chat_message_schema(),
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "placeholder"},
+                        "name": {"type": "string", "minLength": 1}
+                    },
+                    "required": ["type", "name"]
+                }
+            ]}
+        },
         "isTemplate": {"type": "boolean"},
         "category": {"type": ["string", "null"]},
         "tags": {"type": "array", "items": {"type": "string"}},
@@ -134,7 +162,9 @@ pub fn all() -> Vec<Tool> {
         Tool::new(
             "create_prompt",
             "Create a prompt",
-            schema(Value::Object(create_props), &["name", "content"]),
+            // `content` for text prompts, `messages` for chat prompts: the handler says
+            // which is missing.
+            schema(Value::Object(create_props), &["name"]),
         )
         .with_annotations(
             ToolAnnotations::new()
@@ -253,7 +283,12 @@ fn output_schema(name: &str) -> Arc<Map<String, Value>> {
             "properties": {
                 "content": {"type": "string"},
                 "appliedVariables": {"type": "array", "items": {"type": "string"}},
-                "missingVariables": {"type": "array", "items": {"type": "string"}}
+                "missingVariables": {"type": "array", "items": {"type": "string"}},
+                "messages": {
+                    "type": ["array", "null"],
+                    "description": "A chat prompt's rendered messages; null for a text prompt",
+                    "items": chat_message_schema()
+                }
             },
             "required": ["content"]
         })),
@@ -429,11 +464,7 @@ pub async fn call(
                     Some(_) => return Err(invalid("variables", "must be an object")),
                 };
                 let a = backend.apply(&id, &vars).await?;
-                Ok(json!({
-                    "content": a.content,
-                    "appliedVariables": a.applied_variables,
-                    "missingVariables": a.missing_variables,
-                }))
+                Ok(crate::service::prompts::applied_document(&a))
             }
             .await
         }

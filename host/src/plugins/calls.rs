@@ -126,9 +126,41 @@ pub struct PromptPage {
 /// The result of rendering a prompt.
 #[derive(Debug, Clone)]
 pub struct Applied {
+    /// A text prompt's rendering; for a chat prompt its messages' contents joined.
     pub content: String,
     pub applied_variables: Vec<String>,
     pub missing_variables: Vec<String>,
+    /// A chat prompt's rendered messages; `None` for a text prompt.
+    pub messages: Option<Vec<ChatMessage>>,
+}
+
+/// Who speaks a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+}
+
+/// One rendered chat message (WIT `applied.messages-json`, element).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+/// `messages-json` as the plugin sent it, checked: a plugin's malformed answer is its
+/// internal error, never a document passed on to a client.
+fn chat_messages(json: Option<String>) -> Result<Option<Vec<ChatMessage>>, HandlerError> {
+    json.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            HandlerError::Internal(format!(
+                "applied.messages-json is not a list of {{role, content}} messages: {e}"
+            ))
+        })
+    })
+    .transpose()
 }
 
 /// What an import did with one document.
@@ -487,10 +519,13 @@ impl PromptCalls<'_> {
             &variables_json
         ));
         r.map(|r| {
-            r.map(|a| Applied {
-                content: a.content,
-                applied_variables: a.applied_variables,
-                missing_variables: a.missing_variables,
+            r.and_then(|a| {
+                Ok(Applied {
+                    messages: chat_messages(a.messages_json)?,
+                    content: a.content,
+                    applied_variables: a.applied_variables,
+                    missing_variables: a.missing_variables,
+                })
             })
         })
     }

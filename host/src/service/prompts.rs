@@ -384,3 +384,15 @@ fn with_id(id: &str, prompt_json: &str) -> Result<String, Error> {
     }
     Ok(serde_json::Value::Object(doc).to_string())
 }
+
+/// What apply answers, on every transport (REST body, MCP tool result): the rendered
+/// text, the variables used and missing, and for a chat prompt its messages (`null`
+/// for a text prompt, so that clients find every key).
+pub fn applied_document(a: &Applied) -> serde_json::Value {
+    serde_json::json!({
+        "content": a.content,
+        "appliedVariables": a.applied_variables,
+        "missingVariables": a.missing_variables,
+        "messages": a.messages,
+    })
+}

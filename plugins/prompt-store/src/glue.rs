@@ -293,15 +293,23 @@ impl wit::Guest for Component {
             &selector(at),
             &variables_json,
         )
-        .map(
+        .and_then(
             |Applied {
                  content,
                  applied_variables,
                  missing_variables,
-             }| wit::Applied {
-                content,
-                applied_variables,
-                missing_variables,
+                 messages,
+             }| {
+                let messages_json = messages
+                    .map(|m| serde_json::to_string(&m))
+                    .transpose()
+                    .map_err(|e| Error::Internal(format!("cannot serialise messages: {e}")))?;
+                Ok(wit::Applied {
+                    content,
+                    applied_variables,
+                    missing_variables,
+                    messages_json,
+                })
             },
         )
         .map_err(handler_error)

@@ -12,7 +12,7 @@
 
 use crate::access::{self, Viewer};
 use crate::backend::{Backend, Entry, Error, KvError, Precondition, WriteOp};
-use crate::compose::{Stamp, merge, new_prompt};
+use crate::compose::{Stamp, merge, new_prompt, type_change};
 use crate::input::parse_body;
 use crate::model::{FieldError, Prompt};
 use crate::validate::{combine, is_valid_id, validate};
@@ -202,7 +202,9 @@ pub enum Outcome {
 fn same_user_fields(a: &Prompt, b: &Prompt) -> bool {
     a.name == b.name
         && a.description == b.description
+        && a.kind == b.kind
         && a.content == b.content
+        && a.messages == b.messages
         && a.is_template == b.is_template
         && a.category == b.category
         && a.tags == b.tags
@@ -267,6 +269,10 @@ pub fn upsert_as(
             Some((stored, _)) if viewer.is_some_and(|v| !access::can_read(v, &stored)) => {
                 return Err(access::premium_required(&fresh.id));
             }
+            Some((stored, _)) if stored.kind != fresh.kind => {
+                let e = type_change(stored.kind, Some(fresh.kind));
+                return Err(Error::Invalid(e.into_iter().collect()));
+            }
             Some((stored, _)) if same_user_fields(&stored, &fresh) => {
                 return Ok((Outcome::Unchanged, to_json(&stored)?));
             }
@@ -328,6 +334,7 @@ pub fn update(
         }
         let next = merge(&stored, parsed.draft.clone(), &stamp);
         let mut errors = type_errors.clone();
+        errors.extend(type_change(stored.kind, parsed.draft.kind));
         errors.extend(access::check_private_has_author(&next));
         let errors = combine(errors, validate(&next));
         if !errors.is_empty() {

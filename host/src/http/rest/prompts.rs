@@ -371,11 +371,7 @@ where
             let applied = svc.apply_at(permit, id, &at, variables).await?;
             Ok(json(
                 StatusCode::OK,
-                &serde_json::json!({
-                    "content": applied.content,
-                    "appliedVariables": applied.applied_variables,
-                    "missingVariables": applied.missing_variables,
-                }),
+                &service::prompts::applied_document(&applied),
             ))
         }
         _ => Ok(method_not_allowed(target.allow())),
