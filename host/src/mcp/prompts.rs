@@ -153,6 +153,9 @@ pub fn messages(content: String) -> Vec<PromptMessage> {
 /// The first line of a system message delivered over MCP (docs/mcp.md).
 pub const SYSTEM_MARKER: &str = "[system]";
 
+/// `_meta` key of the rendered version's `config` in a `prompts/get` result.
+pub const CONFIG_META: &str = "mcp-prompts/config";
+
 /// `_meta` key listing the original role of every message of a chat prompt's result.
 pub const ROLES_META: &str = "mcp-prompts/roles";
 

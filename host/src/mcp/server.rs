@@ -167,6 +167,9 @@ impl ServerHandler for PromptServer {
             }
         })?;
         let mut meta = serde_json::Map::new();
+        if let Some(config) = &applied.config {
+            meta.insert(prompts::CONFIG_META.into(), Value::Object(config.clone()));
+        }
         let messages = match &applied.messages {
             Some(chat) => {
                 meta.insert(prompts::ROLES_META.into(), prompts::roles(chat));

@@ -82,7 +82,8 @@ fn prompt_fields() -> Map<String, Value> {
         "tags": {"type": "array", "items": {"type": "string"}},
         "variables": variables_schema(),
         "accessLevel": {"type": "string", "enum": ["public", "private", "premium"]},
-        "metadata": {"type": "object"}
+        "metadata": {"type": "object"},
+        "config": {"type": ["object", "null"], "description": "What to run the prompt with (model, parameters, tools, response_format, ...), versioned with it; null removes it"}
     });
     match v {
         Value::Object(m) => m,
@@ -288,7 +289,8 @@ fn output_schema(name: &str) -> Arc<Map<String, Value>> {
                     "type": ["array", "null"],
                     "description": "A chat prompt's rendered messages; null for a text prompt",
                     "items": chat_message_schema()
-                }
+                },
+                "config": {"type": ["object", "null"], "description": "The rendered version's config"}
             },
             "required": ["content"]
         })),

@@ -132,6 +132,8 @@ pub struct Applied {
     pub missing_variables: Vec<String>,
     /// A chat prompt's rendered messages; `None` for a text prompt.
     pub messages: Option<Vec<ChatMessage>>,
+    /// The rendered version's `config` object, if it has one.
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Who speaks a chat message.
@@ -163,6 +165,18 @@ fn chat_messages(json: Option<String>) -> Result<Option<Vec<ChatMessage>>, Handl
     .transpose()
 }
 
+/// `config-json` as the plugin sent it, checked to be a JSON object.
+fn config_object(
+    json: Option<String>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, HandlerError> {
+    json.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            HandlerError::Internal(format!("applied.config-json is not a JSON object: {e}"))
+        })
+    })
+    .transpose()
+}
+
 /// What an import did with one document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsertOutcome {
@@ -188,6 +202,8 @@ pub enum HandlerError {
     MissingVariables(Vec<String>),
     RenderFailed(String),
     Forbidden(String),
+    /// Part of the input exceeds a limit of the handler (e.g. the prompt's config).
+    TooLarge(String),
     Unavailable(String),
     Internal(String),
 }
@@ -208,6 +224,7 @@ impl std::fmt::Display for HandlerError {
             | HandlerError::PreconditionFailed(m)
             | HandlerError::RenderFailed(m)
             | HandlerError::Forbidden(m)
+            | HandlerError::TooLarge(m)
             | HandlerError::Unavailable(m)
             | HandlerError::Internal(m) => f.write_str(m),
         }
@@ -233,6 +250,7 @@ impl From<prompts::HandlerError> for HandlerError {
             E::MissingVariables(v) => Self::MissingVariables(v),
             E::RenderFailed(m) => Self::RenderFailed(m),
             E::Forbidden(m) => Self::Forbidden(m),
+            E::TooLarge(m) => Self::TooLarge(m),
             E::Unavailable(m) => Self::Unavailable(m),
             E::Internal(m) => Self::Internal(m),
         }
@@ -522,6 +540,7 @@ impl PromptCalls<'_> {
             r.and_then(|a| {
                 Ok(Applied {
                     messages: chat_messages(a.messages_json)?,
+                    config: config_object(a.config_json)?,
                     content: a.content,
                     applied_variables: a.applied_variables,
                     missing_variables: a.missing_variables,

@@ -386,13 +386,15 @@ fn with_id(id: &str, prompt_json: &str) -> Result<String, Error> {
 }
 
 /// What apply answers, on every transport (REST body, MCP tool result): the rendered
-/// text, the variables used and missing, and for a chat prompt its messages (`null`
-/// for a text prompt, so that clients find every key).
+/// text, the variables used and missing, for a chat prompt its messages (`null` for a
+/// text prompt, so that clients find every key), and the version's config (`null`
+/// when none): what to run the rendering with.
 pub fn applied_document(a: &Applied) -> serde_json::Value {
     serde_json::json!({
         "content": a.content,
         "appliedVariables": a.applied_variables,
         "missingVariables": a.missing_variables,
         "messages": a.messages,
+        "config": a.config,
     })
 }

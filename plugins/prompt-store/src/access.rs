@@ -153,6 +153,7 @@ mod tests {
             kind: crate::model::PromptType::Text,
             content: "c".into(),
             messages: None,
+            config: None,
             is_template: false,
             category: None,
             tags: vec![],

@@ -24,6 +24,8 @@ pub struct Applied {
     /// A chat prompt's rendered messages, placeholders replaced by their fill; `None`
     /// for a text prompt.
     pub messages: Option<Vec<Message>>,
+    /// The rendered version's `config`.
+    pub config: Option<Map<String, Value>>,
 }
 
 /// Separates the messages' contents in [`Applied::content`] of a chat prompt.
@@ -142,6 +144,7 @@ pub fn apply(
         applied_variables: names.into_iter().filter(|n| has_value(&vars, n)).collect(),
         missing_variables: missing_optional,
         messages,
+        config: prompt.config.clone(),
     })
 }
 

@@ -103,6 +103,7 @@ pub fn new_prompt(draft: Draft, stamp: &Stamp) -> (Prompt, Vec<FieldError>) {
         access_level: draft.access_level.unwrap_or_default(),
         author: stamp.author.map(str::to_owned),
         metadata: draft.metadata.unwrap_or_default(),
+        config: draft.config.flatten(),
         message: draft.message,
         version_author: stamp.by.map(str::to_owned),
     };
@@ -143,6 +144,7 @@ pub fn merge(stored: &Prompt, draft: Draft, stamp: &Stamp) -> Prompt {
         access_level: draft.access_level.unwrap_or(stored.access_level),
         author: stored.author.clone(),
         metadata: draft.metadata.unwrap_or_else(|| stored.metadata.clone()),
+        config: draft.config.unwrap_or_else(|| stored.config.clone()),
         message: draft.message,
         version_author: stamp.by.map(str::to_owned),
     }

@@ -38,6 +38,8 @@ pub struct Draft {
     pub variables: Option<Vec<Variable>>,
     pub access_level: Option<AccessLevel>,
     pub metadata: Option<Map<String, Value>>,
+    /// `Some(None)`: remove the config.
+    pub config: Option<Option<Map<String, Value>>>,
     /// The commit message of the version this write creates (never inherited).
     pub message: Option<String>,
 }
@@ -154,6 +156,16 @@ pub fn normalise(obj: &Map<String, Value>) -> Parsed {
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => {
             errors.push(FieldError::new("metadata", "must be an object"));
+            None
+        }
+    };
+
+    draft.config = match obj.get("config") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::Object(m)) => Some(Some(m.clone())),
+        Some(_) => {
+            errors.push(FieldError::new("config", "must be an object or null"));
             None
         }
     };

@@ -44,6 +44,10 @@ pub struct Prompt {
     pub author: Option<String>,
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// What to run the prompt with (model, parameters, tools, response format, ...),
+    /// versioned with it; `null` when none. Free-form, size-limited (`max_config_size`).
+    #[serde(default)]
+    pub config: Option<Map<String, Value>>,
     /// The commit message of this version, as the writer gave it.
     #[serde(default)]
     pub message: Option<String>,
@@ -236,6 +240,7 @@ mod tests {
             access_level: AccessLevel::Public,
             author: None,
             metadata: Map::new(),
+            config: None,
             message: None,
             version_author: None,
         };
@@ -258,6 +263,7 @@ mod tests {
             "accessLevel",
             "author",
             "metadata",
+            "config",
             "message",
             "versionAuthor",
         ] {

@@ -15,7 +15,7 @@ use crate::backend::{Backend, Entry, Error, KvError, Precondition, WriteOp};
 use crate::compose::{Stamp, merge, new_prompt, type_change};
 use crate::input::parse_body;
 use crate::model::{FieldError, Prompt};
-use crate::validate::{combine, is_valid_id, validate};
+use crate::validate::{check_config_size, combine, is_valid_id, validate};
 
 /// Attempts for writes without an expected version before giving up with a conflict.
 /// Optimistic retries before giving up with `conflict`. Generous, because writers without
@@ -154,6 +154,10 @@ pub fn select(
 /// The prompt a create-like body describes (version 1), validated.
 fn fresh_prompt(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<Prompt, Error> {
     let parsed = parse_body(body).map_err(Error::Invalid)?;
+    check_config_size(
+        parsed.draft.config.as_ref().and_then(Option::as_ref),
+        b.max_config_bytes(),
+    )?;
     let now = b.now();
     let stamp = Stamp {
         now: &now,
@@ -211,6 +215,7 @@ fn same_user_fields(a: &Prompt, b: &Prompt) -> bool {
         && a.variables == b.variables
         && a.access_level == b.access_level
         && a.metadata == b.metadata
+        && a.config == b.config
 }
 
 /// Import: the body is the whole truth about the prompt (replace semantics, unlike
@@ -307,6 +312,12 @@ pub fn update(
     expected: Option<u64>,
 ) -> Result<String, Error> {
     let parsed = parse_body(body).map_err(Error::Invalid)?;
+    // Only a config the client sends is measured: a stored one that a lowered limit no
+    // longer admits must not block unrelated updates.
+    check_config_size(
+        parsed.draft.config.as_ref().and_then(Option::as_ref),
+        b.max_config_bytes(),
+    )?;
     let mut type_errors = parsed.errors;
     if let Some(body_id) = &parsed.draft.id
         && body_id != id

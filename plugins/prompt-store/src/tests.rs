@@ -1758,3 +1758,65 @@ fn chat_prompts_are_not_partials_but_are_searchable() {
     assert_eq!(page.prompts.len(), 1);
     assert_eq!(page.prompts[0].id, "c");
 }
+
+// ---- config --------------------------------------------------------------------------
+
+#[test]
+fn config_is_versioned_returned_by_apply_and_size_limited() {
+    let b = Mem::default();
+    let p = create(
+        &b,
+        json!({"id": "k", "name": "K", "content": "x", "config": {"model": "m1", "temperature": 0.2}}),
+    );
+    assert_eq!(p.config.as_ref().unwrap()["model"], "m1");
+    let v2 = store::update(&b, ALICE, "k", r#"{"config": {"model": "m2"}}"#, None).unwrap();
+    assert_eq!(prompt_of(&v2).config.unwrap()["model"], "m2");
+    // Absent keeps it; null removes it.
+    let v3 = store::update(&b, ALICE, "k", r#"{"name": "K3"}"#, None).unwrap();
+    assert_eq!(prompt_of(&v3).config.unwrap()["model"], "m2");
+    let v4 = store::update(&b, ALICE, "k", r#"{"config": null}"#, None).unwrap();
+    assert_eq!(prompt_of(&v4).config, None);
+    let at1 = crate::apply::apply(&b, ALICE, "k", &Selector::Version(1), "{}").unwrap();
+    assert_eq!(at1.config.unwrap()["temperature"], 0.2);
+    assert_eq!(applied(&b, "k", json!({})).unwrap().config, None);
+
+    assert_eq!(
+        fields(store::update(&b, ALICE, "k", r#"{"config": [1]}"#, None).unwrap_err()),
+        ["config"]
+    );
+    let big = "x".repeat(crate::validate::DEFAULT_MAX_CONFIG_BYTES);
+    let body = json!({"id": "big", "name": "B", "content": "x", "config": {"k": big}});
+    assert!(matches!(
+        store::create(&b, &body.to_string(), None),
+        Err(Error::TooLarge(m)) if m.contains("max_config_size")
+    ));
+    assert!(matches!(
+        store::update(
+            &b,
+            ALICE,
+            "k",
+            &json!({"config": {"k": big}}).to_string(),
+            None
+        ),
+        Err(Error::TooLarge(_))
+    ));
+    assert!(matches!(
+        store::upsert(&b, &body.to_string(), None),
+        Err(Error::TooLarge(_))
+    ));
+    // Import compares configs.
+    let same = json!({"id": "k2", "name": "K", "content": "x", "config": {"a": 1}});
+    assert_eq!(
+        store::upsert(&b, &same.to_string(), None).unwrap().0,
+        Outcome::Created
+    );
+    assert_eq!(
+        store::upsert(&b, &same.to_string(), None).unwrap().0,
+        Outcome::Unchanged
+    );
+    let other = json!({"id": "k2", "name": "K", "content": "x", "config": {"a": 2}});
+    assert_eq!(
+        store::upsert(&b, &other.to_string(), None).unwrap().0,
+        Outcome::Updated
+    );
+}

@@ -12,6 +12,28 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_VARIABLE_NAME_CHARS: usize = 128;
 pub const MAX_MESSAGE_CHARS: usize = 1000;
+/// Default limit of a prompt's `config` (compact JSON bytes): room for a model, its
+/// parameters and a few tool schemas, small enough that every read stays cheap.
+pub const DEFAULT_MAX_CONFIG_BYTES: usize = 16 * 1024;
+
+/// `too-large` when `config` is bigger than `limit` bytes as compact JSON.
+pub fn check_config_size(
+    config: Option<&serde_json::Map<String, serde_json::Value>>,
+    limit: usize,
+) -> Result<(), crate::backend::Error> {
+    let Some(config) = config else {
+        return Ok(());
+    };
+    let size = serde_json::to_vec(config)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > limit {
+        return Err(crate::backend::Error::TooLarge(format!(
+            "config is {size} bytes; at most {limit} are accepted (prompt-store config max_config_size)"
+        )));
+    }
+    Ok(())
+}
 
 /// Whether `id` is a valid prompt id: 1..=128 chars of `[A-Za-z0-9._-]`, starting with a
 /// letter or digit. Ids become kv keys and URL segments, hence the small alphabet (no
@@ -188,6 +210,7 @@ mod tests {
             access_level: AccessLevel::Public,
             author: None,
             metadata: Default::default(),
+            config: None,
             message: None,
             version_author: None,
         }
