@@ -59,11 +59,18 @@ async fn config_is_versioned_and_returned(a: Api) {
     p["config"] = run_config();
     let r = a.post("/v1/prompts", &p).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    assert_eq!(body(a.get("/v1/prompts/cfg").await).await["config"], run_config());
+    assert_eq!(
+        body(a.get("/v1/prompts/cfg").await).await["config"],
+        run_config()
+    );
 
     // A new config is a new version; the old one keeps its own.
     let r = a
-        .put("/v1/prompts/cfg", &json!({"config": {"model": "gpt-y"}}), None)
+        .put(
+            "/v1/prompts/cfg",
+            &json!({"config": {"model": "gpt-y"}}),
+            None,
+        )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -95,7 +102,10 @@ async fn config_is_versioned_and_returned(a: Api) {
         .await;
     assert_eq!(body(r).await["config"], Value::Null);
     let r = a
-        .post("/v1/prompts/cfg/apply", &json!({"variables": {"text": "t"}}))
+        .post(
+            "/v1/prompts/cfg/apply",
+            &json!({"variables": {"text": "t"}}),
+        )
         .await;
     assert_eq!(body(r).await["config"], Value::Null);
     // Prompts without config say null.
@@ -158,8 +168,8 @@ async fn config_rides_in_mcp_meta(a: Api) {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap();
-    let cfg = StreamableHttpClientTransportConfig::with_uri(a.s.url("/mcp"))
-        .auth_header(a.token.clone());
+    let cfg =
+        StreamableHttpClientTransportConfig::with_uri(a.s.url("/mcp")).auth_header(a.token.clone());
     let client = ClientConfig::new(
         ClientCapabilities::default(),
         Implementation::new("config-test", "1.0"),
@@ -168,12 +178,13 @@ async fn config_rides_in_mcp_meta(a: Api) {
     .await
     .expect("initialize");
     let got = client
-        .get_prompt(
-            GetPromptRequestParams::new("cfg").with_arguments(obj(json!({"text": "t"}))),
-        )
+        .get_prompt(GetPromptRequestParams::new("cfg").with_arguments(obj(json!({"text": "t"}))))
         .await
         .unwrap();
-    assert_eq!(got.meta.expect("_meta").0["mcp-prompts/config"], run_config());
+    assert_eq!(
+        got.meta.expect("_meta").0["mcp-prompts/config"],
+        run_config()
+    );
 
     let r = client
         .call_tool(
@@ -194,9 +205,8 @@ async fn config_rides_in_mcp_meta(a: Api) {
     // Too large through a tool: an error result carrying the 413 problem.
     let r = client
         .call_tool(
-            CallToolRequestParams::new("update_prompt".to_string()).with_arguments(obj(
-                json!({"id": "cfg", "config": {"k": "x".repeat(4096)}}),
-            )),
+            CallToolRequestParams::new("update_prompt".to_string())
+                .with_arguments(obj(json!({"id": "cfg", "config": {"k": "x".repeat(4096)}}))),
         )
         .await
         .unwrap();

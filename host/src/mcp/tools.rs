@@ -212,6 +212,19 @@ pub fn all() -> Vec<Tool> {
                 .open_world(false),
         ),
         Tool::new(
+            "diff_prompt",
+            "What changed between two versions of a prompt: a unified diff of its text or messages and the changes of config, tags, variables and access level",
+            schema(
+                json!({
+                    "id": {"type": "string", "minLength": 1},
+                    "from": {"type": ["integer", "string"], "description": "A version number or a label name (e.g. production)"},
+                    "to": {"type": ["integer", "string"], "description": "A version number or a label name; default: latest"}
+                }),
+                &["id", "from"],
+            ),
+        )
+        .with_annotations(read.clone()),
+        Tool::new(
             "delete_prompt",
             "Delete a prompt and its versions",
             schema(json!({"id": {"type": "string", "minLength": 1}}), &["id"]),
@@ -294,6 +307,23 @@ fn output_schema(name: &str) -> Arc<Map<String, Value>> {
             },
             "required": ["content"]
         })),
+        "diff_prompt" => output(json!({
+            "type": "object",
+            "description": "As GET /v1/prompts/{id}/diff returns it",
+            "properties": {
+                "id": {"type": "string"},
+                "from": {"type": "object"},
+                "to": {"type": "object"},
+                "identical": {"type": "boolean"},
+                "text": {"type": "string", "description": "Unified diff; empty when the text is equal"},
+                "config": {"type": "array"},
+                "tags": {"type": "object"},
+                "variables": {"type": "object"},
+                "accessLevel": {"type": ["object", "null"]},
+                "fields": {"type": "array"}
+            },
+            "required": ["id", "from", "to", "identical", "text"]
+        })),
         "delete_prompt" => output(json!({
             "type": "object",
             "properties": {"deleted": {"type": "boolean"}, "id": {"type": "string"}},
@@ -347,6 +377,23 @@ fn int_arg(
                 &format!("must be an integer from {min} to {max}"),
             )),
         },
+    }
+}
+
+/// A version reference: an integer (a version) or a string (a version number or a
+/// label name).
+fn ref_arg(
+    args: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<crate::plugins::Selector>, Problem> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => crate::service::prompts::parse_ref(key, s).map(Some),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v >= 1 => Ok(Some(crate::plugins::Selector::Version(v))),
+            _ => Err(invalid(key, "a version must be a positive integer")),
+        },
+        Some(_) => Err(invalid(key, "must be a version number or a label name")),
     }
 }
 
@@ -536,6 +583,22 @@ pub async fn call(
                     .set_label(&permit, &id, &label, version, expected)
                     .await?;
                 Ok(json!(l))
+            }
+            .await
+        }
+        "diff_prompt" => {
+            async {
+                reject_unknown(&args, &["id", "from", "to"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let from = ref_arg(&args, "from")?.ok_or_else(|| invalid("from", "is required"))?;
+                let to = ref_arg(&args, "to")?.unwrap_or_else(crate::service::prompts::latest);
+                let svc = backend.service()?;
+                let permit = svc
+                    .authorize(crate::service::policy::Action::Read, Some(&id))
+                    .await?;
+                let d = svc.diff(&permit, &id, &from, &to).await?;
+                serde_json::to_value(d)
+                    .map_err(|e| Problem::internal(&backend.request.id, &e.to_string()))
             }
             .await
         }

@@ -17,6 +17,7 @@
 //! | PUT | `/{id}/labels/{label}` (`If-Match`) | set_label |
 //! | DELETE | `/{id}/labels/{label}` (`If-Match`) | delete_label |
 //! | GET | `/{id}/labels/{label}/history` | label_history |
+//! | GET | `/{id}/diff?from=A&to=B` | diff |
 
 use super::decode::{apply_variables, if_match, query_pairs, read_json};
 use crate::app::{App, Route};
@@ -46,6 +47,7 @@ enum Target {
     Labels(String),
     Label(String, String),
     LabelHistory(String, String),
+    Diff(String),
 }
 
 impl Target {
@@ -70,6 +72,7 @@ impl Target {
                 )),
             },
             [i, "labels"] if !i.is_empty() => Ok(Target::Labels(id(i)?)),
+            [i, "diff"] if !i.is_empty() => Ok(Target::Diff(id(i)?)),
             [i, "labels", l] if !i.is_empty() && !l.is_empty() => Ok(Target::Label(id(i)?, id(l)?)),
             [i, "labels", l, "history"] if !i.is_empty() && !l.is_empty() => {
                 Ok(Target::LabelHistory(id(i)?, id(l)?))
@@ -82,7 +85,10 @@ impl Target {
         match self {
             Target::Collection => "GET, POST",
             Target::Item(_) => "GET, PUT, DELETE",
-            Target::Versions(_) | Target::Labels(_) | Target::LabelHistory(..) => "GET",
+            Target::Versions(_)
+            | Target::Labels(_)
+            | Target::LabelHistory(..)
+            | Target::Diff(_) => "GET",
             Target::Apply(_) => "POST",
             Target::Version(..) => "DELETE",
             Target::Label(..) => "GET, PUT, DELETE",
@@ -99,6 +105,7 @@ impl Target {
             Target::Labels(_) => format!("{base}/{{id}}/labels"),
             Target::Label(..) => format!("{base}/{{id}}/labels/{{label}}"),
             Target::LabelHistory(..) => format!("{base}/{{id}}/labels/{{label}}/history"),
+            Target::Diff(_) => format!("{base}/{{id}}/diff"),
         }
     }
 
@@ -111,7 +118,8 @@ impl Target {
             | Target::Version(i, _)
             | Target::Labels(i)
             | Target::Label(i, _)
-            | Target::LabelHistory(i, _) => Some(i),
+            | Target::LabelHistory(i, _)
+            | Target::Diff(i) => Some(i),
         }
     }
 }
@@ -145,7 +153,8 @@ where
             | Target::Versions(_)
             | Target::Labels(_)
             | Target::Label(..)
-            | Target::LabelHistory(..),
+            | Target::LabelHistory(..)
+            | Target::Diff(_),
         ) => Action::Read,
         (&Method::PUT, Target::Item(_)) => Action::Update,
         // Moving a label is a write to the prompt: read-only catalogs refuse it, and
@@ -346,6 +355,11 @@ where
                 &serde_json::json!({ "history": page.moves, "nextCursor": page.next_cursor }),
             ))
         }
+        (Method::GET, Target::Diff(id)) => {
+            let (from, to) = diff_refs(req.uri().query())?;
+            let d = svc.diff(permit, id, &from, &to).await?;
+            Ok(json(StatusCode::OK, &d))
+        }
         (Method::PUT, Target::Item(id)) => {
             let expected = if_match(&req)?;
             let body = read_json(req, max_body).await?;
@@ -420,6 +434,27 @@ fn read_selector(svc: &PromptService<'_>, query: Option<&str>) -> Result<Selecto
         (None, Some(l)) => Ok(Selector::Labels(vec![l])),
         (None, None) => Ok(svc.default_selector()),
     }
+}
+
+/// `?from=A&to=B` of a diff: versions or labels; `from` is required, `to` defaults to
+/// the newest version.
+fn diff_refs(query: Option<&str>) -> Result<(Selector, Selector), Problem> {
+    let mut from = None;
+    let mut to = None;
+    for (k, v) in query_pairs(query) {
+        match k.as_str() {
+            "from" => from = Some(service::prompts::parse_ref("from", &v)?),
+            "to" => to = Some(service::prompts::parse_ref("to", &v)?),
+            _ => {}
+        }
+    }
+    let from = from.ok_or_else(|| {
+        Problem::from(service::Error::invalid_field(
+            "from",
+            "is required: a version number or a label name",
+        ))
+    })?;
+    Ok((from, to.unwrap_or_else(service::prompts::latest)))
 }
 
 /// A label as the response body, with the version it points at as the ETag (what
