@@ -308,7 +308,27 @@ where
         (Method::GET, Target::Item(id)) => {
             let at = read_selector(svc, req.uri().query())?;
             let prompt = svc.get_at(permit, id, &at).await?;
-            Ok(prompt_response(StatusCode::OK, prompt))
+            let route = svc.route();
+            let cache = match at {
+                Selector::Version(_) => route.cache_pinned.clone(),
+                _ => route.cache_resolved.clone(),
+            };
+            let fresh = prompt
+                .version
+                .is_some_and(|v| none_match(req.headers(), &version_etag(v)));
+            let mut resp = if fresh {
+                not_modified(prompt.version)
+            } else {
+                prompt_response(StatusCode::OK, prompt)
+            };
+            let h = resp.headers_mut();
+            if let Some(c) = cache {
+                h.insert(header::CACHE_CONTROL, c);
+            }
+            // What a read returns depends on who asks (tenant, access level): a cache
+            // must key it by the credentials.
+            h.append(header::VARY, HeaderValue::from_static("authorization"));
+            Ok(resp)
         }
         (Method::DELETE, Target::Version(id, n)) => {
             svc.delete_version(permit, id, *n).await?;
@@ -397,11 +417,43 @@ fn prompt_response(status: StatusCode, prompt: Prompt) -> Response<Body> {
     let version = prompt.version;
     let mut resp = raw_json(status, prompt.json);
     if let Some(v) = version
-        && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\""))
+        && let Ok(h) = HeaderValue::from_str(&version_etag(v))
     {
         resp.headers_mut().insert(header::ETAG, h);
     }
     resp
+}
+
+/// The strong ETag of a prompt version. A version is immutable, so its number is a
+/// strong validator of every read that resolves to it (by number, label or default),
+/// and it is what `If-Match` takes back on writes.
+fn version_etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `304 Not Modified` for a version the client holds: no body, the validator again
+/// (RFC 9110 §15.4.5: the headers a 200 would carry for caching).
+fn not_modified(version: Option<u64>) -> Response<Body> {
+    let mut resp = Response::new(Body::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    if let Some(v) = version
+        && let Ok(h) = HeaderValue::from_str(&version_etag(v))
+    {
+        resp.headers_mut().insert(header::ETAG, h);
+    }
+    resp
+}
+
+/// Whether `If-None-Match` matches `etag`: `*`, or any entity tag of the list under
+/// the weak comparison RFC 9110 §13.1.2 prescribes for it (`W/"1"` matches `"1"`).
+fn none_match(headers: &http::HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// `?version=N` or `?label=L` (not both); neither: the route's default labels.
@@ -539,4 +591,30 @@ fn list_query(query: Option<&str>) -> Result<ListQuery, Problem> {
         }
     }
     Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_over_lists() {
+        let tag = version_etag(3);
+        assert!(none_match(&headers(&["\"3\""]), &tag));
+        assert!(none_match(&headers(&["W/\"3\""]), &tag));
+        assert!(none_match(&headers(&["\"1\", \"3\""]), &tag));
+        assert!(none_match(&headers(&["\"1\"", "\"3\""]), &tag));
+        assert!(none_match(&headers(&["*"]), &tag));
+        assert!(!none_match(&headers(&["\"33\""]), &tag));
+        assert!(!none_match(&headers(&["3"]), &tag));
+        assert!(!none_match(&headers(&[]), &tag));
+    }
 }
