@@ -449,7 +449,7 @@ async fn official_python_sdk() {
             json!({"role": "user", "text": "Hello Py! (friendly)"})
         );
         assert!(v["missing"].as_str().unwrap().contains("name"), "{v}");
-        assert_eq!(v["tools"].as_array().unwrap().len(), 9);
+        assert_eq!(v["tools"].as_array().unwrap().len(), 10);
         assert_eq!(v["apply"]["isError"], false);
         assert_eq!(v["apply"]["structured"]["content"], "Hello Z! (friendly)");
         assert_eq!(v["absent"]["isError"], true);

@@ -423,7 +423,7 @@ async fn sessions_live_in_the_kv_store() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 9);
+    assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 10);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -29,6 +29,9 @@ pub struct Route {
     pub protected_labels: std::collections::BTreeMap<String, String>,
     /// `routes[].max_concurrency` (plugins/admission.rs); refused at once when full.
     pub admission: Option<crate::plugins::admission::Gate>,
+    /// `Cache-Control` of pinned and of label-resolved reads; `None`: no header.
+    pub cache_pinned: Option<http::HeaderValue>,
+    pub cache_resolved: Option<http::HeaderValue>,
 }
 
 pub struct Snapshot {
@@ -92,6 +95,9 @@ impl Snapshot {
                         std::time::Duration::ZERO,
                     )
                 }),
+                // Validated at load (config/routes.rs); "" means no header.
+                cache_pinned: cache_header(&r.cache_pinned),
+                cache_resolved: cache_header(&r.cache_resolved),
             });
         }
         // Longest prefix first, so "/v1/prompts/special" wins over "/v1/prompts".
@@ -263,4 +269,11 @@ fn warn_restart_only(old: &LoadedConfig, new: &LoadedConfig) {
             );
         }
     }
+}
+
+/// A configured `Cache-Control` value as a header, `None` for `""`.
+fn cache_header(value: &str) -> Option<http::HeaderValue> {
+    (!value.is_empty())
+        .then(|| http::HeaderValue::from_str(value).ok())
+        .flatten()
 }

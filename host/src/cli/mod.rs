@@ -1,6 +1,7 @@
 //! The `mcp-prompts` command line: serve, stdio, check, import, token.
 
 mod aws;
+mod diff;
 mod health;
 mod import;
 mod reload;
@@ -64,6 +65,34 @@ enum Command {
         /// Tenant to import into (default: the route's `tenant`, else auth.default_tenant).
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Show what changed between two versions of a prompt in the config's store (a
+    /// unified diff of its text or messages, then config, tags, variables, access level).
+    /// Exit 0 when identical, 1 when different, 2 on an error.
+    Diff {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+        /// The prompt id.
+        id: String,
+        /// A version number or a label name.
+        #[arg(long)]
+        from: String,
+        /// A version number or a label name (default: latest).
+        #[arg(long)]
+        to: Option<String>,
+        /// Route whose prompt handler holds the prompt (default: the first route).
+        #[arg(long)]
+        route: Option<String>,
+        /// Tenant to read in (default: the route's `tenant`, else auth.default_tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Read as this subject (`sub`), so that its private prompts are visible;
+        /// without it the store is read anonymously.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Print the diff as JSON (what `GET {route}/{id}/diff` returns).
+        #[arg(long)]
+        json: bool,
     },
     /// Manage stored user profiles.
     #[command(subcommand)]
@@ -156,6 +185,27 @@ pub fn main() -> ExitCode {
             clear: _,
         }) => runtime().and_then(|rt| {
             rt.block_on(user::set_tier(config.as_deref(), &conn, &sub, tenant, tier))
+        }),
+        Command::Diff {
+            config,
+            id,
+            from,
+            to,
+            route,
+            tenant,
+            subject,
+            json,
+        } => runtime().map(|rt| {
+            rt.block_on(diff::run(diff::Args {
+                config: &config,
+                id: &id,
+                from: &from,
+                to: to.as_deref(),
+                route: route.as_deref(),
+                tenant,
+                subject,
+                json,
+            }))
         }),
         Command::Aws(cmd) => runtime().and_then(|rt| rt.block_on(aws::run(cmd))),
         Command::Health { url, timeout } => {

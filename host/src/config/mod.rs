@@ -39,7 +39,7 @@ pub use names::is_valid_name;
 pub use plugins::{PluginConfig, World};
 pub use reload::ReloadConfig;
 pub use root::{Config, Environment};
-pub use routes::{AuthMode, RouteConfig, is_scope_token};
+pub use routes::{AuthMode, LATEST_LABEL, RouteConfig, is_scope_token};
 pub use runtime::RuntimeConfig;
 pub use server::{ListenerMode, RedirectConfig, ServerConfig};
 pub use size::ByteSize;

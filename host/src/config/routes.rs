@@ -60,6 +60,32 @@ pub struct RouteConfig {
     /// `max_concurrency` still applies).
     #[serde(default)]
     pub max_concurrency: Option<usize>,
+    /// `Cache-Control` of reads pinned to a version (`?version=N`): a version never
+    /// changes, so clients may keep it. `""`: the server-wide `no-store`.
+    #[serde(default = "default_cache_pinned")]
+    pub cache_pinned: String,
+    /// `Cache-Control` of reads resolved through a label (`?label=`, or the default
+    /// labels): short-lived, with stale fallbacks for revalidation and outages. `""`: the
+    /// server-wide `no-store`.
+    #[serde(default = "default_cache_resolved")]
+    pub cache_resolved: String,
+}
+
+/// A pinned version is immutable; a year is the longest `max-age` caches honour.
+/// `private`: responses may depend on the caller (tenant, access level).
+pub const CACHE_PINNED: &str = "private, max-age=31536000, immutable";
+/// A label may move at any time: one minute fresh, then five minutes served stale while
+/// revalidating, and a day stale if the server cannot be reached (the leading
+/// registries' SDKs cache the same way).
+pub const CACHE_RESOLVED: &str =
+    "private, max-age=60, stale-while-revalidate=300, stale-if-error=86400";
+
+fn default_cache_pinned() -> String {
+    CACHE_PINNED.to_string()
+}
+
+fn default_cache_resolved() -> String {
+    CACHE_RESOLVED.to_string()
 }
 
 fn default_auth() -> AuthMode {
@@ -158,6 +184,17 @@ pub(super) fn validate(
                 return Err(cx.invalid(
                     key("protected_labels"),
                     format!("{scope:?} (for {label:?}) is not a scope"),
+                ));
+            }
+        }
+        for (name, value) in [
+            ("cache_pinned", &route.cache_pinned),
+            ("cache_resolved", &route.cache_resolved),
+        ] {
+            if http::HeaderValue::from_str(value).is_err() {
+                return Err(cx.invalid(
+                    key(name),
+                    "must be a valid Cache-Control header value (visible ASCII, no line breaks)",
                 ));
             }
         }

@@ -21,6 +21,7 @@ pub fn to_error(e: &Error, not_found: ErrorCode) -> McpError {
         | ErrorKind::MissingVariables
         | ErrorKind::Conflict
         | ErrorKind::PreconditionFailed
+        | ErrorKind::TooLarge
         | ErrorKind::RenderFailed => McpError::invalid_params(e.detail.clone(), data),
         ErrorKind::RateLimited => rate_limited(e),
         // Access decisions: not a malformed request, not a server fault.

@@ -1,5 +1,6 @@
 //! Stored prompts (the plugin's JSON) as MCP prompts.
 
+use crate::plugins::{ChatMessage, ChatRole};
 use rmcp::model::{Prompt, PromptArgument, PromptMessage, Role};
 use serde_json::Value;
 
@@ -121,6 +122,14 @@ pub fn to_mcp(prompt: &Value) -> Option<Prompt> {
             }
         })
         .collect();
+    let mut args = args;
+    args.extend(placeholders(prompt).into_iter().map(|name| {
+        PromptArgument::new(name)
+            .with_required(true)
+            .with_description(
+                "Messages to insert here: a JSON array of {\"role\": \"system\"|\"user\"|\"assistant\", \"content\": \"...\"} objects",
+            )
+    }));
     let mut p = Prompt::new(
         id,
         str_field(prompt, "description"),
@@ -141,10 +150,90 @@ pub fn messages(content: String) -> Vec<PromptMessage> {
     vec![PromptMessage::new_text(Role::User, content)]
 }
 
+/// The first line of a system message delivered over MCP (docs/mcp.md).
+pub const SYSTEM_MARKER: &str = "[system]";
+
+/// `_meta` key of the rendered version's `config` in a `prompts/get` result.
+pub const CONFIG_META: &str = "mcp-prompts/config";
+
+/// `_meta` key listing the original role of every message of a chat prompt's result.
+pub const ROLES_META: &str = "mcp-prompts/roles";
+
+/// A chat prompt's rendered messages as MCP messages. MCP prompts have only the `user`
+/// and `assistant` roles, so a system message travels in place as a `user` message
+/// whose first line is [`SYSTEM_MARKER`]: the model still reads it as instructions, and
+/// a client that knows the convention (or reads [`ROLES_META`]) can restore the role.
+pub fn chat_messages(messages: &[ChatMessage]) -> Vec<PromptMessage> {
+    messages
+        .iter()
+        .map(|m| match m.role {
+            ChatRole::System => {
+                PromptMessage::new_text(Role::User, format!("{SYSTEM_MARKER}\n{}", m.content))
+            }
+            ChatRole::User => PromptMessage::new_text(Role::User, m.content.clone()),
+            ChatRole::Assistant => PromptMessage::new_text(Role::Assistant, m.content.clone()),
+        })
+        .collect()
+}
+
+/// The original roles of `messages`, for [`ROLES_META`].
+pub fn roles(messages: &[ChatMessage]) -> Value {
+    Value::Array(
+        messages
+            .iter()
+            .map(|m| {
+                Value::from(match m.role {
+                    ChatRole::System => "system",
+                    ChatRole::User => "user",
+                    ChatRole::Assistant => "assistant",
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The placeholders of a chat prompt (names, in order); none for a text prompt.
+pub fn placeholders(prompt: &Value) -> Vec<String> {
+    prompt
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter(|i| i.get("type").and_then(Value::as_str) == Some("placeholder"))
+                .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// MCP prompt arguments are strings: a placeholder's argument carries its list of
+/// messages as JSON text, decoded here (a list sent as JSON is taken as it is).
+/// `Err` names the argument that is not a JSON array.
+pub fn decode_placeholder_args(
+    prompt: &Value,
+    args: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    for name in placeholders(prompt) {
+        let Some(Value::String(text)) = args.get(&name) else {
+            continue;
+        };
+        match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Array(_)) => {
+                args.insert(name, v);
+            }
+            _ => return Err(name),
+        }
+    }
+    Ok(())
+}
+
 /// Required arguments that the client did not send (or sent as null/empty), sorted.
 pub fn missing_required(prompt: &Value, args: &serde_json::Map<String, Value>) -> Vec<String> {
+    let placeholders = placeholders(prompt).into_iter().map(|n| (n, None, true));
     let mut missing: Vec<String> = variables(prompt)
         .into_iter()
+        .chain(placeholders)
         .filter(|(name, _, required)| {
             *required
                 && match args.get(name) {
@@ -156,6 +245,7 @@ pub fn missing_required(prompt: &Value, args: &serde_json::Map<String, Value>) -
         .map(|(name, _, _)| name)
         .collect();
     missing.sort();
+    missing.dedup();
     missing
 }
 
@@ -205,5 +295,58 @@ mod tests {
         assert_eq!(missing_required(&p, &given), ["who"]);
         given.insert("who".into(), json!(""));
         assert_eq!(missing_required(&p, &given), ["who"]);
+    }
+
+    #[test]
+    fn chat_prompts_deliver_system_messages_as_marked_user_messages() {
+        let rendered = vec![
+            ChatMessage {
+                role: ChatRole::System,
+                content: "Be brief.".into(),
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: "Hi".into(),
+            },
+            ChatMessage {
+                role: ChatRole::Assistant,
+                content: "Hello".into(),
+            },
+        ];
+        let out = serde_json::to_value(chat_messages(&rendered)).unwrap();
+        assert_eq!(out[0]["role"], "user");
+        assert_eq!(out[0]["content"]["text"], "[system]\nBe brief.");
+        assert_eq!(out[1]["content"]["text"], "Hi");
+        assert_eq!(out[2]["role"], "assistant");
+        assert_eq!(roles(&rendered), json!(["system", "user", "assistant"]));
+    }
+
+    #[test]
+    fn placeholders_are_required_arguments_decoded_from_json() {
+        let p = json!({"id": "c", "type": "chat", "variables": ["topic"], "messages": [
+            {"role": "user", "content": "{{topic}}"},
+            {"type": "placeholder", "name": "history"}
+        ]});
+        let m = to_mcp(&p).unwrap();
+        let args = m.arguments.unwrap();
+        assert_eq!(args.len(), 2);
+        assert_eq!(args[1].name, "history");
+        assert_eq!(args[1].required, Some(true));
+        assert_eq!(
+            missing_required(&p, &serde_json::Map::new()),
+            ["history", "topic"]
+        );
+        let mut given = serde_json::Map::new();
+        given.insert(
+            "history".into(),
+            json!("[{\"role\": \"user\", \"content\": \"x\"}]"),
+        );
+        decode_placeholder_args(&p, &mut given).unwrap();
+        assert_eq!(given["history"][0]["content"], "x");
+        given.insert("history".into(), json!("not json"));
+        assert_eq!(
+            decode_placeholder_args(&p, &mut given),
+            Err("history".into())
+        );
     }
 }

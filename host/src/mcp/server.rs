@@ -132,7 +132,7 @@ impl ServerHandler for PromptServer {
         cx: RmcpContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let call = self.call(&cx)?;
-        let args = request.arguments.unwrap_or_default();
+        let mut args = request.arguments.unwrap_or_default();
         let name = request.name;
         let prompt = call.get(&name, None).await.map_err(|e| {
             if e.kind == ErrorKind::NotFound {
@@ -143,6 +143,14 @@ impl ServerHandler for PromptServer {
             } else {
                 to_error(&e, ErrorCode::INVALID_PARAMS)
             }
+        })?;
+        prompts::decode_placeholder_args(&prompt, &mut args).map_err(|arg| {
+            McpError::invalid_params(
+                format!(
+                    "argument {arg} fills a placeholder: send a JSON array of {{role, content}} messages"
+                ),
+                Some(json!({"argument": arg})),
+            )
         })?;
         let missing = prompts::missing_required(&prompt, &args);
         if !missing.is_empty() {
@@ -160,11 +168,25 @@ impl ServerHandler for PromptServer {
                 None => to_error(&e, ErrorCode::INVALID_PARAMS),
             }
         })?;
-        let mut r = GetPromptResult::new(prompts::messages(applied.content));
+        let mut meta = serde_json::Map::new();
+        if let Some(config) = &applied.config {
+            meta.insert(prompts::CONFIG_META.into(), Value::Object(config.clone()));
+        }
+        let messages = match &applied.messages {
+            Some(chat) => {
+                meta.insert(prompts::ROLES_META.into(), prompts::roles(chat));
+                prompts::chat_messages(chat)
+            }
+            None => prompts::messages(applied.content),
+        };
+        let mut r = GetPromptResult::new(messages);
         r.description = prompt
             .get("description")
             .and_then(Value::as_str)
             .map(str::to_string);
+        if !meta.is_empty() {
+            r.meta = Some(rmcp::model::MetaObject(meta));
+        }
         Ok(r.into())
     }
 

@@ -43,18 +43,47 @@ fn variables_schema() -> Value {
     })
 }
 
+/// `{role, content}`: one chat message.
+fn chat_message_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+            "content": {"type": "string"}
+        },
+        "required": ["role", "content"]
+    })
+}
+
 /// The fields of a prompt a client may set (REST `POST /v1/prompts` body).
 fn prompt_fields() -> Map<String, Value> {
     let v = json!({
         "name": {"type": "string", "minLength": 1, "description": "Human-readable name"},
         "description": {"type": ["string", "null"]},
-        "content": {"type": "string", "description": "The prompt text; Handlebars template when it has {{variables}}"},
+        "type": {"type": "string", "enum": ["text", "chat"], "description": "Fixed at creation; text (default) has content, chat has messages"},
+        "content": {"type": "string", "description": "A text prompt's text; Handlebars template when it has {{variables}}"},
+        "messages": {
+            "type": "array",
+            "description": "A chat prompt's messages, each a template, and placeholders filled at apply time with a list of messages",
+            "items": {"oneOf": [
+                chat_message_schema(),
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "placeholder"},
+                        "name": {"type": "string", "minLength": 1}
+                    },
+                    "required": ["type", "name"]
+                }
+            ]}
+        },
         "isTemplate": {"type": "boolean"},
         "category": {"type": ["string", "null"]},
         "tags": {"type": "array", "items": {"type": "string"}},
         "variables": variables_schema(),
         "accessLevel": {"type": "string", "enum": ["public", "private", "premium"]},
-        "metadata": {"type": "object"}
+        "metadata": {"type": "object"},
+        "config": {"type": ["object", "null"], "description": "What to run the prompt with (model, parameters, tools, response_format, ...), versioned with it; null removes it"}
     });
     match v {
         Value::Object(m) => m,
@@ -134,7 +163,9 @@ pub fn all() -> Vec<Tool> {
         Tool::new(
             "create_prompt",
             "Create a prompt",
-            schema(Value::Object(create_props), &["name", "content"]),
+            // `content` for text prompts, `messages` for chat prompts: the handler says
+            // which is missing.
+            schema(Value::Object(create_props), &["name"]),
         )
         .with_annotations(
             ToolAnnotations::new()
@@ -180,6 +211,19 @@ pub fn all() -> Vec<Tool> {
                 .idempotent(true)
                 .open_world(false),
         ),
+        Tool::new(
+            "diff_prompt",
+            "What changed between two versions of a prompt: a unified diff of its text or messages and the changes of config, tags, variables and access level",
+            schema(
+                json!({
+                    "id": {"type": "string", "minLength": 1},
+                    "from": {"type": ["integer", "string"], "description": "A version number or a label name (e.g. production)"},
+                    "to": {"type": ["integer", "string"], "description": "A version number or a label name; default: latest"}
+                }),
+                &["id", "from"],
+            ),
+        )
+        .with_annotations(read.clone()),
         Tool::new(
             "delete_prompt",
             "Delete a prompt and its versions",
@@ -253,9 +297,32 @@ fn output_schema(name: &str) -> Arc<Map<String, Value>> {
             "properties": {
                 "content": {"type": "string"},
                 "appliedVariables": {"type": "array", "items": {"type": "string"}},
-                "missingVariables": {"type": "array", "items": {"type": "string"}}
+                "missingVariables": {"type": "array", "items": {"type": "string"}},
+                "messages": {
+                    "type": ["array", "null"],
+                    "description": "A chat prompt's rendered messages; null for a text prompt",
+                    "items": chat_message_schema()
+                },
+                "config": {"type": ["object", "null"], "description": "The rendered version's config"}
             },
             "required": ["content"]
+        })),
+        "diff_prompt" => output(json!({
+            "type": "object",
+            "description": "As GET /v1/prompts/{id}/diff returns it",
+            "properties": {
+                "id": {"type": "string"},
+                "from": {"type": "object"},
+                "to": {"type": "object"},
+                "identical": {"type": "boolean"},
+                "text": {"type": "string", "description": "Unified diff; empty when the text is equal"},
+                "config": {"type": "array"},
+                "tags": {"type": "object"},
+                "variables": {"type": "object"},
+                "accessLevel": {"type": ["object", "null"]},
+                "fields": {"type": "array"}
+            },
+            "required": ["id", "from", "to", "identical", "text"]
         })),
         "delete_prompt" => output(json!({
             "type": "object",
@@ -310,6 +377,23 @@ fn int_arg(
                 &format!("must be an integer from {min} to {max}"),
             )),
         },
+    }
+}
+
+/// A version reference: an integer (a version) or a string (a version number or a
+/// label name).
+fn ref_arg(
+    args: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<crate::plugins::Selector>, Problem> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => crate::service::prompts::parse_ref(key, s).map(Some),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v >= 1 => Ok(Some(crate::plugins::Selector::Version(v))),
+            _ => Err(invalid(key, "a version must be a positive integer")),
+        },
+        Some(_) => Err(invalid(key, "must be a version number or a label name")),
     }
 }
 
@@ -439,11 +523,7 @@ pub async fn call(
                     Some(_) => return Err(invalid("variables", "must be an object")),
                 };
                 let a = backend.apply(&id, &vars).await?;
-                Ok(json!({
-                    "content": a.content,
-                    "appliedVariables": a.applied_variables,
-                    "missingVariables": a.missing_variables,
-                }))
+                Ok(crate::service::prompts::applied_document(&a))
             }
             .await
         }
@@ -513,6 +593,22 @@ pub async fn call(
                     .set_label(&permit, &id, &label, version, expected)
                     .await?;
                 Ok(json!(l))
+            }
+            .await
+        }
+        "diff_prompt" => {
+            async {
+                reject_unknown(&args, &["id", "from", "to"])?;
+                let id = string_arg(&args, "id", true)?.unwrap_or_default();
+                let from = ref_arg(&args, "from")?.ok_or_else(|| invalid("from", "is required"))?;
+                let to = ref_arg(&args, "to")?.unwrap_or_else(crate::service::prompts::latest);
+                let svc = backend.service()?;
+                let permit = svc
+                    .authorize(crate::service::policy::Action::Read, Some(&id))
+                    .await?;
+                let d = svc.diff(&permit, &id, &from, &to).await?;
+                serde_json::to_value(d)
+                    .map_err(|e| Problem::internal(&backend.request.id, &e.to_string()))
             }
             .await
         }

@@ -131,9 +131,55 @@ pub struct PromptPage {
 /// The result of rendering a prompt.
 #[derive(Debug, Clone)]
 pub struct Applied {
+    /// A text prompt's rendering; for a chat prompt its messages' contents joined.
     pub content: String,
     pub applied_variables: Vec<String>,
     pub missing_variables: Vec<String>,
+    /// A chat prompt's rendered messages; `None` for a text prompt.
+    pub messages: Option<Vec<ChatMessage>>,
+    /// The rendered version's `config` object, if it has one.
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Who speaks a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+}
+
+/// One rendered chat message (WIT `applied.messages-json`, element).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+/// `messages-json` as the plugin sent it, checked: a plugin's malformed answer is its
+/// internal error, never a document passed on to a client.
+fn chat_messages(json: Option<String>) -> Result<Option<Vec<ChatMessage>>, HandlerError> {
+    json.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            HandlerError::Internal(format!(
+                "applied.messages-json is not a list of {{role, content}} messages: {e}"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// `config-json` as the plugin sent it, checked to be a JSON object.
+fn config_object(
+    json: Option<String>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, HandlerError> {
+    json.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            HandlerError::Internal(format!("applied.config-json is not a JSON object: {e}"))
+        })
+    })
+    .transpose()
 }
 
 /// What an import did with one document.
@@ -161,6 +207,8 @@ pub enum HandlerError {
     MissingVariables(Vec<String>),
     RenderFailed(String),
     Forbidden(String),
+    /// Part of the input exceeds a limit of the handler (e.g. the prompt's config).
+    TooLarge(String),
     Unavailable(String),
     Internal(String),
 }
@@ -181,6 +229,7 @@ impl std::fmt::Display for HandlerError {
             | HandlerError::PreconditionFailed(m)
             | HandlerError::RenderFailed(m)
             | HandlerError::Forbidden(m)
+            | HandlerError::TooLarge(m)
             | HandlerError::Unavailable(m)
             | HandlerError::Internal(m) => f.write_str(m),
         }
@@ -206,6 +255,7 @@ impl From<prompts::HandlerError> for HandlerError {
             E::MissingVariables(v) => Self::MissingVariables(v),
             E::RenderFailed(m) => Self::RenderFailed(m),
             E::Forbidden(m) => Self::Forbidden(m),
+            E::TooLarge(m) => Self::TooLarge(m),
             E::Unavailable(m) => Self::Unavailable(m),
             E::Internal(m) => Self::Internal(m),
         }
@@ -495,10 +545,14 @@ impl PromptCalls<'_> {
             &variables_json
         ));
         r.map(|r| {
-            r.map(|a| Applied {
-                content: a.content,
-                applied_variables: a.applied_variables,
-                missing_variables: a.missing_variables,
+            r.and_then(|a| {
+                Ok(Applied {
+                    messages: chat_messages(a.messages_json)?,
+                    config: config_object(a.config_json)?,
+                    content: a.content,
+                    applied_variables: a.applied_variables,
+                    missing_variables: a.missing_variables,
+                })
             })
         })
     }

@@ -13,9 +13,9 @@ mod runtime;
 mod state;
 
 pub use calls::{
-    Applied, CallContext, Decision, Denial, FieldError, HandlerError, HandlerResult, HistoryPage,
-    Label, LabelMove, ListQuery, PolicyRequest, PromptCalls, PromptPage, RenderError,
-    RenderRequest, Resolved, Selector, UpsertOutcome,
+    Applied, CallContext, ChatMessage, ChatRole, Decision, Denial, FieldError, HandlerError,
+    HandlerResult, HistoryPage, Label, LabelMove, ListQuery, PolicyRequest, PromptCalls,
+    PromptPage, RenderError, RenderRequest, Resolved, Selector, UpsertOutcome,
 };
 pub use engine::Allocator;
 pub use runtime::{CallScope, LoadError, LoadedPlugin, PluginFailure, PluginSet, Pre, Runtime};

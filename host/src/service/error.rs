@@ -22,6 +22,8 @@ pub enum ErrorKind {
     InsufficientScope,
     Forbidden,
     RateLimited,
+    /// Part of the input exceeds a limit (e.g. a prompt's config).
+    TooLarge,
     /// A write to a read-only catalog route.
     ReadOnly,
     /// Storage is down; retrying later may work.
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => 401,
             ErrorKind::InsufficientScope | ErrorKind::Forbidden => 403,
             ErrorKind::RateLimited => 429,
+            ErrorKind::TooLarge => 413,
             ErrorKind::ReadOnly => 405,
             ErrorKind::Unavailable | ErrorKind::Busy => 503,
             ErrorKind::PluginTimeout => 504,
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::InsufficientScope => "insufficient-scope",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::RateLimited => "rate-limited",
+            ErrorKind::TooLarge => "too-large",
             ErrorKind::ReadOnly => "read-only",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Busy => "busy",
@@ -87,6 +91,7 @@ impl ErrorKind {
             405 => "Method Not Allowed",
             409 => "Conflict",
             412 => "Precondition Failed",
+            413 => "Content Too Large",
             422 => "Unprocessable Content",
             429 => "Too Many Requests",
             503 => "Service Unavailable",
@@ -267,6 +272,7 @@ impl Error {
             }
             HandlerError::RenderFailed(m) => Self::new(ErrorKind::RenderFailed, m),
             HandlerError::Forbidden(m) => Self::new(ErrorKind::Forbidden, m),
+            HandlerError::TooLarge(m) => Self::new(ErrorKind::TooLarge, m),
             HandlerError::Unavailable(m) => {
                 tracing::warn!(request_id = %request_id, "storage unavailable: {m}");
                 Self::new(ErrorKind::Unavailable, "storage is temporarily unavailable")

@@ -10,6 +10,7 @@
 //! - [`prompts`]: [`prompts::PromptService`], the prompt operations of one route.
 //! - [`users`]: the caller's stored profile (`/users/me`, the tier it assigns).
 //! - [`changes`]: the per-tenant change revision that MCP sessions announce.
+//! - [`diff`]: what changed between two versions of a prompt (pure).
 //! - [`error`]: one transport-neutral error with a kind and a detail.
 //!
 //! The layer reaches plugins only through the typed calls of `plugins::calls`, and never
@@ -21,6 +22,7 @@
 
 pub mod caller;
 pub mod changes;
+pub mod diff;
 pub mod error;
 pub mod policy;
 pub mod prompts;

@@ -180,6 +180,35 @@ impl<'a> PromptService<'a> {
         Ok(p)
     }
 
+    /// What changed from the version `from` addresses to the one `to` addresses (both
+    /// read under the same `read` permit, each with its own access check).
+    pub async fn diff(
+        &self,
+        permit: &Permit,
+        id: &str,
+        from: &Selector,
+        to: &Selector,
+    ) -> Result<super::diff::PromptDiff, Error> {
+        let a = self.get_at(permit, id, from).await?;
+        let b = self.get_at(permit, id, to).await?;
+        let parse = |p: &Prompt| -> Result<serde_json::Value, Error> {
+            serde_json::from_str(&p.json).map_err(|e| {
+                Error::internal(&self.req.id, &format!("plugin returned invalid JSON: {e}"))
+            })
+        };
+        let side = |p: &Prompt| super::diff::Side {
+            version: p.version,
+            label: p.label.clone(),
+        };
+        Ok(super::diff::diff(
+            id,
+            side(&a),
+            &parse(&a)?,
+            side(&b),
+            &parse(&b)?,
+        ))
+    }
+
     /// Deletes one past version that no label points at.
     pub async fn delete_version(
         &self,
@@ -383,4 +412,63 @@ fn with_id(id: &str, prompt_json: &str) -> Result<String, Error> {
         }
     }
     Ok(serde_json::Value::Object(doc).to_string())
+}
+
+/// What apply answers, on every transport (REST body, MCP tool result): the rendered
+/// text, the variables used and missing, for a chat prompt its messages (`null` for a
+/// text prompt, so that clients find every key), and the version's config (`null`
+/// when none): what to run the rendering with.
+pub fn applied_document(a: &Applied) -> serde_json::Value {
+    serde_json::json!({
+        "content": a.content,
+        "appliedVariables": a.applied_variables,
+        "missingVariables": a.missing_variables,
+        "messages": a.messages,
+        "config": a.config,
+    })
+}
+
+/// A version reference as clients write it (`from=`/`to=` of a diff): a positive
+/// integer is a version, anything else a label name (the handler validates it).
+pub fn parse_ref(field: &str, s: &str) -> Result<Selector, Error> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(Error::invalid_field(
+            field,
+            "must be a version number or a label name",
+        ));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return match s.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Selector::Version(n)),
+            _ => Err(Error::invalid_field(
+                field,
+                "a version must be a positive integer",
+            )),
+        };
+    }
+    Ok(Selector::Labels(vec![s.to_string()]))
+}
+
+/// What a diff's `to` is when the client names none: the newest version.
+pub fn latest() -> Selector {
+    Selector::Labels(vec![crate::config::LATEST_LABEL.to_string()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_are_versions_or_labels() {
+        assert_eq!(parse_ref("from", "3").unwrap(), Selector::Version(3));
+        assert_eq!(
+            parse_ref("from", " production ").unwrap(),
+            Selector::Labels(vec!["production".into()])
+        );
+        for bad in ["", "0", "99999999999999999999999"] {
+            let e = parse_ref("from", bad).unwrap_err();
+            assert_eq!(e.fields[0].field, "from", "{bad}");
+        }
+    }
 }

@@ -2,6 +2,8 @@
 
 use crate::access::{self, Viewer, Visibility};
 use crate::backend::{Backend, Error, RenderError, RenderRequest};
+use crate::chat::{self, FillError};
+use crate::model::{ChatItem, Message, PromptType};
 use crate::refs::referenced_names;
 use crate::store::{Selector, load_head, select};
 use serde_json::{Map, Value};
@@ -14,10 +16,20 @@ pub const MAX_PARTIALS: usize = 32;
 /// Mirrors WIT `prompts.applied`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// A text prompt's rendering; for a chat prompt the rendered messages' contents
+    /// joined by blank lines (for clients that only read text).
     pub content: String,
     pub applied_variables: Vec<String>,
     pub missing_variables: Vec<String>,
+    /// A chat prompt's rendered messages, placeholders replaced by their fill; `None`
+    /// for a text prompt.
+    pub messages: Option<Vec<Message>>,
+    /// The rendered version's `config`.
+    pub config: Option<Map<String, Value>>,
 }
+
+/// Separates the messages' contents in [`Applied::content`] of a chat prompt.
+pub const CHAT_CONTENT_SEPARATOR: &str = "\n\n";
 
 fn has_value(vars: &Map<String, Value>, name: &str) -> bool {
     vars.get(name).is_some_and(|v| !v.is_null())
@@ -54,36 +66,85 @@ pub fn apply(
             None => missing_optional.push(var.name.clone()),
         }
     }
+    // A placeholder without a fill is as missing as a required variable: both are
+    // reported in one answer, by name.
+    let items: &[ChatItem] = match prompt.kind {
+        PromptType::Chat => prompt.messages.as_deref().unwrap_or_default(),
+        PromptType::Text => &[],
+    };
+    let mut fills = Vec::new();
+    for name in chat::placeholder_names(items) {
+        match chat::fill(name, vars.get(name)) {
+            Ok(messages) => fills.push(messages),
+            Err(FillError::Missing) => missing_required.push(name.to_owned()),
+            Err(FillError::Invalid(e)) => return Err(Error::Invalid(vec![e])),
+        }
+    }
     if !missing_required.is_empty() {
         missing_required.sort();
+        missing_required.dedup();
         return Err(Error::MissingVariables(missing_required));
     }
 
     let variables_json = serde_json::to_string(&vars)
         .map_err(|e| Error::Internal(format!("cannot serialise variables: {e}")))?;
+    let required: Vec<String> = prompt
+        .variables
+        .iter()
+        .filter(|v| v.required)
+        .map(|v| v.name.clone())
+        .collect();
+    let mut names: BTreeSet<String> = prompt.variables.iter().map(|v| v.name.clone()).collect();
     let mut request = RenderRequest {
-        template: prompt.content.clone(),
+        template: String::new(),
         variables_json,
         partials: Vec::new(),
-        required: prompt
-            .variables
-            .iter()
-            .filter(|v| v.required)
-            .map(|v| v.name.clone())
-            .collect(),
+        required,
     };
-    let content = render_with_partials(b, viewer, &mut request)?;
 
-    let mut names: BTreeSet<String> = prompt.variables.iter().map(|v| v.name.clone()).collect();
-    referenced_names(&request.template, &mut names);
+    let (content, messages) = match prompt.kind {
+        PromptType::Text => {
+            request.template = prompt.content.clone();
+            referenced_names(&request.template, &mut names);
+            (render_with_partials(b, viewer, &mut request)?, None)
+        }
+        PromptType::Chat => {
+            // One request travels through the messages so that a partial fetched for
+            // one message is not fetched again for the next.
+            let mut fills = fills.into_iter();
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    ChatItem::Message(m) => {
+                        request.template = m.content.clone();
+                        referenced_names(&request.template, &mut names);
+                        out.push(Message {
+                            role: m.role,
+                            content: render_with_partials(b, viewer, &mut request)?,
+                        });
+                    }
+                    ChatItem::Placeholder(_) => out.extend(fills.next().unwrap_or_default()),
+                }
+            }
+            let joined: Vec<&str> = out.iter().map(|m| m.content.as_str()).collect();
+            (joined.join(CHAT_CONTENT_SEPARATOR), Some(out))
+        }
+    };
+
     for (_, template) in &request.partials {
         referenced_names(template, &mut names);
+    }
+    // A placeholder's value is a list, not a template variable.
+    for name in chat::placeholder_names(items) {
+        names.remove(name);
     }
     missing_optional.sort();
     Ok(Applied {
         content,
         applied_variables: names.into_iter().filter(|n| has_value(&vars, n)).collect(),
         missing_variables: missing_optional,
+        messages,
+        config: prompt.config.clone(),
     })
 }
 
@@ -114,6 +175,11 @@ fn render_with_partials(
         }
         let not_found = || Error::RenderFailed(format!("partial '{name}' not found"));
         let (partial, _) = load_head(b, &name)?.ok_or_else(not_found)?;
+        if partial.kind == PromptType::Chat {
+            return Err(Error::RenderFailed(format!(
+                "partial '{name}' is a chat prompt; only text prompts can be included"
+            )));
+        }
         match access::visibility(viewer, &partial) {
             Visibility::Visible => {}
             Visibility::Hidden => return Err(not_found()),

@@ -86,6 +86,11 @@ pub trait Backend {
     fn warn(&self, message: &str);
     /// RFC 3339 UTC time for `createdAt`/`updatedAt`.
     fn now(&self) -> String;
+    /// Largest `config` accepted, in bytes of compact JSON (plugin config
+    /// `max_config_size`).
+    fn max_config_bytes(&self) -> usize {
+        crate::validate::DEFAULT_MAX_CONFIG_BYTES
+    }
 }
 
 /// Mirrors WIT `prompts.handler-error`.
@@ -99,6 +104,8 @@ pub enum Error {
     RenderFailed(String),
     /// The caller may not do this (e.g. a premium prompt for a non-premium caller).
     Forbidden(String),
+    /// A part of the input exceeds its limit (mirrors WIT `too-large`).
+    TooLarge(String),
     Unavailable(String),
     Internal(String),
 }

@@ -2,7 +2,7 @@
 //! Both return the candidate unvalidated; callers validate the result as a whole.
 
 use crate::input::Draft;
-use crate::model::{FieldError, Prompt};
+use crate::model::{ChatItem, FieldError, Prompt, PromptType};
 use crate::slug::slugify;
 
 /// Server-set values for a write.
@@ -20,6 +20,43 @@ pub struct Stamp<'a> {
 /// placeholders.
 fn looks_like_template(content: &str) -> bool {
     content.contains("{{")
+}
+
+/// [`looks_like_template`] for a whole prompt: a chat prompt is a template when any
+/// message is, or when it has a placeholder (it needs input to be complete).
+fn derive_is_template(content: &str, messages: Option<&[ChatItem]>) -> bool {
+    looks_like_template(content)
+        || messages.unwrap_or_default().iter().any(|i| match i {
+            ChatItem::Message(m) => looks_like_template(&m.content),
+            ChatItem::Placeholder(_) => true,
+        })
+}
+
+/// The messages a prompt of type `kind` gets from `given`: a chat prompt always has a
+/// list (empty fails validation with a clear message), a text prompt keeps what the
+/// client sent so that validation can refuse it rather than drop it silently.
+fn messages_for(kind: PromptType, given: Option<Vec<ChatItem>>) -> Option<Vec<ChatItem>> {
+    match kind {
+        PromptType::Chat => Some(given.unwrap_or_default()),
+        PromptType::Text => given.filter(|m| !m.is_empty()),
+    }
+}
+
+/// The error for a write that would change a stored prompt's type: the type is fixed at
+/// creation, because clients that fetch by label must not find a text prompt turned
+/// into a message list (or back) under the same id.
+pub fn type_change(stored: PromptType, requested: Option<PromptType>) -> Option<FieldError> {
+    match requested {
+        Some(t) if t != stored => Some(FieldError::new(
+            "type",
+            format!(
+                "is fixed at creation: this prompt is \"{}\"; create a new prompt for \"{}\"",
+                stored.as_str(),
+                t.as_str()
+            ),
+        )),
+        _ => None,
+    }
 }
 
 /// The prompt a create request describes, with version 1. The id is derived from the
@@ -43,15 +80,19 @@ pub fn new_prompt(draft: Draft, stamp: &Stamp) -> (Prompt, Vec<FieldError>) {
         }
     };
     let content = draft.content.unwrap_or_default();
+    let kind = draft.kind.unwrap_or_default();
+    let messages = messages_for(kind, draft.messages);
     let is_template = draft
         .is_template
         .flatten()
-        .unwrap_or_else(|| looks_like_template(&content));
+        .unwrap_or_else(|| derive_is_template(&content, messages.as_deref()));
     let prompt = Prompt {
         id,
         name,
         description: draft.description.flatten(),
+        kind,
         content,
+        messages,
         is_template,
         category: draft.category.flatten(),
         tags: draft.tags.unwrap_or_default(),
@@ -62,6 +103,7 @@ pub fn new_prompt(draft: Draft, stamp: &Stamp) -> (Prompt, Vec<FieldError>) {
         access_level: draft.access_level.unwrap_or_default(),
         author: stamp.author.map(str::to_owned),
         metadata: draft.metadata.unwrap_or_default(),
+        config: draft.config.flatten(),
         message: draft.message,
         version_author: stamp.by.map(str::to_owned),
     };
@@ -73,10 +115,14 @@ pub fn new_prompt(draft: Draft, stamp: &Stamp) -> (Prompt, Vec<FieldError>) {
 /// goes up by one.
 pub fn merge(stored: &Prompt, draft: Draft, stamp: &Stamp) -> Prompt {
     let content = draft.content.unwrap_or_else(|| stored.content.clone());
+    let messages = match draft.messages {
+        Some(m) => messages_for(stored.kind, Some(m)),
+        None => stored.messages.clone(),
+    };
     let is_template = match draft.is_template {
         None => stored.is_template,
         Some(Some(b)) => b,
-        Some(None) => looks_like_template(&content),
+        Some(None) => derive_is_template(&content, messages.as_deref()),
     };
     Prompt {
         id: stored.id.clone(),
@@ -84,7 +130,10 @@ pub fn merge(stored: &Prompt, draft: Draft, stamp: &Stamp) -> Prompt {
         description: draft
             .description
             .unwrap_or_else(|| stored.description.clone()),
+        // Callers refuse a type change first (`type_change`).
+        kind: stored.kind,
         content,
+        messages,
         is_template,
         category: draft.category.unwrap_or_else(|| stored.category.clone()),
         tags: draft.tags.unwrap_or_else(|| stored.tags.clone()),
@@ -95,6 +144,7 @@ pub fn merge(stored: &Prompt, draft: Draft, stamp: &Stamp) -> Prompt {
         access_level: draft.access_level.unwrap_or(stored.access_level),
         author: stored.author.clone(),
         metadata: draft.metadata.unwrap_or_else(|| stored.metadata.clone()),
+        config: draft.config.unwrap_or_else(|| stored.config.clone()),
         message: draft.message,
         version_author: stamp.by.map(str::to_owned),
     }
@@ -181,6 +231,40 @@ mod tests {
         assert_eq!(merged.created_at, STAMP.now);
         assert_eq!(merged.updated_at, later.now);
         assert_eq!(merged.author.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn chat_prompts_compose_and_keep_their_type() {
+        use crate::model::Role;
+        let (p, _) = new_prompt(
+            draft(json!({"id": "c", "name": "c", "type": "chat", "messages": [
+                {"role": "system", "content": "plain"},
+                {"type": "placeholder", "name": "history"}
+            ]})),
+            &STAMP,
+        );
+        assert_eq!(p.kind, PromptType::Chat);
+        assert!(p.is_template, "a placeholder needs input");
+        assert_eq!(p.content, "");
+        let merged = merge(
+            &p,
+            draft(json!({"messages": [{"role": "user", "content": "hi"}]})),
+            &STAMP,
+        );
+        assert_eq!(merged.kind, PromptType::Chat);
+        assert_eq!(
+            merged.messages,
+            Some(vec![ChatItem::message(Role::User, "hi")])
+        );
+        assert!(type_change(PromptType::Chat, Some(PromptType::Text)).is_some());
+        assert!(type_change(PromptType::Chat, Some(PromptType::Chat)).is_none());
+        assert!(type_change(PromptType::Text, None).is_none());
+        // A text prompt never gains an empty message list by accident.
+        let (t, _) = new_prompt(
+            draft(json!({"id": "t", "name": "t", "content": "x", "messages": null})),
+            &STAMP,
+        );
+        assert_eq!(t.messages, None);
     }
 
     #[test]

@@ -153,6 +153,12 @@ impl Backend for Host {
     fn now(&self) -> String {
         clock::now_rfc3339()
     }
+
+    fn max_config_bytes(&self) -> usize {
+        config::get("max_config_size")
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(crate::validate::DEFAULT_MAX_CONFIG_BYTES)
+    }
 }
 
 fn handler_error(e: Error) -> wit::HandlerError {
@@ -172,6 +178,7 @@ fn handler_error(e: Error) -> wit::HandlerError {
         Error::MissingVariables(names) => wit::HandlerError::MissingVariables(names),
         Error::RenderFailed(m) => wit::HandlerError::RenderFailed(m),
         Error::Forbidden(m) => wit::HandlerError::Forbidden(m),
+        Error::TooLarge(m) => wit::HandlerError::TooLarge(m),
         Error::Unavailable(m) => wit::HandlerError::Unavailable(m),
         Error::Internal(m) => {
             // Internal errors mean misconfiguration or a bug: make them visible in the
@@ -293,15 +300,29 @@ impl wit::Guest for Component {
             &selector(at),
             &variables_json,
         )
-        .map(
+        .and_then(
             |Applied {
                  content,
                  applied_variables,
                  missing_variables,
-             }| wit::Applied {
-                content,
-                applied_variables,
-                missing_variables,
+                 messages,
+                 config,
+             }| {
+                let messages_json = messages
+                    .map(|m| serde_json::to_string(&m))
+                    .transpose()
+                    .map_err(|e| Error::Internal(format!("cannot serialise messages: {e}")))?;
+                let config_json = config
+                    .map(|c| serde_json::to_string(&c))
+                    .transpose()
+                    .map_err(|e| Error::Internal(format!("cannot serialise config: {e}")))?;
+                Ok(wit::Applied {
+                    content,
+                    applied_variables,
+                    missing_variables,
+                    messages_json,
+                    config_json,
+                })
             },
         )
         .map_err(handler_error)

@@ -17,7 +17,7 @@
 //! `tags`/`variables` empty, `metadata` `{}`, `accessLevel` "public", `isTemplate` is
 //! derived from the content. `null` is an error only for the required strings.
 
-use crate::model::{AccessLevel, FieldError, Variable};
+use crate::model::{AccessLevel, ChatItem, FieldError, PromptType, Variable};
 use serde_json::{Map, Value};
 
 /// The fields a client sent, after normalisation. `None` = absent (keep / default).
@@ -27,6 +27,10 @@ pub struct Draft {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub content: Option<String>,
+    /// `text` or `chat`; only meaningful on create (the type is fixed afterwards).
+    pub kind: Option<PromptType>,
+    /// A chat prompt's messages; `null` reads as an empty list.
+    pub messages: Option<Vec<ChatItem>>,
     /// `Some(None)`: derive from the content.
     pub is_template: Option<Option<bool>>,
     pub category: Option<Option<String>>,
@@ -34,6 +38,8 @@ pub struct Draft {
     pub variables: Option<Vec<Variable>>,
     pub access_level: Option<AccessLevel>,
     pub metadata: Option<Map<String, Value>>,
+    /// `Some(None)`: remove the config.
+    pub config: Option<Option<Map<String, Value>>>,
     /// The commit message of the version this write creates (never inherited).
     pub message: Option<String>,
 }
@@ -70,6 +76,22 @@ pub fn normalise(obj: &Map<String, Value>) -> Parsed {
         description: nullable_string(obj, "description", &mut errors),
         content: content(obj, &mut errors),
         ..Draft::default()
+    };
+
+    draft.kind = match obj.get("type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if t == "text" => Some(PromptType::Text),
+        Some(Value::String(t)) if t == "chat" => Some(PromptType::Chat),
+        Some(_) => {
+            errors.push(FieldError::new("type", "must be \"text\" or \"chat\""));
+            None
+        }
+    };
+
+    draft.messages = match obj.get("messages") {
+        None => None,
+        Some(Value::Null) => Some(Vec::new()),
+        Some(v) => crate::chat::parse_messages(v, &mut errors),
     };
 
     draft.is_template = match obj.get("isTemplate") {
@@ -134,6 +156,16 @@ pub fn normalise(obj: &Map<String, Value>) -> Parsed {
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => {
             errors.push(FieldError::new("metadata", "must be an object"));
+            None
+        }
+    };
+
+    draft.config = match obj.get("config") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::Object(m)) => Some(Some(m.clone())),
+        Some(_) => {
+            errors.push(FieldError::new("config", "must be an object or null"));
             None
         }
     };

@@ -140,7 +140,11 @@ impl<'a> Filter<'a> {
                 || p.description
                     .as_deref()
                     .is_some_and(|d| d.to_lowercase().contains(text))
-                || p.content.to_lowercase().contains(text);
+                || p.content.to_lowercase().contains(text)
+                || p.messages.iter().flatten().any(|item| match item {
+                    crate::model::ChatItem::Message(m) => m.content.to_lowercase().contains(text),
+                    crate::model::ChatItem::Placeholder(_) => false,
+                });
             if !hit {
                 return false;
             }

@@ -18,7 +18,16 @@ pub struct Prompt {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    /// Fixed at creation. Documents written before chat prompts existed have no `type`
+    /// and read as text, so old data needs no migration.
+    #[serde(rename = "type", default)]
+    pub kind: PromptType,
+    /// The template of a text prompt; empty for a chat prompt.
     pub content: String,
+    /// The messages of a chat prompt, each a template or a placeholder; `null` for a
+    /// text prompt.
+    #[serde(default)]
+    pub messages: Option<Vec<ChatItem>>,
     pub is_template: bool,
     pub category: Option<String>,
     #[serde(default)]
@@ -35,6 +44,10 @@ pub struct Prompt {
     pub author: Option<String>,
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// What to run the prompt with (model, parameters, tools, response format, ...),
+    /// versioned with it; `null` when none. Free-form, size-limited (`max_config_size`).
+    #[serde(default)]
+    pub config: Option<Map<String, Value>>,
     /// The commit message of this version, as the writer gave it.
     #[serde(default)]
     pub message: Option<String>,
@@ -42,6 +55,98 @@ pub struct Prompt {
     /// prompt and owns it). `null` for imports and for versions written before 0.2.
     #[serde(default)]
     pub version_author: Option<String>,
+}
+
+/// Whether a prompt is one text template or a list of role messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptType {
+    #[default]
+    Text,
+    Chat,
+}
+
+impl PromptType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptType::Text => "text",
+            PromptType::Chat => "chat",
+        }
+    }
+}
+
+/// The author of a chat message, as the leading LLM APIs name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::System, Role::User, Role::Assistant];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// One message: a role and its text (for a stored message a template, for a rendered
+/// one the result).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Marks a placeholder entry: serialises as `"type": "placeholder"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaceholderTag {
+    Placeholder,
+}
+
+/// Where the caller's list of messages (e.g. the conversation so far) goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placeholder {
+    #[serde(rename = "type")]
+    pub tag: PlaceholderTag,
+    pub name: String,
+}
+
+/// An entry of a chat prompt's `messages`. Untagged: a placeholder is recognised by its
+/// `"type": "placeholder"`, a message by its `role`; only this plugin writes them, and
+/// `input` has checked the client's shapes field by field before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChatItem {
+    Placeholder(Placeholder),
+    Message(Message),
+}
+
+impl ChatItem {
+    pub fn placeholder(name: impl Into<String>) -> Self {
+        ChatItem::Placeholder(Placeholder {
+            tag: PlaceholderTag::Placeholder,
+            name: name.into(),
+        })
+    }
+
+    pub fn message(role: Role, content: impl Into<String>) -> Self {
+        ChatItem::Message(Message {
+            role,
+            content: content.into(),
+        })
+    }
 }
 
 /// A declared template variable.
@@ -122,7 +227,9 @@ mod tests {
             id: "a".into(),
             name: "A".into(),
             description: None,
+            kind: PromptType::Text,
             content: "x".into(),
+            messages: None,
             is_template: false,
             category: None,
             tags: vec![],
@@ -133,6 +240,7 @@ mod tests {
             access_level: AccessLevel::Public,
             author: None,
             metadata: Map::new(),
+            config: None,
             message: None,
             version_author: None,
         };
@@ -142,7 +250,9 @@ mod tests {
             "id",
             "name",
             "description",
+            "type",
             "content",
+            "messages",
             "isTemplate",
             "category",
             "tags",
@@ -153,6 +263,7 @@ mod tests {
             "accessLevel",
             "author",
             "metadata",
+            "config",
             "message",
             "versionAuthor",
         ] {
@@ -167,5 +278,38 @@ mod tests {
         );
         let back: Prompt = serde_json::from_value(v).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn documents_without_type_read_as_text() {
+        let old = serde_json::json!({
+            "id": "a", "name": "A", "description": null, "content": "x", "isTemplate": false,
+            "category": null, "tags": [], "variables": [], "version": 1,
+            "createdAt": "t", "updatedAt": "t", "accessLevel": "public", "author": null,
+            "metadata": {}
+        });
+        let p: Prompt = serde_json::from_value(old).unwrap();
+        assert_eq!(p.kind, PromptType::Text);
+        assert_eq!(p.messages, None);
+    }
+
+    #[test]
+    fn chat_items_round_trip() {
+        let items = vec![
+            ChatItem::message(Role::System, "Be {{tone}}"),
+            ChatItem::placeholder("history"),
+            ChatItem::message(Role::User, "{{question}}"),
+        ];
+        let v = serde_json::to_value(&items).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([
+                {"role": "system", "content": "Be {{tone}}"},
+                {"type": "placeholder", "name": "history"},
+                {"role": "user", "content": "{{question}}"}
+            ])
+        );
+        let back: Vec<ChatItem> = serde_json::from_value(v).unwrap();
+        assert_eq!(back, items);
     }
 }

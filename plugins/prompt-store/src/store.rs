@@ -12,10 +12,10 @@
 
 use crate::access::{self, Viewer};
 use crate::backend::{Backend, Entry, Error, KvError, Precondition, WriteOp};
-use crate::compose::{Stamp, merge, new_prompt};
+use crate::compose::{Stamp, merge, new_prompt, type_change};
 use crate::input::parse_body;
 use crate::model::{FieldError, Prompt};
-use crate::validate::{combine, is_valid_id, validate};
+use crate::validate::{check_config_size, combine, is_valid_id, validate};
 
 /// Attempts for writes without an expected version before giving up with a conflict.
 /// Optimistic retries before giving up with `conflict`. Generous, because writers without
@@ -154,6 +154,10 @@ pub fn select(
 /// The prompt a create-like body describes (version 1), validated.
 fn fresh_prompt(b: &dyn Backend, body: &str, author: Option<&str>) -> Result<Prompt, Error> {
     let parsed = parse_body(body).map_err(Error::Invalid)?;
+    check_config_size(
+        parsed.draft.config.as_ref().and_then(Option::as_ref),
+        b.max_config_bytes(),
+    )?;
     let now = b.now();
     let stamp = Stamp {
         now: &now,
@@ -202,13 +206,16 @@ pub enum Outcome {
 fn same_user_fields(a: &Prompt, b: &Prompt) -> bool {
     a.name == b.name
         && a.description == b.description
+        && a.kind == b.kind
         && a.content == b.content
+        && a.messages == b.messages
         && a.is_template == b.is_template
         && a.category == b.category
         && a.tags == b.tags
         && a.variables == b.variables
         && a.access_level == b.access_level
         && a.metadata == b.metadata
+        && a.config == b.config
 }
 
 /// Import: the body is the whole truth about the prompt (replace semantics, unlike
@@ -267,6 +274,10 @@ pub fn upsert_as(
             Some((stored, _)) if viewer.is_some_and(|v| !access::can_read(v, &stored)) => {
                 return Err(access::premium_required(&fresh.id));
             }
+            Some((stored, _)) if stored.kind != fresh.kind => {
+                let e = type_change(stored.kind, Some(fresh.kind));
+                return Err(Error::Invalid(e.into_iter().collect()));
+            }
             Some((stored, _)) if same_user_fields(&stored, &fresh) => {
                 return Ok((Outcome::Unchanged, to_json(&stored)?));
             }
@@ -301,6 +312,12 @@ pub fn update(
     expected: Option<u64>,
 ) -> Result<String, Error> {
     let parsed = parse_body(body).map_err(Error::Invalid)?;
+    // Only a config the client sends is measured: a stored one that a lowered limit no
+    // longer admits must not block unrelated updates.
+    check_config_size(
+        parsed.draft.config.as_ref().and_then(Option::as_ref),
+        b.max_config_bytes(),
+    )?;
     let mut type_errors = parsed.errors;
     if let Some(body_id) = &parsed.draft.id
         && body_id != id
@@ -328,6 +345,7 @@ pub fn update(
         }
         let next = merge(&stored, parsed.draft.clone(), &stamp);
         let mut errors = type_errors.clone();
+        errors.extend(type_change(stored.kind, parsed.draft.kind));
         errors.extend(access::check_private_has_author(&next));
         let errors = combine(errors, validate(&next));
         if !errors.is_empty() {

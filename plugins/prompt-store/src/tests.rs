@@ -1601,3 +1601,222 @@ fn versions_carry_message_and_writer_and_delete_only_when_unlabelled() {
     // The hook's move plus the delete's first (conflicting) attempt.
     assert_eq!(b.transacts.get() - before, 2);
 }
+
+// ---- chat prompts --------------------------------------------------------------------
+
+fn chat_prompt(b: &Mem) -> Prompt {
+    create(
+        b,
+        json!({"id": "c", "name": "C", "type": "chat", "variables": ["topic"], "messages": [
+            {"role": "system", "content": "You explain {{topic}}."},
+            {"type": "placeholder", "name": "history"},
+            {"role": "user", "content": "Now {{topic}} with {{> footer}}"}
+        ]}),
+    )
+}
+
+#[test]
+fn chat_apply_renders_every_message_and_fills_placeholders() {
+    let b = Mem::default();
+    create(
+        &b,
+        json!({"id": "footer", "name": "F", "content": "examples"}),
+    );
+    let p = chat_prompt(&b);
+    assert_eq!(p.kind, crate::model::PromptType::Chat);
+    let out = applied(
+        &b,
+        "c",
+        json!({"topic": "tides", "history": [
+            {"role": "user", "content": "{{topic}} raw"},
+            {"role": "assistant", "content": "ok"}
+        ]}),
+    )
+    .unwrap();
+    let messages = out.messages.unwrap();
+    let got: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    // Every stored message went through the renderer; the fill did not.
+    assert_eq!(
+        got,
+        [
+            ("system", "You explain tides."),
+            ("user", "{{topic}} raw"),
+            ("assistant", "ok"),
+            ("user", "Now tides with examples"),
+        ]
+    );
+    assert_eq!(b.renders.get(), 3, "two messages, one partial round trip");
+    assert_eq!(out.applied_variables, ["topic"]);
+    assert_eq!(
+        out.content,
+        "You explain tides.\n\n{{topic}} raw\n\nok\n\nNow tides with examples"
+    );
+}
+
+#[test]
+fn chat_apply_names_missing_and_malformed_placeholders() {
+    let b = Mem::default();
+    chat_prompt(&b);
+    assert_eq!(
+        applied(&b, "c", json!({})),
+        Err(Error::MissingVariables(vec![
+            "history".into(),
+            "topic".into()
+        ]))
+    );
+    assert_eq!(
+        fields(applied(&b, "c", json!({"topic": "t", "history": "hi"})).unwrap_err()),
+        ["variables.history"]
+    );
+    assert_eq!(
+        fields(
+            applied(
+                &b,
+                "c",
+                json!({"topic": "t", "history": [{"role": "tool", "content": "x"}]})
+            )
+            .unwrap_err()
+        ),
+        ["variables.history[0].role"]
+    );
+}
+
+#[test]
+fn chat_type_is_fixed_and_shapes_are_checked() {
+    let b = Mem::default();
+    chat_prompt(&b);
+    let e = store::update(&b, ALICE, "c", r#"{"type": "text", "content": "x"}"#, None);
+    assert_eq!(fields(e.unwrap_err()), ["type", "content"]);
+    let e = store::update(&b, ALICE, "c", r#"{"content": "x"}"#, None);
+    assert_eq!(fields(e.unwrap_err()), ["content"]);
+    let ok = store::update(
+        &b,
+        ALICE,
+        "c",
+        r#"{"messages": [{"role": "user", "content": "only"}]}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(prompt_of(&ok).version, 2);
+
+    create(&b, json!({"id": "t", "name": "T", "content": "x"}));
+    let e = store::update(&b, ALICE, "t", r#"{"type": "chat"}"#, None);
+    assert_eq!(fields(e.unwrap_err()), ["type"]);
+    let e = store::update(
+        &b,
+        ALICE,
+        "t",
+        r#"{"messages": [{"role": "user", "content": "x"}]}"#,
+        None,
+    );
+    assert_eq!(fields(e.unwrap_err()), ["messages"]);
+
+    let e = store::create(
+        &b,
+        r#"{"id": "u", "name": "U", "type": "chat", "messages": [{"role": "robot", "content": "x"}]}"#,
+        None,
+    );
+    let Err(Error::Invalid(errors)) = e else {
+        panic!("unknown role accepted");
+    };
+    assert_eq!(errors[0].field, "messages[0].role");
+    assert!(errors[0].message.contains("'robot'"));
+    let e = store::create(&b, r#"{"id": "u", "name": "U", "type": "chat"}"#, None);
+    assert_eq!(fields(e.unwrap_err()), ["messages"]);
+    let e = store::create(&b, r#"{"id": "u", "name": "U", "type": "voice"}"#, None);
+    assert_eq!(fields(e.unwrap_err())[0], "type");
+
+    // Import refuses a type change as update does, and compares messages.
+    let body = r#"{"id": "c", "name": "C", "content": "x"}"#;
+    assert_eq!(fields(store::upsert(&b, body, None).unwrap_err()), ["type"]);
+    let same = r#"{"id": "c", "name": "C", "type": "chat", "isTemplate": true, "variables": ["topic"], "messages": [{"role": "user", "content": "only"}]}"#;
+    assert_eq!(store::upsert(&b, same, None).unwrap().0, Outcome::Unchanged);
+}
+
+#[test]
+fn chat_prompts_are_not_partials_but_are_searchable() {
+    let b = Mem::default();
+    chat_prompt(&b);
+    create(&b, json!({"id": "t", "name": "T", "content": "{{> c}}"}));
+    assert!(matches!(
+        applied(&b, "t", json!({})),
+        Err(Error::RenderFailed(m)) if m.contains("chat prompt")
+    ));
+    let page = list(
+        &b,
+        ALICE,
+        &Query {
+            text: Some("EXPLAIN".into()),
+            limit: 10,
+            ..Query::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(page.prompts.len(), 1);
+    assert_eq!(page.prompts[0].id, "c");
+}
+
+// ---- config --------------------------------------------------------------------------
+
+#[test]
+fn config_is_versioned_returned_by_apply_and_size_limited() {
+    let b = Mem::default();
+    let p = create(
+        &b,
+        json!({"id": "k", "name": "K", "content": "x", "config": {"model": "m1", "temperature": 0.2}}),
+    );
+    assert_eq!(p.config.as_ref().unwrap()["model"], "m1");
+    let v2 = store::update(&b, ALICE, "k", r#"{"config": {"model": "m2"}}"#, None).unwrap();
+    assert_eq!(prompt_of(&v2).config.unwrap()["model"], "m2");
+    // Absent keeps it; null removes it.
+    let v3 = store::update(&b, ALICE, "k", r#"{"name": "K3"}"#, None).unwrap();
+    assert_eq!(prompt_of(&v3).config.unwrap()["model"], "m2");
+    let v4 = store::update(&b, ALICE, "k", r#"{"config": null}"#, None).unwrap();
+    assert_eq!(prompt_of(&v4).config, None);
+    let at1 = crate::apply::apply(&b, ALICE, "k", &Selector::Version(1), "{}").unwrap();
+    assert_eq!(at1.config.unwrap()["temperature"], 0.2);
+    assert_eq!(applied(&b, "k", json!({})).unwrap().config, None);
+
+    assert_eq!(
+        fields(store::update(&b, ALICE, "k", r#"{"config": [1]}"#, None).unwrap_err()),
+        ["config"]
+    );
+    let big = "x".repeat(crate::validate::DEFAULT_MAX_CONFIG_BYTES);
+    let body = json!({"id": "big", "name": "B", "content": "x", "config": {"k": big}});
+    assert!(matches!(
+        store::create(&b, &body.to_string(), None),
+        Err(Error::TooLarge(m)) if m.contains("max_config_size")
+    ));
+    assert!(matches!(
+        store::update(
+            &b,
+            ALICE,
+            "k",
+            &json!({"config": {"k": big}}).to_string(),
+            None
+        ),
+        Err(Error::TooLarge(_))
+    ));
+    assert!(matches!(
+        store::upsert(&b, &body.to_string(), None),
+        Err(Error::TooLarge(_))
+    ));
+    // Import compares configs.
+    let same = json!({"id": "k2", "name": "K", "content": "x", "config": {"a": 1}});
+    assert_eq!(
+        store::upsert(&b, &same.to_string(), None).unwrap().0,
+        Outcome::Created
+    );
+    assert_eq!(
+        store::upsert(&b, &same.to_string(), None).unwrap().0,
+        Outcome::Unchanged
+    );
+    let other = json!({"id": "k2", "name": "K", "content": "x", "config": {"a": 2}});
+    assert_eq!(
+        store::upsert(&b, &other.to_string(), None).unwrap().0,
+        Outcome::Updated
+    );
+}

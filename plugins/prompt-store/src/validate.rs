@@ -1,6 +1,6 @@
 //! Validation of a complete prompt (after defaults or a merge), collecting every problem.
 
-use crate::model::{FieldError, Prompt};
+use crate::model::{FieldError, Prompt, PromptType};
 use crate::slug::MAX_ID_LEN;
 use std::collections::HashSet;
 
@@ -12,6 +12,28 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_VARIABLE_NAME_CHARS: usize = 128;
 pub const MAX_MESSAGE_CHARS: usize = 1000;
+/// Default limit of a prompt's `config` (compact JSON bytes): room for a model, its
+/// parameters and a few tool schemas, small enough that every read stays cheap.
+pub const DEFAULT_MAX_CONFIG_BYTES: usize = 16 * 1024;
+
+/// `too-large` when `config` is bigger than `limit` bytes as compact JSON.
+pub fn check_config_size(
+    config: Option<&serde_json::Map<String, serde_json::Value>>,
+    limit: usize,
+) -> Result<(), crate::backend::Error> {
+    let Some(config) = config else {
+        return Ok(());
+    };
+    let size = serde_json::to_vec(config)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > limit {
+        return Err(crate::backend::Error::TooLarge(format!(
+            "config is {size} bytes; at most {limit} are accepted (prompt-store config max_config_size)"
+        )));
+    }
+    Ok(())
+}
 
 /// Whether `id` is a valid prompt id: 1..=128 chars of `[A-Za-z0-9._-]`, starting with a
 /// letter or digit. Ids become kv keys and URL segments, hence the small alphabet (no
@@ -58,10 +80,29 @@ pub fn validate(p: &Prompt) -> Vec<FieldError> {
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         ));
     }
-    if p.content.trim().is_empty() {
-        errors.push(FieldError::new("content", "is required"));
-    } else if p.content.len() > MAX_CONTENT_BYTES {
-        errors.push(FieldError::new("content", "must be at most 256 KiB"));
+    match (p.kind, &p.messages) {
+        (PromptType::Text, messages) => {
+            if p.content.trim().is_empty() {
+                errors.push(FieldError::new("content", "is required"));
+            } else if p.content.len() > MAX_CONTENT_BYTES {
+                errors.push(FieldError::new("content", "must be at most 256 KiB"));
+            }
+            if messages.is_some() {
+                errors.push(FieldError::new(
+                    "messages",
+                    "only chat prompts have messages (this prompt's type is \"text\")",
+                ));
+            }
+        }
+        (PromptType::Chat, messages) => {
+            if !p.content.is_empty() {
+                errors.push(FieldError::new(
+                    "content",
+                    "a chat prompt has messages instead of content",
+                ));
+            }
+            crate::chat::validate(messages.as_deref().unwrap_or_default(), &mut errors);
+        }
     }
     if let Some(c) = &p.category
         && c.chars().count() > MAX_CATEGORY_CHARS
@@ -156,7 +197,9 @@ mod tests {
             id: "ok-id_1.0".into(),
             name: "Name".into(),
             description: None,
+            kind: PromptType::Text,
             content: "Hello {{x}}".into(),
+            messages: None,
             is_template: true,
             category: None,
             tags: vec!["a".into()],
@@ -167,6 +210,7 @@ mod tests {
             access_level: AccessLevel::Public,
             author: None,
             metadata: Default::default(),
+            config: None,
             message: None,
             version_author: None,
         }
@@ -251,6 +295,23 @@ mod tests {
         p.name = "ž".repeat(200);
         p.content = "c".repeat(MAX_CONTENT_BYTES);
         assert!(validate(&p).is_empty());
+    }
+
+    #[test]
+    fn chat_prompts_have_messages_not_content() {
+        use crate::model::{ChatItem, Role};
+        let mut p = prompt();
+        p.kind = PromptType::Chat;
+        p.messages = Some(vec![ChatItem::message(Role::User, "Hi {{x}}")]);
+        assert_eq!(fields(&validate(&p)), ["content"]);
+        p.content = String::new();
+        assert!(validate(&p).is_empty());
+        p.messages = Some(vec![]);
+        assert_eq!(fields(&validate(&p)), ["messages"]);
+
+        let mut t = prompt();
+        t.messages = Some(vec![ChatItem::message(Role::User, "x")]);
+        assert_eq!(fields(&validate(&t)), ["messages"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! | PUT | `/{id}/labels/{label}` (`If-Match`) | set_label |
 //! | DELETE | `/{id}/labels/{label}` (`If-Match`) | delete_label |
 //! | GET | `/{id}/labels/{label}/history` | label_history |
+//! | GET | `/{id}/diff?from=A&to=B` | diff |
 
 use super::decode::{apply_variables, if_match, query_pairs, read_json};
 use crate::app::{App, Route};
@@ -46,6 +47,7 @@ enum Target {
     Labels(String),
     Label(String, String),
     LabelHistory(String, String),
+    Diff(String),
 }
 
 impl Target {
@@ -70,6 +72,7 @@ impl Target {
                 )),
             },
             [i, "labels"] if !i.is_empty() => Ok(Target::Labels(id(i)?)),
+            [i, "diff"] if !i.is_empty() => Ok(Target::Diff(id(i)?)),
             [i, "labels", l] if !i.is_empty() && !l.is_empty() => Ok(Target::Label(id(i)?, id(l)?)),
             [i, "labels", l, "history"] if !i.is_empty() && !l.is_empty() => {
                 Ok(Target::LabelHistory(id(i)?, id(l)?))
@@ -82,7 +85,10 @@ impl Target {
         match self {
             Target::Collection => "GET, POST",
             Target::Item(_) => "GET, PUT, DELETE",
-            Target::Versions(_) | Target::Labels(_) | Target::LabelHistory(..) => "GET",
+            Target::Versions(_)
+            | Target::Labels(_)
+            | Target::LabelHistory(..)
+            | Target::Diff(_) => "GET",
             Target::Apply(_) => "POST",
             Target::Version(..) => "DELETE",
             Target::Label(..) => "GET, PUT, DELETE",
@@ -99,6 +105,7 @@ impl Target {
             Target::Labels(_) => format!("{base}/{{id}}/labels"),
             Target::Label(..) => format!("{base}/{{id}}/labels/{{label}}"),
             Target::LabelHistory(..) => format!("{base}/{{id}}/labels/{{label}}/history"),
+            Target::Diff(_) => format!("{base}/{{id}}/diff"),
         }
     }
 
@@ -111,7 +118,8 @@ impl Target {
             | Target::Version(i, _)
             | Target::Labels(i)
             | Target::Label(i, _)
-            | Target::LabelHistory(i, _) => Some(i),
+            | Target::LabelHistory(i, _)
+            | Target::Diff(i) => Some(i),
         }
     }
 }
@@ -145,7 +153,8 @@ where
             | Target::Versions(_)
             | Target::Labels(_)
             | Target::Label(..)
-            | Target::LabelHistory(..),
+            | Target::LabelHistory(..)
+            | Target::Diff(_),
         ) => Action::Read,
         (&Method::PUT, Target::Item(_)) => Action::Update,
         // Moving a label is a write to the prompt: read-only catalogs refuse it, and
@@ -299,7 +308,27 @@ where
         (Method::GET, Target::Item(id)) => {
             let at = read_selector(svc, req.uri().query())?;
             let prompt = svc.get_at(permit, id, &at).await?;
-            Ok(prompt_response(StatusCode::OK, prompt))
+            let route = svc.route();
+            let cache = match at {
+                Selector::Version(_) => route.cache_pinned.clone(),
+                _ => route.cache_resolved.clone(),
+            };
+            let fresh = prompt
+                .version
+                .is_some_and(|v| none_match(req.headers(), &version_etag(v)));
+            let mut resp = if fresh {
+                not_modified(prompt.version)
+            } else {
+                prompt_response(StatusCode::OK, prompt)
+            };
+            let h = resp.headers_mut();
+            if let Some(c) = cache {
+                h.insert(header::CACHE_CONTROL, c);
+            }
+            // What a read returns depends on who asks (tenant, access level): a cache
+            // must key it by the credentials.
+            h.append(header::VARY, HeaderValue::from_static("authorization"));
+            Ok(resp)
         }
         (Method::DELETE, Target::Version(id, n)) => {
             svc.delete_version(permit, id, *n).await?;
@@ -346,6 +375,11 @@ where
                 &serde_json::json!({ "history": page.moves, "nextCursor": page.next_cursor }),
             ))
         }
+        (Method::GET, Target::Diff(id)) => {
+            let (from, to) = diff_refs(req.uri().query())?;
+            let d = svc.diff(permit, id, &from, &to).await?;
+            Ok(json(StatusCode::OK, &d))
+        }
         (Method::PUT, Target::Item(id)) => {
             let expected = if_match(&req)?;
             let body = read_json(req, max_body).await?;
@@ -371,11 +405,7 @@ where
             let applied = svc.apply_at(permit, id, &at, variables).await?;
             Ok(json(
                 StatusCode::OK,
-                &serde_json::json!({
-                    "content": applied.content,
-                    "appliedVariables": applied.applied_variables,
-                    "missingVariables": applied.missing_variables,
-                }),
+                &service::prompts::applied_document(&applied),
             ))
         }
         _ => Ok(method_not_allowed(target.allow())),
@@ -387,11 +417,43 @@ fn prompt_response(status: StatusCode, prompt: Prompt) -> Response<Body> {
     let version = prompt.version;
     let mut resp = raw_json(status, prompt.json);
     if let Some(v) = version
-        && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\""))
+        && let Ok(h) = HeaderValue::from_str(&version_etag(v))
     {
         resp.headers_mut().insert(header::ETAG, h);
     }
     resp
+}
+
+/// The strong ETag of a prompt version. A version is immutable, so its number is a
+/// strong validator of every read that resolves to it (by number, label or default),
+/// and it is what `If-Match` takes back on writes.
+fn version_etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `304 Not Modified` for a version the client holds: no body, the validator again
+/// (RFC 9110 §15.4.5: the headers a 200 would carry for caching).
+fn not_modified(version: Option<u64>) -> Response<Body> {
+    let mut resp = Response::new(Body::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    if let Some(v) = version
+        && let Ok(h) = HeaderValue::from_str(&version_etag(v))
+    {
+        resp.headers_mut().insert(header::ETAG, h);
+    }
+    resp
+}
+
+/// Whether `If-None-Match` matches `etag`: `*`, or any entity tag of the list under
+/// the weak comparison RFC 9110 §13.1.2 prescribes for it (`W/"1"` matches `"1"`).
+fn none_match(headers: &http::HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// `?version=N` or `?label=L` (not both); neither: the route's default labels.
@@ -424,6 +486,27 @@ fn read_selector(svc: &PromptService<'_>, query: Option<&str>) -> Result<Selecto
         (None, Some(l)) => Ok(Selector::Labels(vec![l])),
         (None, None) => Ok(svc.default_selector()),
     }
+}
+
+/// `?from=A&to=B` of a diff: versions or labels; `from` is required, `to` defaults to
+/// the newest version.
+fn diff_refs(query: Option<&str>) -> Result<(Selector, Selector), Problem> {
+    let mut from = None;
+    let mut to = None;
+    for (k, v) in query_pairs(query) {
+        match k.as_str() {
+            "from" => from = Some(service::prompts::parse_ref("from", &v)?),
+            "to" => to = Some(service::prompts::parse_ref("to", &v)?),
+            _ => {}
+        }
+    }
+    let from = from.ok_or_else(|| {
+        Problem::from(service::Error::invalid_field(
+            "from",
+            "is required: a version number or a label name",
+        ))
+    })?;
+    Ok((from, to.unwrap_or_else(service::prompts::latest)))
 }
 
 /// A label as the response body, with the version it points at as the ETag (what
@@ -508,4 +591,30 @@ fn list_query(query: Option<&str>) -> Result<ListQuery, Problem> {
         }
     }
     Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_over_lists() {
+        let tag = version_etag(3);
+        assert!(none_match(&headers(&["\"3\""]), &tag));
+        assert!(none_match(&headers(&["W/\"3\""]), &tag));
+        assert!(none_match(&headers(&["\"1\", \"3\""]), &tag));
+        assert!(none_match(&headers(&["\"1\"", "\"3\""]), &tag));
+        assert!(none_match(&headers(&["*"]), &tag));
+        assert!(!none_match(&headers(&["\"33\""]), &tag));
+        assert!(!none_match(&headers(&["3"]), &tag));
+        assert!(!none_match(&headers(&[]), &tag));
+    }
 }
