@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the example plugins written in other languages into target/examples/*.wasm,
+# where tests/lang_*.rs look for them. Needs componentize-py (PyPI) on PATH; scripts/test.sh
+# installs it. A component is rebuilt only when its sources or wit/plugin.wit are newer.
+#
+#   plugins/examples/build.sh           # every example
+#   plugins/examples/build.sh python    # only the Python ones
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="$root/target/examples"
+wit="$root/wit"
+mkdir -p "$out"
+want="${1:-all}"
+
+# fresh OUTPUT SOURCE...: true when OUTPUT exists and is newer than every SOURCE.
+fresh() {
+    local o="$1"
+    shift
+    [ -f "$o" ] || return 1
+    for s in "$@"; do
+        [ "$s" -nt "$o" ] && return 1
+    done
+    return 0
+}
+
+# py WORLD DIR MODULE OUTPUT: one componentize-py build.
+py() {
+    local world="$1" dir="$2" module="$3" output="$4"
+    if fresh "$output" "$dir/$module.py" "$wit/plugin.wit"; then
+        return
+    fi
+    local started=$SECONDS
+    # Into a temporary file first, so an interrupted build never leaves a half component.
+    componentize-py -d "$wit" -w "$world" componentize -p "$dir" "$module" -o "$output.tmp"
+    mv "$output.tmp" "$output"
+    echo "built $output ($(stat -c %s "$output") bytes, $((SECONDS - started)) s)"
+}
+
+if [ "$want" = all ] || [ "$want" = python ]; then
+    if ! command -v componentize-py >/dev/null 2>&1; then
+        echo "plugins/examples/build.sh: componentize-py is not installed (pip install componentize-py==0.25.1)" >&2
+        exit 1
+    fi
+    d="$root/plugins/examples/python-policy"
+    py policy "$d" app "$out/python_policy.wasm"
+    py policy "$d" hostile "$out/python_hostile.wasm"
+fi
