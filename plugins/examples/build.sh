@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the example plugins written in other languages into target/examples/*.wasm,
-# where tests/lang_*.rs look for them. Needs componentize-py (PyPI) on PATH; scripts/test.sh
-# installs it. A component is rebuilt only when its sources or wit/plugin.wit are newer.
+# where tests/lang_*.rs look for them. Needs componentize-py (PyPI) on PATH and npm (the
+# JavaScript example installs componentize-js from its package-lock.json); scripts/test.sh
+# installs componentize-py. A component is rebuilt only when its sources or wit/plugin.wit are newer.
 #
 #   plugins/examples/build.sh           # every example
 #   plugins/examples/build.sh python    # only the Python ones
+#   plugins/examples/build.sh js        # only the JavaScript one
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/target/examples"
@@ -44,4 +46,18 @@ if [ "$want" = all ] || [ "$want" = python ]; then
     d="$root/plugins/examples/python-policy"
     py policy "$d" app "$out/python_policy.wasm"
     py policy "$d" hostile "$out/python_hostile.wasm"
+fi
+
+if [ "$want" = all ] || [ "$want" = js ]; then
+    d="$root/plugins/examples/js-renderer"
+    if ! fresh "$out/js_renderer.wasm" "$d/renderer.js" "$d/package-lock.json" "$wit/plugin.wit"; then
+        # componentize-js, not `jco componentize` (which fails on paths with `failed to get
+        # path metadata`); pinned by package-lock.json.
+        npm ci --prefix "$d" --no-audit --no-fund --silent
+        started=$SECONDS
+        (cd "$d" && ./node_modules/.bin/componentize-js --wit "$wit" --world-name renderer \
+            -o "$out/js_renderer.wasm.tmp" renderer.js)
+        mv "$out/js_renderer.wasm.tmp" "$out/js_renderer.wasm"
+        echo "built $out/js_renderer.wasm ($(stat -c %s "$out/js_renderer.wasm") bytes, $((SECONDS - started)) s)"
+    fi
 fi

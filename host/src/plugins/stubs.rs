@@ -36,8 +36,57 @@ pub(super) fn linker_for<'a>(
         return Ok(Cow::Borrowed(base));
     }
     let mut linker = base.clone();
-    linker.define_unknown_imports_as_traps(component)?;
+    define_http_traps(&mut linker, component)?;
     Ok(Cow::Owned(linker))
+}
+
+/// Defines every function of the component's `wasi:http/*` imports to trap, and their
+/// resources as host types. wasmtime's `define_unknown_imports_as_traps` cannot be used:
+/// it looks names up exactly, so a component importing `wasi:io/poll@0.2.12` (newer than
+/// the linked 0.2.x) gets a second, unrelated `pollable`, and the real `wasi:clocks` no
+/// longer type-checks. The resources `wasi:http/types` takes from `wasi:io` must be
+/// wasmtime-wasi's own types for the same reason.
+fn define_http_traps(linker: &mut Linker<State>, component: &Component) -> wasmtime::Result<()> {
+    use wasmtime::component::ResourceType;
+    use wasmtime::component::types::ComponentItem;
+    use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, IoError};
+    let engine = component.engine();
+    let ty = component.component_type();
+    for (name, item) in ty.imports(engine) {
+        if !name.starts_with(StubWasi::Http.prefix()) {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        let mut li = linker.instance(name)?;
+        for (export, item) in instance.exports(engine) {
+            match item.ty {
+                ComponentItem::ComponentFunc(_) => {
+                    let full = format!("{name}#{export}");
+                    li.func_new(export, move |_, _, _, _| {
+                        wasmtime::bail!(
+                            "{full} is a stub (plugins.NAME.stub_wasi = [\"http\"]): plugins have no HTTP"
+                        )
+                    })?;
+                }
+                ComponentItem::Resource(_) => {
+                    let rt = match export {
+                        "input-stream" => ResourceType::host::<DynInputStream>(),
+                        "output-stream" => ResourceType::host::<DynOutputStream>(),
+                        "pollable" => ResourceType::host::<DynPollable>(),
+                        "io-error" | "error" => ResourceType::host::<IoError>(),
+                        // No value of an http resource is ever created: every function
+                        // that would make one traps.
+                        _ => ResourceType::host::<()>(),
+                    };
+                    li.resource(export, rt, |_, _| Ok(()))?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The refusal for an import outside the allowed WASI list, with the key that would
