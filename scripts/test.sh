@@ -30,5 +30,14 @@ deploy/scripts/check.sh
 # tests/mcp_node_client.rs drives /mcp with the official MCP TypeScript SDK (npm
 # @modelcontextprotocol/sdk, pinned by tests/node/package-lock.json).
 npm ci --prefix tests/node --no-audit --no-fund
+# tests/lang_python.rs and tests/cli.rs load example plugins written in Python, built by
+# plugins/examples/build.sh with componentize-py (PyPI, pinned: its output's core instance
+# count and imports are what the tests and docs/plugins.md describe).
+if ! command -v componentize-py >/dev/null 2>&1 \
+    || [ "$(componentize-py --version 2>/dev/null)" != "componentize-py 0.25.1" ]; then
+    python3 -m pip install --quiet 'componentize-py==0.25.1' || pip install --quiet 'componentize-py==0.25.1'
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+plugins/examples/build.sh
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"

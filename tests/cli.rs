@@ -114,6 +114,156 @@ fn plugin_needing_an_ungranted_import_is_refused_at_load() {
     assert!(err.contains("renderer"), "{err}");
 }
 
+/// A Python policy (componentize-py output) in a config of its own, with `keys` added.
+fn python_policy_config(keys: &str) -> String {
+    base_config(&format!(
+        "[plugins.py]\npath = \"{}\"\nworld = \"policy\"\nkv = [\"py\"]\nmemory_limit = \"128MiB\"\n{keys}\n",
+        common::example("python_policy").display()
+    ))
+}
+
+#[test]
+fn toolchain_imports_and_counts_are_refused_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    // componentize-py imports wasi:sockets; the refusal names the key that stubs it.
+    let p = write_config(dir.path(), &python_policy_config(""));
+    let started = std::time::Instant::now();
+    let (code, _, err) = run_cli(&["check", "--config", p.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("plugin \"py\"")
+            && err.contains("wasi:sockets/")
+            && err.contains("plugins.py.stub_wasi = [\"sockets\"]"),
+        "{err}"
+    );
+    // 14 core instances (componentize-py 0.25.1), more than 8: refused with the key and the count it needs.
+    let p = write_config(
+        dir.path(),
+        &python_policy_config("stub_wasi = [\"sockets\"]\nmax_core_instances = 8"),
+    );
+    let (code, _, err) = run_cli(&["check", "--config", p.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("core instances per call, more than its limit of 8")
+            && err.contains("set plugins.py.max_core_instances = "),
+        "{err}"
+    );
+    // Both refusals read the file's bytes only: compiling the 18 MB interpreter takes
+    // many seconds, so this bound fails if either check ever moves after compilation.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "refusals took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn inspect_reports_world_imports_grants_counts_and_cost() {
+    // A Rust policy: matches the policy world, needs a kv grant, a few core instances.
+    let rust = plugin("policy");
+    let (code, out, err) = run_cli(&["plugin", "inspect", rust.to_str().unwrap(), "--runs", "2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for want in [
+        "world: policy",
+        "mcp-prompts:plugin/access-policy@",
+        "kv = [\"NAMESPACE\"]",
+        "instantiate + call: first",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let instances: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("core instances: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no core instance count in:\n{out}"));
+    assert!((1..=8).contains(&instances), "{out}");
+
+    // The Python policy: the sockets stub it needs, and it runs (measured).
+    let py = common::example("python_policy");
+    let (code, out, err) = run_cli(&["plugin", "inspect", py.to_str().unwrap(), "--runs", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for want in [
+        "world: policy",
+        "stub_wasi = [\"sockets\"]",
+        "wasi:sockets/tcp@",
+        "initial memory: ",
+        "instantiate + call: first",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+
+    // Bad inputs: not wasm, and a core module (not a component).
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"definitely not wasm").unwrap();
+    let (code, _, err) = run_cli(&["plugin", "inspect", junk.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not a WebAssembly component"), "{err}");
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let (code, _, err) = run_cli(&["plugin", "inspect", core.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("core wasm module, not a component"), "{err}");
+    // A handler that renders: its world and the renderer grant, timing skipped (it would
+    // need a renderer plugin; `check` measures it with one).
+    let (code, out, _) = run_cli(&[
+        "plugin",
+        "inspect",
+        plugin("prompt_store").to_str().unwrap(),
+        "--runs",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("world: prompt-handler") && out.contains("renderer = \"NAME\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_calls_every_plugin_and_reports_one_that_traps() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = common::repo_root().join("target/test-plugin-cache");
+    let with_hostile = |fail: &str| {
+        base_config(&format!(
+            "[plugins.pyh]\npath = \"{}\"\nworld = \"policy\"\nkv = [\"py\"]\nmemory_limit = \"128MiB\"\nstub_wasi = [\"sockets\"]\n[plugins.pyh.config]\nfail = \"{fail}\"\n",
+            common::example("python_hostile").display()
+        ))
+        .replacen(
+            "[runtime]\n",
+            &format!("[runtime]\ncache_dir = \"{}\"\n", cache.display()),
+            1,
+        )
+    };
+    // Loads and answers: every plugin gets an `ok` line with its call time.
+    let p = write_config(dir.path(), &with_hostile("never"));
+    let (code, out, err) = run_cli(&["check", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    for name in ["pyh", "policy", "prompt-store", "renderer"] {
+        assert!(
+            out.contains(&format!("plugin {name:?}: ok (")),
+            "no ok line for {name}:\n{out}"
+        );
+    }
+    // Loads, but traps on every call: `check` used to say ok here.
+    let p = write_config(dir.path(), &with_hostile("always"));
+    let started = std::time::Instant::now();
+    let (code, out, err) = run_cli(&["check", "--config", p.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("plugin \"pyh\": loads, but a harmless call fails"),
+        "{err}"
+    );
+    // The second run found the component in the compile cache (an 18 MB interpreter
+    // takes far longer to compile than this on any machine we run on).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "second check took {:?}: compile cache unused?",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn catalog_imports_idempotently_and_every_template_renders() {
     let dir = tempfile::tempdir().unwrap();

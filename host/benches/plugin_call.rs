@@ -87,7 +87,13 @@ write_scopes = []
 
 async fn variant(name: String, rc: RuntimeConfig, lc: &LoadedConfig, storage: Storage) -> Variant {
     let want_pooling = rc.pooling;
-    let runtime = Runtime::new(&rc, storage, None).expect("plugin runtime");
+    let runtime = Runtime::new(
+        &rc,
+        mcp_prompts::plugins::PoolShape::default(),
+        storage,
+        None,
+    )
+    .expect("plugin runtime");
     if want_pooling && runtime.allocator() != Allocator::Pooling {
         eprintln!(
             "warning: {name}: the pooling allocator is unavailable here; this variant runs on-demand"

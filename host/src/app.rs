@@ -160,7 +160,12 @@ impl App {
         let storage: Storage = storage::open(config).await?;
         let storage =
             storage::metered::wrap(storage, config.config.storage.backend, metrics.clone());
-        let runtime = Runtime::new(&config.config.runtime, storage.clone(), config.cache_dir())?;
+        let runtime = Runtime::new(
+            &config.config.runtime,
+            crate::plugins::PoolShape::for_config(config),
+            storage.clone(),
+            config.cache_dir(),
+        )?;
         runtime.set_metrics(metrics.clone());
         Ok(Arc::new(Self {
             storage,

@@ -33,6 +33,20 @@ pub fn plugin(name: &str) -> PathBuf {
     p
 }
 
+/// A component built from another language by plugins/examples/build.sh (scripts/test.sh
+/// runs it), in target/examples/.
+pub fn example(name: &str) -> PathBuf {
+    let p = repo_root()
+        .join("target/examples")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run plugins/examples/build.sh first (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
 pub fn catalog_dir() -> PathBuf {
     let p = repo_root().join("../shared/catalog");
     assert!(p.is_dir(), "{} is missing", p.display());

@@ -108,6 +108,7 @@ async fn compute(a: &Args<'_>) -> anyhow::Result<PromptDiff> {
         request_id: format!("diff-{}", uuid::Uuid::new_v4()),
         principal,
         tenant,
+        spend: Default::default(),
     };
     let calls = app.runtime.prompts(&route.handler, &cx);
     let read = async |at: &Selector| -> anyhow::Result<(Side, serde_json::Value)> {

@@ -4,6 +4,7 @@ mod aws;
 mod diff;
 mod health;
 mod import;
+mod plugin;
 mod reload;
 mod remote;
 mod serve;
@@ -97,6 +98,9 @@ enum Command {
     /// Manage stored user profiles.
     #[command(subcommand)]
     User(UserCommand),
+    /// Work with plugin components.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Probe a running server over plain HTTP (container HEALTHCHECK): exit 0 on 200.
     Health {
         #[arg(long, default_value = "http://127.0.0.1:3003/ready")]
@@ -208,6 +212,7 @@ pub fn main() -> ExitCode {
             }))
         }),
         Command::Aws(cmd) => runtime().and_then(|rt| rt.block_on(aws::run(cmd))),
+        Command::Plugin(cmd) => runtime().and_then(|rt| rt.block_on(plugin::run(cmd))),
         Command::Health { url, timeout } => {
             current_thread().and_then(|rt| rt.block_on(health::probe(&url, timeout)))
         }
@@ -256,11 +261,33 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let lc = config::load(path)?;
     crate::telemetry::init(&lc.config.logging);
     // Plugins are compiled and checked against a scratch store: `check` must work while
-    // a server holds the real data directory.
+    // a server holds the real data directory. The compile cache is shared with the server
+    // (entries are written atomically under content-hash names), so a second `check`, or
+    // a `serve` after it, skips Cranelift.
     let scratch = tempfile::tempdir()?;
     let storage = crate::storage::embedded::open(scratch.path())?;
-    let runtime = crate::plugins::Runtime::new(&lc.config.runtime, storage, None)?;
+    let shape = crate::plugins::PoolShape::for_config(&lc);
+    let runtime = crate::plugins::Runtime::new(&lc.config.runtime, shape, storage, lc.cache_dir())?;
+    let tenant = lc.config.auth.default_tenant.clone();
     let snapshot = crate::app::Snapshot::build(lc, &runtime, None).await?;
+    // Loading proves the component links; only a call proves it runs.
+    let mut failed = 0;
+    for (name, p) in &snapshot.plugins {
+        match plugin::probe(&runtime, p, &tenant).await {
+            Ok(t) => println!(
+                "plugin {name:?}: ok ({}, one call on a fresh instance in {:.1} ms)",
+                p.config.world.as_str(),
+                t.as_secs_f64() * 1000.0
+            ),
+            Err(e) => {
+                eprintln!("error: plugin {name:?}: loads, but a harmless call fails: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Ok(ExitCode::FAILURE);
+    }
     println!(
         "{}: ok ({} plugins, {} routes)",
         path.display(),

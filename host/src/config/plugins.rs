@@ -20,6 +20,45 @@ const MAX_CONCURRENCY: usize = 64;
 const QUEUE_TIMEOUT: Duration = Duration::from_millis(500);
 /// One wasm page: no instance can run with less.
 const MIN_MEMORY_LIMIT: u64 = 64 * 1024;
+/// Core wasm instances one call may create. A Rust component has 1-4; componentize-py
+/// output has ~40 (the interpreter, libc and one shim per WASI adapter) and
+/// componentize-js ~20, so the default fits both with room for a larger build.
+const MAX_CORE_INSTANCES: u32 = 100;
+/// Tables one call may create (componentize-py defines one per core module that has
+/// indirect calls; ~15 in practice).
+const MAX_TABLES: u32 = 40;
+/// Linear memories one call may create (interpreter components have 1-3: the main
+/// memory plus adapter scratch memories). Each counts toward `memory_limit` separately
+/// and takes a pool slot.
+const MAX_MEMORIES: u32 = 8;
+
+/// A WASI family a plugin may import without getting it: linked to stubs that fail
+/// (`plugins.NAME.stub_wasi`), so that toolchain output which imports everything loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StubWasi {
+    /// `wasi:sockets/*`: every socket operation returns `access-denied`.
+    Sockets,
+    /// `wasi:http/*`: every function traps, failing the call that used it.
+    Http,
+}
+
+impl StubWasi {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StubWasi::Sockets => "sockets",
+            StubWasi::Http => "http",
+        }
+    }
+
+    /// The WIT package prefix this family covers.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            StubWasi::Sockets => "wasi:sockets/",
+            StubWasi::Http => "wasi:http/",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,6 +109,18 @@ pub struct PluginConfig {
     pub blob: Vec<String>,
     /// Renderer plugin behind this plugin's `render` import (prompt handlers).
     pub renderer: Option<String>,
+    /// Core wasm instances one call may create (the component's own count, fixed at build).
+    #[serde(default = "default_max_core_instances")]
+    pub max_core_instances: u32,
+    /// Tables one call may create.
+    #[serde(default = "default_max_tables")]
+    pub max_tables: u32,
+    /// Linear memories one call may create.
+    #[serde(default = "default_max_memories")]
+    pub max_memories: u32,
+    /// WASI families imported but not granted, linked to failing stubs instead of refused.
+    #[serde(default)]
+    pub stub_wasi: Vec<StubWasi>,
     /// The plugin's own settings, readable through its `config` import.
     #[serde(default)]
     pub config: toml::Table,
@@ -86,6 +137,15 @@ fn default_queue_timeout() -> Duration {
 }
 fn default_timeout() -> Duration {
     TIMEOUT
+}
+fn default_max_core_instances() -> u32 {
+    MAX_CORE_INSTANCES
+}
+fn default_max_tables() -> u32 {
+    MAX_TABLES
+}
+fn default_max_memories() -> u32 {
+    MAX_MEMORIES
 }
 
 /// Checks every `[plugins.NAME]`; `runtime` bounds their memory (cross_table.rs).
@@ -111,6 +171,15 @@ pub(super) fn validate(
         cross_table::plugin_fits_runtime(name, p, runtime, cx)?;
         if p.timeout.is_zero() {
             return Err(cx.invalid(key("timeout"), "must be greater than zero"));
+        }
+        for (k, v) in [
+            ("max_core_instances", p.max_core_instances),
+            ("max_tables", p.max_tables),
+            ("max_memories", p.max_memories),
+        ] {
+            if !(1..=10_000).contains(&v) {
+                return Err(cx.invalid(key(k), "must be between 1 and 10000"));
+            }
         }
         for ns in &p.kv {
             if !is_valid_name(ns) {

@@ -235,6 +235,9 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         ("plugins timeout", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\ntimeout = \"0s\"".into()),
         ("plugins kv", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\nkv = [\"-x\"]".into()),
         ("plugins blob", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\nblob = [\"-x\"]".into()),
+        ("plugins max_core_instances zero", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\nmax_core_instances = 0".into()),
+        ("plugins max_memories huge", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\nmax_memories = 20000".into()),
+        ("plugins stub_wasi unknown", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\nstub_wasi = [\"filesystem\"]".into()),
         (
             "plugins renderer is a policy",
             format!("{PLUGINS}[plugins.h2]\npath = \"x\"\nworld = \"prompt-handler\"\nrenderer = \"p\""),

@@ -8,15 +8,18 @@ pub(crate) mod bindings;
 mod cache;
 mod calls;
 mod engine;
+mod footprint;
 pub mod limits;
 mod runtime;
 mod state;
+mod stubs;
 
 pub use calls::{
     Applied, CallContext, ChatMessage, ChatRole, Decision, Denial, FieldError, HandlerError,
     HandlerResult, HistoryPage, Label, LabelMove, ListQuery, PolicyRequest, PromptCalls,
     PromptPage, RenderError, RenderRequest, Resolved, Selector, UpsertOutcome,
 };
-pub use engine::Allocator;
+pub use engine::{Allocator, PoolShape};
+pub use footprint::{Footprint, FootprintError, analyze, wasi_allowed};
 pub use runtime::{CallScope, LoadError, LoadedPlugin, PluginFailure, PluginSet, Pre, Runtime};
 pub use state::State;

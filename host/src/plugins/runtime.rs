@@ -3,7 +3,7 @@
 
 use super::bindings::{handler, policy, renderer, rendering};
 use super::cache::ComponentCache;
-use super::engine::{self, Allocator};
+use super::engine::{self, Allocator, PoolShape};
 use super::state::{LimitExceeded, Limits, NestedFailure, State};
 use crate::config::{LoadedConfig, PluginConfig, RuntimeConfig, World};
 use crate::storage::Storage;
@@ -133,19 +133,23 @@ struct Inner {
     allocator: Allocator,
     /// Request budgets behind the policy world's `limits` import (process memory).
     limiter: super::limits::Limiter,
+    /// What one pool slot holds (`None` with on-demand allocation, which has no slots).
+    shape: Option<PoolShape>,
     /// Set once by `App::new`; plugin calls are recorded only when set.
     metrics: std::sync::OnceLock<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 impl Runtime {
     /// `cache_dir`: where compiled plugins are kept across restarts (`None`: memory only).
+    /// `shape`: what one pool slot holds (`PoolShape::for_config`).
     pub fn new(
         rc: &RuntimeConfig,
+        shape: PoolShape,
         storage: Storage,
         cache_dir: Option<PathBuf>,
     ) -> Result<Self, LoadError> {
         let (engine, allocator) =
-            engine::build(rc).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+            engine::build(rc, shape).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         engine::start_epoch_ticker(&engine, rc.epoch_tick);
         let linker = build_linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         Ok(Self {
@@ -156,6 +160,7 @@ impl Runtime {
                 storage,
                 allocator,
                 limiter: super::limits::Limiter::default(),
+                shape: (allocator == Allocator::Pooling).then_some(shape),
                 metrics: std::sync::OnceLock::new(),
             }),
         })
@@ -214,29 +219,33 @@ impl Runtime {
     ) -> Result<LoadedPlugin, LoadError> {
         let rt = self.clone();
         let p = path.clone();
-        let (component, source) = tokio::task::spawn_blocking(move || rt.inner.cache.get(&p))
-            .await
-            .map_err(|e| LoadError::Engine(e.to_string()))?
-            .map_err(|reason| LoadError::Compile {
-                plugin: name.to_string(),
-                path: path.clone(),
+        let (owned_name, owned_pc) = (name.to_string(), pc.clone());
+        // Imports and counts are checked on the bytes first: a refused component costs
+        // milliseconds, not a Cranelift compile (18 s for an interpreter component).
+        let (component, source) = tokio::task::spawn_blocking(move || {
+            super::footprint::precheck(&owned_name, &owned_pc, &p, rt.inner.shape)?;
+            rt.inner.cache.get(&p).map_err(|reason| LoadError::Compile {
+                plugin: owned_name,
+                path: p,
                 reason,
-            })?;
+            })
+        })
+        .await
+        .map_err(|e| LoadError::Engine(e.to_string()))??;
         tracing::info!(
             plugin = name,
             source = source.as_str(),
             "plugin component ready"
         );
-        check_imports(name, pc, &component, &self.inner.engine)?;
+        let ty = component.component_type();
+        check_imports(name, pc, ty.imports(&self.inner.engine).map(|(i, _)| i))?;
         let refused = |e: wasmtime::Error| LoadError::Refused {
             plugin: name.to_string(),
             reason: format!("does not match the {} world: {e:#}", pc.world.as_str()),
         };
-        let ipre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(refused)?;
+        let linker =
+            super::stubs::linker_for(&self.inner.linker, pc, &component).map_err(refused)?;
+        let ipre = linker.instantiate_pre(&component).map_err(refused)?;
         let pre = match pc.world {
             World::PromptHandler => {
                 Pre::Handler(handler::PromptHandlerPre::new(ipre).map_err(refused)?)
@@ -277,9 +286,9 @@ impl Runtime {
         let limits = Limits {
             memory: plugin.config.memory_limit.0 as usize,
             table_elements: 100_000,
-            instances: 16,
-            tables: 16,
-            memories: 4,
+            instances: plugin.config.max_core_instances as usize,
+            tables: plugin.config.max_tables as usize,
+            memories: plugin.config.max_memories as usize,
         };
         let state = State {
             wasi,
@@ -463,6 +472,9 @@ fn classify(plugin: &LoadedPlugin, e: wasmtime::Error) -> PluginFailure {
         };
     }
     let message = format!("{e:#}");
+    if let Some(what) = super::stubs::count_limit(&plugin.name, &message) {
+        return PluginFailure::Limit { plugin: name, what };
+    }
     if message.contains("maximum concurrent") || message.contains("limit of") {
         return PluginFailure::Busy {
             plugin: name,
@@ -493,7 +505,7 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
 
 /// WASI interfaces any plugin may import. Filesystem is linked but the plugin gets no
 /// preopened directory, so it can open nothing; sockets and HTTP are never granted.
-const WASI_ALLOWED: &[&str] = &[
+pub(super) const WASI_ALLOWED: &[&str] = &[
     "wasi:io/",
     "wasi:clocks/",
     "wasi:random/",
@@ -509,14 +521,12 @@ const WASI_ALLOWED: &[&str] = &[
 
 /// Refuses a plugin whose imports go beyond its world and its grants, with a message
 /// that says which import and which config key would grant it.
-fn check_imports(
+pub(super) fn check_imports<'a>(
     name: &str,
     pc: &PluginConfig,
-    component: &Component,
-    engine: &Engine,
+    imports: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), LoadError> {
-    let ty = component.component_type();
-    for (import, _) in ty.imports(engine) {
+    for import in imports {
         let bare = import.split('@').next().unwrap_or(import);
         let refuse = |reason: String| LoadError::Refused {
             plugin: name.to_string(),
@@ -553,10 +563,10 @@ fn check_imports(
                     "imports {import} but is not granted it: set plugins.{name}.{key} in the config"
                 )));
             }
-        } else if !WASI_ALLOWED.iter().any(|p| bare.starts_with(p)) {
-            return Err(refuse(format!(
-                "imports {import}, which plugins are not granted (no sockets, HTTP or other host access)"
-            )));
+        } else if !WASI_ALLOWED.iter().any(|p| bare.starts_with(p))
+            && !pc.stub_wasi.iter().any(|s| bare.starts_with(s.prefix()))
+        {
+            return Err(refuse(super::stubs::refusal(name, import)));
         }
     }
     Ok(())
