@@ -159,14 +159,16 @@ fn toolchain_imports_and_counts_are_refused_before_compiling() {
 
 #[test]
 fn inspect_reports_world_imports_grants_counts_and_cost() {
-    // A Rust policy: matches the policy world, needs a kv grant, a few core instances.
+    // A Rust policy: matches the policy world, imports the host's limits (which need no
+    // grant), a few core instances.
     let rust = plugin("policy");
     let (code, out, err) = run_cli(&["plugin", "inspect", rust.to_str().unwrap(), "--runs", "2"]);
     assert_eq!(code, 0, "{out}{err}");
     for want in [
         "world: policy",
         "mcp-prompts:plugin/access-policy@",
-        "kv = [\"NAMESPACE\"]",
+        "mcp-prompts:plugin/limits@",
+        "grants needed in [plugins.NAME]:\n  none",
         "instantiate + call: first",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
