@@ -215,6 +215,7 @@ async fn exercise(rev: ProtocolVersion) {
             "apply_template",
             "create_prompt",
             "delete_prompt",
+            "diff_prompt",
             "get_prompt",
             "list_prompts",
             "list_versions",
