@@ -1015,3 +1015,143 @@ async fn unresponsive_aws_is_a_bounded_503_not_a_hang() {
     assert!(ready_took < Duration::from_secs(4), "{ready_took:?}");
     eprintln!("hung endpoint: GET 503 after {took:?}, /ready 503 after {ready_took:?}");
 }
+
+/// Issue 15 item 10: a stored profile that cannot be read (a damaged item) is an error on
+/// every read and write of it, never an empty profile that a `PUT /users/me` would write
+/// over the operator's tier with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_stored_profile_is_an_error_and_is_never_overwritten() {
+    let aws = AwsEnv::new();
+    let a = AwsServer::start(&aws);
+    let me = a.s.url("/users/me");
+    let r =
+        a.s.client
+            .put(&me)
+            .bearer_auth(&a.token)
+            .json(&json!({"displayName": "Alice"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    // Damage the stored item: a truncated JSON document that still names the tier.
+    let damaged = br#"{"tier": "premium", "displayName": "Al"#.to_vec();
+    let mut item = items(&aws, &aws.users_table())
+        .await
+        .into_iter()
+        .find(|i| i.get("sk").map(s) == Some("alice"))
+        .expect("alice's profile item");
+    item.insert(
+        "val".into(),
+        aws_sdk_dynamodb::types::AttributeValue::B(damaged.clone().into()),
+    );
+    aws.dynamodb()
+        .await
+        .put_item()
+        .table_name(aws.users_table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+
+    let r =
+        a.s.client
+            .get(&me)
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 500);
+    let r =
+        a.s.client
+            .put(&me)
+            .bearer_auth(&a.token)
+            .json(&json!({"displayName": "Mallory"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        r.status(),
+        500,
+        "a PUT over an unreadable profile must fail"
+    );
+    let body = r.text().await.unwrap();
+    assert!(
+        !body.contains("premium"),
+        "the problem leaks stored data: {body}"
+    );
+    let stored = items(&aws, &aws.users_table())
+        .await
+        .into_iter()
+        .find(|i| i.get("sk").map(s) == Some("alice"))
+        .unwrap();
+    assert_eq!(
+        stored["val"].as_b().unwrap().as_ref(),
+        damaged.as_slice(),
+        "the damaged profile was overwritten"
+    );
+}
+
+/// Issue 15 item 9: the objects a write with an unknown outcome keeps are reclaimed by
+/// `mcp-prompts aws sweep` — only those no item refers to, and only once old enough that
+/// no write still in flight can own them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_reclaims_only_old_unreferenced_value_objects() {
+    let aws = AwsEnv::new();
+    let config = aws.config("");
+    bootstrap(&aws, &config);
+    let a = AwsServer::start_config(&aws, &config);
+    let big: String = "\"line\"\n".repeat(36 * 1024);
+    let r = a.post(&prompt("big", &big)).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // The prompt and its version record each point at an object.
+    let referenced = kv_objects(&aws).await;
+    assert!(!referenced.is_empty(), "the large value went to S3");
+    // An orphan, as a write whose outcome was unknown leaves one.
+    let orphan = format!(
+        "_kv/{}/0123456789abcdef0123456789abcdef",
+        aws.prompts_table()
+    );
+    aws.s3()
+        .await
+        .put_object()
+        .bucket(aws.bucket())
+        .key(&orphan)
+        .body(b"left over".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let path = a.s.config.to_str().unwrap().to_string();
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["aws", "sweep", "--config", &path];
+        args.extend_from_slice(extra);
+        aws.cli(&args)
+    };
+    // Younger than the default --min-age (1h): left alone.
+    let (code, out, err) = sweep(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("young 1") && out.contains("orphans 0"),
+        "{out}"
+    );
+    assert_eq!(kv_objects(&aws).await.len(), referenced.len() + 1);
+    // A dry run names it and deletes nothing.
+    let (code, out, err) = sweep(&["--min-age", "0s", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("would delete {orphan}")), "{out}");
+    assert_eq!(kv_objects(&aws).await.len(), referenced.len() + 1);
+    // The sweep deletes the orphan only; the referenced object and its prompt stay whole.
+    let (code, out, err) = sweep(&["--min-age", "0s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("deleted {orphan}")), "{out}");
+    assert!(
+        out.contains(&format!("referenced {}", referenced.len())),
+        "{out}"
+    );
+    assert_eq!(kv_objects(&aws).await, referenced);
+    let r = a.get("/v1/prompts/big").await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["content"], big.as_str());
+}

@@ -21,6 +21,9 @@ fn mapping() -> ClaimMapping {
         default_tenant: "default".into(),
         tenant_claim: "custom:tenant".into(),
         tier_claim: "custom:subscriptionTier".into(),
+        // The development issuer's subjects stay bare; the OIDC rows pay for qualifying.
+        primary_issuer: Some("mcp-prompts-dev".into()),
+        other_issuers: Vec::new(),
     }
 }
 

@@ -127,6 +127,7 @@ mod tests {
     fn p(sub: &str) -> Principal {
         Principal {
             subject: sub.into(),
+            issuer: None,
             tenant: "t".into(),
             scopes: vec![],
             groups: vec![],

@@ -21,6 +21,7 @@ pub use oidc::OidcProvider;
 pub use state::{AuthSetupError, AuthState};
 pub use tiers::{TIER_TTL, TierCache};
 
+use crate::config::IDENTITY_SEPARATOR;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +29,12 @@ use std::sync::Arc;
 /// An authenticated caller, as plugins see it (without the raw token).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Principal {
+    /// The caller's identity, a key everywhere (profiles, sessions, authorship, rate
+    /// limits): the token's `sub` for the primary issuer, `<issuer>#<sub>` for any other
+    /// ([`ClaimMapping::identity`]), so equal `sub`s from two issuers are two callers.
     pub subject: String,
+    /// The token's `iss`; `None` for principals the operator configures (stdio, CLI).
+    pub issuer: Option<String>,
     pub tenant: String,
     pub scopes: Vec<String>,
     pub groups: Vec<String>,
@@ -107,6 +113,55 @@ pub struct ClaimMapping {
     pub default_tenant: String,
     pub tenant_claim: String,
     pub tier_claim: String,
+    /// The issuer whose subjects stay unqualified (`AuthConfig::primary_issuer`).
+    pub primary_issuer: Option<String>,
+    /// The other configured issuers: a primary subject that starts with one of them and
+    /// the separator is refused, so it cannot pose as that issuer's user.
+    pub other_issuers: Vec<String>,
+}
+
+impl ClaimMapping {
+    /// From the `[auth]` section.
+    pub fn from_config(a: &crate::config::AuthConfig) -> Self {
+        let primary = a.primary_issuer().map(str::to_string);
+        let other_issuers = a
+            .oidc
+            .iter()
+            .map(|p| p.issuer.clone())
+            .chain(a.dev.iter().map(|d| d.issuer.clone()))
+            .filter(|i| Some(i) != primary.as_ref())
+            .collect();
+        Self {
+            default_tenant: a.default_tenant.clone(),
+            tenant_claim: a.tenant_claim.clone(),
+            tier_claim: a.tier_claim.clone(),
+            primary_issuer: primary,
+            other_issuers,
+        }
+    }
+
+    /// The identity of `sub` from `issuer`. OIDC makes a `sub` unique only within its
+    /// issuer; the primary issuer's stay bare so that data keyed before identities were
+    /// qualified (and every single-issuer deployment's) reads unchanged.
+    pub fn identity(&self, issuer: &str, sub: &str) -> Result<String, AuthError> {
+        if self.primary_issuer.as_deref() == Some(issuer) {
+            let poses = self.other_issuers.iter().any(|o| {
+                sub.strip_prefix(o.as_str())
+                    .is_some_and(|rest| rest.starts_with(IDENTITY_SEPARATOR))
+            });
+            if poses {
+                return Err(AuthError::BadSubject);
+            }
+            Ok(sub.to_string())
+        } else {
+            // Still one key, so still within the subject limit.
+            let id = format!("{issuer}{IDENTITY_SEPARATOR}{sub}");
+            if id.len() > MAX_SUBJECT_BYTES {
+                return Err(AuthError::BadSubject);
+            }
+            Ok(id)
+        }
+    }
 }
 
 /// Longest `sub` accepted: it becomes part of storage and rate-limit keys.
@@ -128,10 +183,15 @@ pub(crate) fn iat_acceptable(c: &Claims, now: u64, leeway: u64) -> bool {
 }
 
 impl Claims {
-    pub(crate) fn into_principal(self, m: &ClaimMapping) -> Result<Principal, AuthError> {
+    pub(crate) fn into_principal(
+        self,
+        m: &ClaimMapping,
+        issuer: &str,
+    ) -> Result<Principal, AuthError> {
         if !valid_subject(&self.sub) {
             return Err(AuthError::BadSubject);
         }
+        let subject = m.identity(issuer, &self.sub)?;
         let mut scopes: Vec<String> = self
             .scope
             .as_deref()
@@ -153,7 +213,8 @@ impl Claims {
             _ => (DEFAULT_TIER.to_string(), false),
         };
         Ok(Principal {
-            subject: self.sub,
+            subject,
+            issuer: Some(issuer.to_string()),
             tenant,
             scopes,
             groups: self.groups.unwrap_or_default(),
@@ -269,7 +330,7 @@ impl Authenticator {
             }
         };
         let exp = claims.exp;
-        let principal = claims.into_principal(&self.mapping)?;
+        let principal = claims.into_principal(&self.mapping, &issuer)?;
         self.verified.insert(token, principal.clone(), exp, now);
         Ok(principal)
     }

@@ -77,6 +77,8 @@ fn mapping() -> ClaimMapping {
         default_tenant: "default".into(),
         tenant_claim: "custom:tenant".into(),
         tier_claim: "custom:subscriptionTier".into(),
+        primary_issuer: Some(ISSUER.into()),
+        other_issuers: vec!["https://other.example".into()],
     }
 }
 

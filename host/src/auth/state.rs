@@ -145,11 +145,7 @@ impl AuthState {
             "auth state"
         );
 
-        let mapping = ClaimMapping {
-            default_tenant: a.default_tenant.clone(),
-            tenant_claim: a.tenant_claim.clone(),
-            tier_claim: a.tier_claim.clone(),
-        };
+        let mapping = ClaimMapping::from_config(a);
         let auth = Authenticator::from_parts(
             dev.as_ref().map(|(_, d)| Arc::clone(d)),
             oidc,
@@ -221,6 +217,7 @@ client_ids = ["app-2"]
     fn principal() -> Principal {
         Principal {
             subject: "alice".into(),
+            issuer: None,
             tenant: "default".into(),
             scopes: vec![],
             groups: vec![],

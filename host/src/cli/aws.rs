@@ -2,8 +2,12 @@
 //! (DynamoDB tables with TTL, S3 buckets, the Secrets Manager secret) where it is missing.
 //! Idempotent; meant for development and tests. Production infrastructure is the operator's
 //! (docs/aws.md lists it).
+//!
+//! `mcp-prompts aws sweep --config FILE`: deletes kv value objects that no item refers to
+//! (`storage/aws/sweep.rs` says why that is safe while servers run).
 
 use crate::config::{self, LoadedConfig};
+use crate::storage::aws::sweep::sweep_table;
 use crate::storage::aws::{AwsClients, load_sdk_config};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -14,6 +18,7 @@ use clap::Subcommand;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum AwsCommand {
@@ -22,12 +27,66 @@ pub enum AwsCommand {
         #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
         config: PathBuf,
     },
+    /// Delete the kv value objects (`_kv/` in default_bucket) that no item refers to and
+    /// that are older than --min-age. Safe while servers run.
+    Sweep {
+        #[arg(long, short, env = "MCP_PROMPTS_CONFIG")]
+        config: PathBuf,
+        /// Only objects at least this old: a younger one may belong to a write in flight.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        min_age: Duration,
+        /// Print what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub async fn run(cmd: AwsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AwsCommand::Bootstrap { config } => bootstrap(&config::load(&config)?).await,
+        AwsCommand::Sweep {
+            config,
+            min_age,
+            dry_run,
+        } => sweep(&config::load(&config)?, min_age, dry_run).await,
     }
+}
+
+async fn sweep(lc: &LoadedConfig, min_age: Duration, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let Some(aws) = lc.config.storage.aws.as_ref() else {
+        anyhow::bail!(
+            "{}: [storage.aws] is not configured; there are no value objects to sweep",
+            lc.file.display()
+        );
+    };
+    let clients = AwsClients::new(aws).await;
+    let tables: std::collections::BTreeSet<&str> = std::iter::once(aws.default_table.as_str())
+        .chain(aws.namespaces.values().map(|t| t.table.as_str()))
+        .collect();
+    for table in tables {
+        let r = sweep_table(
+            &clients.dynamodb,
+            &clients.s3,
+            &aws.default_bucket,
+            table,
+            min_age,
+            dry_run,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("sweeping the value objects of table {table}: {e}"))?;
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        for key in &r.orphans {
+            println!("{verb} {key}");
+        }
+        println!(
+            "{table}: objects {}, referenced {}, young {}, orphans {}",
+            r.objects,
+            r.referenced,
+            r.young,
+            r.orphans.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn err(what: String, e: impl std::error::Error) -> anyhow::Error {

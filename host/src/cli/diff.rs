@@ -98,6 +98,7 @@ async fn compute(a: &Args<'_>) -> anyhow::Result<PromptDiff> {
     // its own private prompts as its tokens would.
     let principal = a.subject.as_ref().map(|s| crate::auth::Principal {
         subject: s.clone(),
+        issuer: None,
         tenant: tenant.clone(),
         scopes: Vec::new(),
         groups: Vec::new(),

@@ -45,6 +45,10 @@ pub struct AuthConfig {
     pub dev: Option<DevAuthConfig>,
     /// Cognito / OIDC issuers (RS256 via JWKS), one table each (`[[auth.oidc]]`).
     pub oidc: Vec<OidcProviderConfig>,
+    /// The issuer whose subjects are identities as they are (`sub`); every other issuer's
+    /// are qualified as `<issuer>#<sub>`. Defaults to the first `[[auth.oidc]]` issuer,
+    /// else `auth.dev.issuer` (see [`AuthConfig::primary_issuer`]).
+    pub primary_issuer: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -55,6 +59,7 @@ impl Default for AuthConfig {
             tier_claim: TIER_CLAIM.into(),
             dev: None,
             oidc: Vec::new(),
+            primary_issuer: None,
         }
     }
 }
@@ -174,7 +179,30 @@ impl OidcProviderConfig {
     }
 }
 
+/// Separates issuer and subject in a qualified identity. OpenID Connect issuers have no
+/// fragment, so the first `#` always ends the issuer (config refuses issuers with one).
+pub const IDENTITY_SEPARATOR: char = '#';
+
 impl AuthConfig {
+    /// The issuer whose tokens' `sub` is the identity unqualified: `primary_issuer` when
+    /// set, else the first `[[auth.oidc]]` issuer, else the development issuer. Data
+    /// written before identities were qualified is keyed by bare subjects, and a server
+    /// with one issuer keeps reading it as that issuer's.
+    pub fn primary_issuer(&self) -> Option<&str> {
+        self.primary_issuer
+            .as_deref()
+            .or_else(|| self.oidc.first().map(|p| p.issuer.as_str()))
+            .or_else(|| self.dev.as_ref().map(|d| d.issuer.as_str()))
+    }
+
+    /// Every configured issuer, OIDC first.
+    fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.oidc
+            .iter()
+            .map(|p| p.issuer.as_str())
+            .chain(self.dev.iter().map(|d| d.issuer.as_str()))
+    }
+
     /// `environment` only decides whether `[auth.dev]` is allowed at all (cross_table.rs).
     pub(super) fn validate(&self, environment: Environment, cx: &Ctx) -> Result<(), ConfigError> {
         if !is_valid_name(&self.default_tenant) {
@@ -187,7 +215,44 @@ impl AuthConfig {
             cross_table::dev_provider_allowed(environment, cx)?;
             dev.validate(cx)?;
         }
-        self.validate_oidc(cx)
+        self.validate_oidc(cx)?;
+        self.validate_identity(cx)
+    }
+
+    fn validate_identity(&self, cx: &Ctx) -> Result<(), ConfigError> {
+        if let Some(d) = &self.dev
+            && (d.issuer.is_empty() || d.issuer.contains(IDENTITY_SEPARATOR))
+        {
+            return Err(cx.invalid(
+                "auth.dev.issuer",
+                format!(
+                    "{:?} must be non-empty and must not contain {IDENTITY_SEPARATOR:?} (it qualifies subjects)",
+                    d.issuer
+                ),
+            ));
+        }
+        for (i, p) in self.oidc.iter().enumerate() {
+            if p.issuer.contains(IDENTITY_SEPARATOR) {
+                return Err(cx.invalid(
+                    format!("auth.oidc[{i}].issuer"),
+                    format!(
+                        "{:?} must not contain {IDENTITY_SEPARATOR:?} (an OpenID Connect issuer has no fragment)",
+                        p.issuer
+                    ),
+                ));
+            }
+        }
+        if let Some(primary) = &self.primary_issuer
+            && !self.issuers().any(|i| i == primary)
+        {
+            return Err(cx.invalid(
+                "auth.primary_issuer",
+                format!(
+                    "{primary:?} is not a configured issuer (auth.dev.issuer or an auth.oidc issuer)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_oidc(&self, cx: &Ctx) -> Result<(), ConfigError> {

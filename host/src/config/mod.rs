@@ -28,7 +28,7 @@ mod telemetry;
 mod users;
 pub mod watch;
 
-pub use auth::{AuthConfig, DevAuthConfig, OidcProviderConfig, TokenUse};
+pub use auth::{AuthConfig, DevAuthConfig, IDENTITY_SEPARATOR, OidcProviderConfig, TokenUse};
 pub use aws::{AwsStorageConfig, NamespaceTable, SecretsManagerSource};
 pub use billing::{
     BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,

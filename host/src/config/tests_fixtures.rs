@@ -194,6 +194,18 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         ("auth.oidc jwks_timeout", oidc("jwks_timeout = \"0s\"")),
         ("auth.oidc jwks_max_size", oidc("jwks_max_size = 100")),
         ("auth.oidc jwks_refresh_interval", oidc("jwks_refresh_interval = \"500ms\"")),
+        (
+            "auth.oidc issuer with #",
+            "[[auth.oidc]]\nissuer = \"https://issuer.example/p#x\"\nclient_ids = [\"c\"]".into(),
+        ),
+        (
+            "auth.dev issuer with #",
+            "[auth.dev]\nissuer = \"dev#x\"\nsecret_env = \"X\"".into(),
+        ),
+        (
+            "auth.primary_issuer unknown",
+            format!("[auth]\nprimary_issuer = \"https://other.example\"\n{}", oidc("")),
+        ),
         // [users] [metrics] [cors] [redirect]
         ("users.namespace", "[users]\nnamespace = \"-bad\"".into()),
         ("metrics.bearer_token_env dash", "[metrics]\nbearer_token_env = \"A-B\"".into()),

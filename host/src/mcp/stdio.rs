@@ -16,6 +16,7 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let s = &lc.config.mcp.stdio;
     let principal = Principal {
         subject: s.subject.clone(),
+        issuer: None,
         tenant: s
             .tenant
             .clone()

@@ -21,8 +21,9 @@ const MAX_PREFERENCES_BYTES: usize = 8 * 1024;
 /// Fields the user may set.
 const SETTABLE: [&str; 3] = ["displayName", "email", "preferences"];
 /// Fields `GET` returns that a `PUT` may echo back unchanged, but not change.
-const READ_ONLY: [&str; 7] = [
+const READ_ONLY: [&str; 8] = [
     "subject",
+    "issuer",
     "tenant",
     "tier",
     "scopes",
@@ -392,6 +393,7 @@ pub fn principal_view(
 ) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("subject".into(), json!(p.subject));
+    m.insert("issuer".into(), json!(p.issuer));
     m.insert("tenant".into(), json!(p.tenant));
     m.insert("tier".into(), json!(p.tier));
     m.insert("scopes".into(), json!(p.scopes));

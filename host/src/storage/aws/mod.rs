@@ -10,6 +10,7 @@
 pub mod client;
 pub mod dynamodb;
 pub mod s3;
+pub mod sweep;
 
 pub use client::{AwsClients, load_sdk_config};
 
