@@ -178,12 +178,19 @@ PIDS+=("$LOAD_PID")
 START=$(date +%s)
 at() { [ "$(( $(date +%s) - START ))" -ge "$(( SECONDS_TOTAL * $1 / 100 ))" ]; }
 swapped=0 outage=0 killed=0 reloads=0 next_reload=20 S2_RSS_RESTART=""
+# RSS once a minute: start and end alone cannot tell warm-up from a leak.
+next_sample=60 RSS1_SAMPLES="" RSS2_SAMPLES=""
 while kill -0 "$LOAD_PID" 2>/dev/null; do
     now=$(( $(date +%s) - START ))
     if [ "$now" -ge "$next_reload" ]; then
         touch "$WORK/s1.toml" "$WORK/s2.toml"
         kill -HUP "$S1_PID" "$S2_PID" 2>/dev/null || true
         reloads=$((reloads + 1)); next_reload=$((next_reload + 20))
+    fi
+    if [ "$now" -ge "$next_sample" ]; then
+        RSS1_SAMPLES="$RSS1_SAMPLES $(rss "$S1_PID" | cut -d' ' -f1)"
+        RSS2_SAMPLES="$RSS2_SAMPLES $(rss "$S2_PID" | cut -d' ' -f1)"
+        next_sample=$((next_sample + 60))
     fi
     if [ "$swapped" = 0 ] && at 25; then
         log "plugin swap: renderer.wasm replaced (rename over the loaded file), SIGHUP"
@@ -226,5 +233,6 @@ set -e
 echo "== RSS"
 echo "  s1: start $RSS1_START, end $RSS1_END"
 echo "  s2: start $RSS2_START, after kill -9 restart $S2_RSS_RESTART, end $RSS2_END"
+echo "  per minute (kB): s1$RSS1_SAMPLES; s2$RSS2_SAMPLES"
 echo "== server log lines at error level: s1 $(grep -c '"level":"ERROR"' "$WORK/s1.log" || true), s2 $(grep -c '"level":"ERROR"' "$WORK/s2.log" || true)"
 exit "$RC"
