@@ -124,6 +124,7 @@ fn call_context() -> CallContext {
         principal: None,
         tenant: "default".into(),
         spend: Default::default(),
+        rider: None,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub auth: Authenticator,
     /// `[billing]`, when enabled: the webhook secret, plans and tier resolution.
     pub billing: Option<Arc<crate::billing::Billing>>,
+    /// `[webhooks]` endpoints with their signing keys.
+    pub webhooks: crate::service::webhooks::Targets,
 }
 
 impl Snapshot {
@@ -104,12 +106,14 @@ impl Snapshot {
         routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
         let auth = auth.authenticator(&config).await?;
         let billing = crate::billing::Billing::load(&config, auth.issuers()).await?;
+        let webhooks = crate::service::webhooks::Targets::load(&config).await?;
         Ok(Self {
             config,
             plugins,
             routes,
             auth,
             billing,
+            webhooks,
         })
     }
 
@@ -142,6 +146,8 @@ pub struct App {
     pub auth: AuthState,
     /// Stored-profile tiers of recent callers (`service/users.rs`).
     pub tiers: TierCache,
+    /// Outbox depths and the HTTP client of the webhook deliveries.
+    pub webhooks: crate::service::webhooks::Webhooks,
 }
 
 /// Counts a request as in flight for as long as it lives.
@@ -177,6 +183,7 @@ impl App {
             started: Instant::now(),
             auth: AuthState::new(Some(metrics.clone())),
             tiers: TierCache::default(),
+            webhooks: crate::service::webhooks::Webhooks::new()?,
             metrics,
         }))
     }

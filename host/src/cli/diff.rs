@@ -110,6 +110,7 @@ async fn compute(a: &Args<'_>) -> anyhow::Result<PromptDiff> {
         principal,
         tenant,
         spend: Default::default(),
+        rider: None,
     };
     let calls = app.runtime.prompts(&route.handler, &cx);
     let read = async |at: &Selector| -> anyhow::Result<(Side, serde_json::Value)> {

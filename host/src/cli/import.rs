@@ -161,6 +161,7 @@ async fn import_local(
             principal: None,
             tenant: tenant.clone(),
             spend: Default::default(),
+            rider: None,
         };
         let r = app.runtime.prompts(&route.handler, &cx).upsert(text).await;
         match r {

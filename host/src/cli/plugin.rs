@@ -289,6 +289,7 @@ pub async fn probe(
         principal: None,
         tenant: tenant.to_string(),
         spend: Default::default(),
+        rider: None,
     };
     let started = Instant::now();
     match plugin.config.world {

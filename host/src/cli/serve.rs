@@ -61,6 +61,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<ExitCode> {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "plugins loaded; ready"
                 );
+                // Webhook deliveries from the outboxes, on every serving host.
+                crate::service::webhooks::deliver::spawn(loader.clone());
                 reload::spawn(loader, config_file, reload_cfg, hup);
             }
             Err(e) => {

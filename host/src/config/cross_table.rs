@@ -38,6 +38,8 @@ pub(super) fn plugins_avoid_host_namespaces(
                 "the user profiles (users.namespace)"
             } else if ns == SESSIONS {
                 "the MCP sessions and change revisions"
+            } else if ns == super::WEBHOOKS_NAMESPACE {
+                "the webhook outbox"
             } else {
                 continue;
             };

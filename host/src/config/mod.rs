@@ -27,6 +27,7 @@ mod storage;
 mod telemetry;
 mod users;
 pub mod watch;
+mod webhooks;
 
 pub use auth::{AuthConfig, DevAuthConfig, IDENTITY_SEPARATOR, OidcProviderConfig, TokenUse};
 pub use aws::{AwsStorageConfig, NamespaceTable, SecretsManagerSource};
@@ -46,6 +47,9 @@ pub use size::ByteSize;
 pub use storage::{StorageBackend, StorageConfig};
 pub use telemetry::{LogFormat, LoggingConfig, MetricsConfig};
 pub use users::UsersConfig;
+pub use webhooks::{
+    DELIVERIES_PATH, EVENT_TYPES, EndpointConfig, WEBHOOKS_NAMESPACE, WebhooksConfig, url_allowed,
+};
 
 use std::path::{Path, PathBuf};
 

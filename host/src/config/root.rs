@@ -29,6 +29,8 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     pub routes: Vec<RouteConfig>,
     pub mcp: McpConfig,
+    /// Signed change events per tenant (webhooks.rs).
+    pub webhooks: super::WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -64,6 +66,7 @@ impl Config {
         plugins::validate(&self.plugins, &self.runtime, cx)?;
         super::cross_table::plugins_avoid_host_namespaces(&self.plugins, &self.users, cx)?;
         routes::validate(&self.routes, &self.plugins, cx)?;
-        self.mcp.validate(&self.routes, cx)
+        self.mcp.validate(&self.routes, cx)?;
+        self.webhooks.validate(cx)
     }
 }

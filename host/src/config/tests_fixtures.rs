@@ -297,6 +297,15 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         ("mcp.session_ttl", with_plugins("[mcp]\nsession_ttl = \"500ms\"")),
         ("mcp.stdio.tenant", with_plugins("[mcp.stdio]\ntenant = \"-x\"")),
         ("mcp.stdio.subject", with_plugins("[mcp.stdio]\nsubject = \"\"")),
+        // [webhooks]
+        ("webhooks url http", "[[webhooks.endpoints]]\ntenant = \"t\"\nsecret_env = \"S\"\nurl = \"http://example.com/h\"".into()),
+        ("webhooks url scheme", "[[webhooks.endpoints]]\ntenant = \"t\"\nsecret_env = \"S\"\nurl = \"ftp://127.0.0.1/h\"".into()),
+        ("webhooks url credentials", "[[webhooks.endpoints]]\ntenant = \"t\"\nsecret_env = \"S\"\nurl = \"https://u:p@example.com/h\"".into()),
+        ("webhooks events", "[[webhooks.endpoints]]\ntenant = \"t\"\nsecret_env = \"S\"\nurl = \"https://x/h\"\nevents = [\"prompt.read\"]".into()),
+        ("webhooks secret none", "[[webhooks.endpoints]]\ntenant = \"t\"\nurl = \"https://x/h\"".into()),
+        ("webhooks lease", "[webhooks]\nlease = \"1s\"\ntimeout = \"2s\"".into()),
+        ("webhooks backoff", "[webhooks]\nbackoff_initial = \"2s\"\nbackoff_max = \"1s\"".into()),
+        ("webhooks namespace reserved", "[plugins.x]\npath = \"x\"\nworld = \"policy\"\nkv = [\"webhooks\"]".into()),
         // Parse errors: required keys, bad values.
         ("plugin without world", "[plugins.x]\npath = \"x\"".into()),
         ("route without handler", "[[routes]]\npath = \"/v1\"".into()),

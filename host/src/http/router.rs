@@ -150,6 +150,11 @@ where
             .await
             .on("/users/me");
     }
+    if path == crate::config::DELIVERIES_PATH && !snapshot.webhooks.config.admin_scopes.is_empty() {
+        return webhook_deliveries(app, &snapshot, req, request_id)
+            .await
+            .on(crate::config::DELIVERIES_PATH);
+    }
     if let Some(sub) = user_tier_path(path)
         && snapshot.config.config.users.enabled
     {
@@ -267,6 +272,41 @@ where
         response: resp,
         route: None,
         subject: Some(principal.subject),
+        plugin: None,
+    }
+}
+
+/// `GET /v1/webhooks/deliveries`: the caller's tenant's webhook delivery status
+/// (service/webhooks), for a token with one of `[webhooks] admin_scopes`.
+async fn webhook_deliveries<B>(
+    app: &Arc<App>,
+    snapshot: &Arc<Snapshot>,
+    req: Request<B>,
+    request_id: &str,
+) -> Handled {
+    if req.method() != Method::GET {
+        return Handled::new(method_not_allowed("GET"));
+    }
+    let rules = AuthRules {
+        mode: AuthMode::Required,
+        scopes: &[],
+        tenant: None,
+        audience: None,
+    };
+    let auth = req.headers().get(header::AUTHORIZATION);
+    let caller = match service::caller::resolve(app, snapshot, rules, auth, request_id).await {
+        Ok(c) => c,
+        Err(e) => return Handled::new(Problem::from(e).into_response()),
+    };
+    let subject = caller.principal.as_ref().map(|p| p.subject.clone());
+    let response = match service::webhooks::deliveries(app, snapshot, &caller).await {
+        Ok(v) => super::problem::json(StatusCode::OK, &v),
+        Err(e) => Problem::from(e).into_response(),
+    };
+    Handled {
+        response,
+        route: None,
+        subject,
         plugin: None,
     }
 }

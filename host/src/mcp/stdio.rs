@@ -35,6 +35,9 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}: no [[routes]] entry to serve over MCP", path.display());
     }
     app.set_ready(true);
+    // A desktop session on the embedded store is the only process that can reach its
+    // outbox, so it delivers the webhooks its writes cause, as `serve` does.
+    crate::service::webhooks::deliver::spawn(app.clone());
     tracing::info!(subject = %principal.subject, tenant = %principal.tenant, "serving MCP on stdio");
     let server = PromptServer::stdio(app, Local { principal });
     let running = rmcp::serve_server(server, rmcp::transport::stdio())

@@ -19,12 +19,15 @@ pub struct CallContext {
     pub tenant: String,
     /// What the request has spent of its rate limits; clones of one request share it.
     pub spend: super::limits::RequestSpend,
+    /// A host entry to commit with the call's first transaction (plugins/rider.rs).
+    pub rider: Option<Arc<super::rider::RiderSlot>>,
 }
 
 impl CallContext {
     fn scope(&self) -> CallScope {
         CallScope {
             spend: self.spend.clone(),
+            rider: self.rider.clone(),
             ..CallScope::new(&self.request_id, &self.tenant)
         }
     }

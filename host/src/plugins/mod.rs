@@ -10,6 +10,7 @@ mod calls;
 mod engine;
 mod footprint;
 pub mod limits;
+pub mod rider;
 mod runtime;
 mod state;
 mod stubs;

@@ -25,6 +25,9 @@ pub struct CallScope {
     pub log_budget: u32,
     /// The request's rate-limit spending (`limits` import), shared by its calls.
     pub spend: super::limits::RequestSpend,
+    /// A host entry to commit with the call's first transaction (plugins/rider.rs); only
+    /// the call it was made for carries it, never a nested call.
+    pub rider: Option<std::sync::Arc<super::rider::RiderSlot>>,
 }
 
 impl CallScope {
@@ -34,6 +37,7 @@ impl CallScope {
             tenant: tenant.into(),
             log_budget: 100,
             spend: Default::default(),
+            rider: None,
         }
     }
 }

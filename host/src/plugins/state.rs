@@ -238,14 +238,29 @@ impl kv::Host for State {
                     precondition: precondition(d.precondition),
                 },
             })
-            .collect();
-        Ok(self
-            .runtime
-            .storage()
-            .kv
-            .transact(&scope, ops)
-            .await
-            .map_err(kv_err))
+            .collect::<Vec<_>>();
+        let kv = self.runtime.storage().kv.clone();
+        // A transaction at the op limit has no room for the rider; the host then writes
+        // the entry itself after the call (service/webhooks).
+        let slot = self.scope.rider.clone();
+        let rider = slot
+            .as_ref()
+            .filter(|_| ops.len() < storage::MAX_TRANSACT_OPS)
+            .and_then(|s| s.take());
+        let (Some(slot), Some(rider)) = (slot, rider) else {
+            return Ok(kv.transact(&scope, ops).await.map_err(kv_err));
+        };
+        let r = kv.transact_with(&scope, ops, Some(rider.clone())).await;
+        slot.settle(
+            rider,
+            match &r {
+                Ok(_) => Ok(()),
+                // Refused before anything was written: the rider waits for the retry.
+                Err(StorageError::Conflict(_) | StorageError::Invalid(_)) => Err(true),
+                Err(StorageError::Unavailable(_)) => Err(false),
+            },
+        );
+        Ok(r.map_err(kv_err))
     }
 
     async fn query(
@@ -403,7 +418,11 @@ impl render::Host for State {
         };
         // A failure inside the renderer (trap, timeout, limit) fails the caller's request
         // too: it is raised as a trap carrying the renderer's failure.
-        match self.runtime.render(&renderer, &self.scope, request).await {
+        let scope = super::runtime::CallScope {
+            rider: None,
+            ..self.scope.clone()
+        };
+        match self.runtime.render(&renderer, &scope, request).await {
             Ok(r) => Ok(r),
             Err(f) => Err(wasmtime::Error::new(NestedFailure(f))),
         }

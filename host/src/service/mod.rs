@@ -11,6 +11,7 @@
 //! - [`users`]: the caller's stored profile (`/users/me`, the tier it assigns).
 //! - [`changes`]: the per-tenant change revision that MCP sessions announce.
 //! - [`diff`]: what changed between two versions of a prompt (pure).
+//! - [`webhooks`]: signed change events per tenant, through a durable outbox.
 //! - [`error`]: one transport-neutral error with a kind and a detail.
 //!
 //! The layer reaches plugins only through the typed calls of `plugins::calls`, and never
@@ -27,6 +28,7 @@ pub mod error;
 pub mod policy;
 pub mod prompts;
 pub mod users;
+pub mod webhooks;
 
 pub use caller::{AuthRules, Caller};
 pub use error::{Challenge, Error, ErrorKind, FieldError};
@@ -58,6 +60,7 @@ impl Request {
             principal: self.caller.principal.clone(),
             tenant: self.caller.tenant.clone(),
             spend: self.spend.clone(),
+            rider: None,
         }
     }
 

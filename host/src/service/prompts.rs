@@ -9,6 +9,7 @@ use super::Request;
 use super::error::Error;
 use super::error::ErrorKind;
 use super::policy::{self, Action, Permit, Via};
+use super::webhooks::{self, EventKind};
 use crate::app::{App, Route};
 use crate::plugins::{
     Applied, HandlerResult, HistoryPage, Label, ListQuery, PromptCalls, Selector, UpsertOutcome,
@@ -134,6 +135,40 @@ impl<'a> PromptService<'a> {
         let calls = self.app.runtime.prompts(&self.route.handler, &cx);
         let r = f(calls).await;
         self.run(r)
+    }
+
+    /// Runs a writing call with the webhook event it may cause riding on its commit
+    /// (service/webhooks), then completes the event with `details` of the answer.
+    async fn writing<T, F, D>(
+        &self,
+        kind: EventKind,
+        prompt: Option<&str>,
+        f: F,
+        details: D,
+    ) -> Result<T, Error>
+    where
+        F: AsyncFnOnce(PromptCalls<'_>) -> HandlerResult<T>,
+        D: FnOnce(&T) -> Option<Details>,
+    {
+        let Some(pending) = webhooks::begin(self.app, self.req, kind, prompt) else {
+            return self.with_calls(f).await;
+        };
+        let mut cx = self.req.plugin_context();
+        cx.rider = Some(pending.slot());
+        let calls = self.app.runtime.prompts(&self.route.handler, &cx);
+        let r = self.run(f(calls).await);
+        match &r {
+            // `None`: the call wrote nothing that deserves an event (an unchanged upsert).
+            Ok(v) => match details(v) {
+                Some(mut d) => {
+                    d.insert("route".into(), self.route.path.clone().into());
+                    pending.finish(self.app, Some(d)).await;
+                }
+                None => pending.finish(self.app, None).await,
+            },
+            Err(_) => pending.finish(self.app, None).await,
+        }
+        r
     }
 
     /// Announces a successful write to MCP sessions on every host.
@@ -265,7 +300,17 @@ impl<'a> PromptService<'a> {
         self.check(permit, Action::Update, Some(id))?;
         self.check_protected(label)?;
         let l = self
-            .with_calls(async |c| c.set_label(id, label, version, expected).await)
+            .writing(
+                EventKind::LabelMoved,
+                Some(id),
+                async |c| c.set_label(id, label, version, expected).await,
+                |l: &Label| {
+                    let mut d = details(id, None);
+                    d.insert("label".into(), label.into());
+                    d.insert("version".into(), l.version.into());
+                    Some(d)
+                },
+            )
             .await?;
         self.changed(Some(id)).await;
         Ok(l)
@@ -282,7 +327,19 @@ impl<'a> PromptService<'a> {
         self.check(permit, Action::Update, Some(id))?;
         self.check_protected(label)?;
         let was = self
-            .with_calls(async |c| c.delete_label(id, label, expected).await)
+            .writing(
+                EventKind::LabelMoved,
+                Some(id),
+                async |c| c.delete_label(id, label, expected).await,
+                |was: &u64| {
+                    // A removed label moved to nothing: `version` null, `previous` its last.
+                    let mut d = details(id, None);
+                    d.insert("label".into(), label.into());
+                    d.insert("version".into(), serde_json::Value::Null);
+                    d.insert("previous".into(), (*was).into());
+                    Some(d)
+                },
+            )
             .await?;
         self.changed(Some(id)).await;
         Ok(was)
@@ -313,7 +370,15 @@ impl<'a> PromptService<'a> {
     pub async fn create(&self, permit: &Permit, prompt_json: String) -> Result<Prompt, Error> {
         self.check(permit, Action::Create, None)?;
         let json = self
-            .with_calls(async |c| c.create(prompt_json).await)
+            .writing(
+                EventKind::VersionCreated,
+                None,
+                async |c| c.create(prompt_json).await,
+                |json: &String| {
+                    let h = head(json);
+                    Some(details_opt(h.id.as_deref(), h.version))
+                },
+            )
             .await?;
         let p = self.prompt(json)?;
         self.changed(p.id.as_deref()).await;
@@ -330,7 +395,12 @@ impl<'a> PromptService<'a> {
     ) -> Result<Prompt, Error> {
         self.check(permit, Action::Update, Some(id))?;
         let json = self
-            .with_calls(async |c| c.update(id, fields_json, expected).await)
+            .writing(
+                EventKind::VersionCreated,
+                Some(id),
+                async |c| c.update(id, fields_json, expected).await,
+                |json: &String| Some(details(id, head(json).version)),
+            )
             .await?;
         self.changed(Some(id)).await;
         self.prompt(json)
@@ -349,7 +419,16 @@ impl<'a> PromptService<'a> {
         self.check(permit, Action::Create, Some(id))?;
         self.check(permit, Action::Update, Some(id))?;
         let body = with_id(id, &prompt_json)?;
-        let (outcome, json) = self.with_calls(async |c| c.upsert(body).await).await?;
+        let (outcome, json) = self
+            .writing(
+                EventKind::VersionCreated,
+                Some(id),
+                async |c| c.upsert(body).await,
+                |(outcome, json): &(UpsertOutcome, String)| {
+                    (*outcome != UpsertOutcome::Unchanged).then(|| details(id, head(json).version))
+                },
+            )
+            .await?;
         if outcome != UpsertOutcome::Unchanged {
             self.changed(Some(id)).await;
         }
@@ -358,7 +437,13 @@ impl<'a> PromptService<'a> {
 
     pub async fn delete(&self, permit: &Permit, id: &str) -> Result<(), Error> {
         self.check(permit, Action::Delete, Some(id))?;
-        self.with_calls(async |c| c.delete(id).await).await?;
+        self.writing(
+            EventKind::PromptDeleted,
+            Some(id),
+            async |c| c.delete(id).await,
+            |_| Some(details(id, None)),
+        )
+        .await?;
         self.changed(Some(id)).await;
         Ok(())
     }
@@ -386,6 +471,36 @@ impl<'a> PromptService<'a> {
         self.with_calls(async |c| c.apply(id, at, variables_json).await)
             .await
     }
+}
+
+/// What a webhook event says about a write.
+type Details = serde_json::Map<String, serde_json::Value>;
+
+fn details(id: &str, version: Option<u64>) -> Details {
+    details_opt(Some(id), version)
+}
+
+fn details_opt(id: Option<&str>, version: Option<u64>) -> Details {
+    let mut d = Details::new();
+    if let Some(id) = id {
+        d.insert("prompt".into(), id.into());
+    }
+    if let Some(v) = version {
+        d.insert("version".into(), v.into());
+    }
+    d
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Head {
+    id: Option<String>,
+    version: Option<u64>,
+}
+
+/// The `id` and `version` of a prompt document (empty when it is not one: the answer
+/// is checked where it is used).
+fn head(json: &str) -> Head {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// The document with `id` as its id: the address names the prompt, so a document

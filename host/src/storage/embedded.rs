@@ -108,8 +108,16 @@ impl KvStore for EmbeddedKv {
         }
     }
 
-    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {
+    async fn transact_with(
+        &self,
+        scope: &Scope,
+        ops: Vec<WriteOp>,
+        rider: Option<Rider>,
+    ) -> Result<Vec<u64>, StorageError> {
         check_ops(&ops)?;
+        if let Some(r) = &rider {
+            check_rider(r)?;
+        }
         let prefix = physical_prefix(scope);
         self.blocking(move |db| {
             let tx = db.begin_write().map_err(unavailable)?;
@@ -152,6 +160,16 @@ impl KvStore for EmbeddedKv {
                             versions.push(0);
                         }
                     }
+                }
+                // The rider joins the same write transaction: both commit or neither.
+                if let Some(r) = &rider {
+                    let pkey = format!("{}{}", physical_prefix(&r.scope), r.key);
+                    if table.get(pkey.as_str()).map_err(unavailable)?.is_some() {
+                        return Err(StorageError::Conflict(r.key.clone()));
+                    }
+                    table
+                        .insert(pkey.as_str(), encode(1, &r.value).as_slice())
+                        .map_err(unavailable)?;
                 }
             }
             tx.commit().map_err(unavailable)?;
@@ -429,6 +447,58 @@ mod tests {
             value: v.as_bytes().to_vec(),
             precondition: p,
         }
+    }
+
+    /// The rider commits with its transaction and never without it.
+    #[tokio::test]
+    async fn a_rider_commits_exactly_with_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = EmbeddedKv::open(dir.path()).unwrap();
+        let s = scope("a");
+        let outbox = Scope {
+            space: "webhooks".into(),
+            tenant: "a".into(),
+        };
+        let rider = |k: &str| Rider {
+            scope: outbox.clone(),
+            key: k.into(),
+            value: b"event".to_vec(),
+        };
+        // A refused transaction writes neither.
+        let r = kv
+            .transact_with(
+                &s,
+                vec![put("p", "v", Precondition::Version(7))],
+                Some(rider("out/1")),
+            )
+            .await;
+        assert!(matches!(r, Err(StorageError::Conflict(_))), "{r:?}");
+        assert!(kv.get(&outbox, "out/1").await.unwrap().is_none());
+        assert!(kv.get(&s, "p").await.unwrap().is_none());
+        // A committed one writes both; the versions are the ops' only.
+        let v = kv
+            .transact_with(
+                &s,
+                vec![put("p", "v", Precondition::Absent)],
+                Some(rider("out/1")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(v, vec![1]);
+        assert_eq!(
+            kv.get(&outbox, "out/1").await.unwrap().unwrap().value,
+            b"event"
+        );
+        // A rider whose key exists fails the whole transaction.
+        let r = kv
+            .transact_with(
+                &s,
+                vec![put("p", "w", Precondition::None)],
+                Some(rider("out/1")),
+            )
+            .await;
+        assert!(matches!(r, Err(StorageError::Conflict(k)) if k == "out/1"));
+        assert_eq!(kv.get(&s, "p").await.unwrap().unwrap().value, b"v");
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 //! where `App::new` opens storage, so every user (plugin imports, `/ready`) is measured.
 
 use super::{
-    BlobStore, Entry, KvStore, ObjectInfo, Precondition, Scope, Storage, StorageError, WriteOp,
+    BlobStore, Entry, KvStore, ObjectInfo, Precondition, Rider, Scope, Storage, StorageError,
+    WriteOp,
 };
 use crate::config::StorageBackend;
 use crate::telemetry::metrics::Metrics;
@@ -62,9 +63,14 @@ impl KvStore for MeteredKv {
         self.m.time("kv_get", self.inner.get(scope, key)).await
     }
 
-    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {
+    async fn transact_with(
+        &self,
+        scope: &Scope,
+        ops: Vec<WriteOp>,
+        rider: Option<Rider>,
+    ) -> Result<Vec<u64>, StorageError> {
         self.m
-            .time("kv_transact", self.inner.transact(scope, ops))
+            .time("kv_transact", self.inner.transact_with(scope, ops, rider))
             .await
     }
 

@@ -70,6 +70,19 @@ impl WriteOp {
     }
 }
 
+/// An entry the host creates together with a plugin's transaction, in a scope of its own:
+/// written only if the transaction commits, and never without it (the webhook outbox:
+/// service/webhooks). Its key must be absent (a fresh id); its value is small.
+#[derive(Debug, Clone)]
+pub struct Rider {
+    pub scope: Scope,
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+/// Largest rider value: it always fits one DynamoDB item inline.
+pub const MAX_RIDER_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub key: String,
@@ -103,7 +116,19 @@ pub trait KvStore: Send + Sync + 'static {
     async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Entry>, StorageError>;
 
     /// Applies all ops atomically; returns each op's new version (0 for deletes).
-    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError>;
+    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {
+        self.transact_with(scope, ops, None).await
+    }
+
+    /// [`KvStore::transact`], and when `rider` is given also creates the rider's entry in
+    /// the same atomic commit (a rider whose key exists fails the whole transaction with
+    /// a conflict on that key). Returns the versions of `ops` only.
+    async fn transact_with(
+        &self,
+        scope: &Scope,
+        ops: Vec<WriteOp>,
+        rider: Option<Rider>,
+    ) -> Result<Vec<u64>, StorageError>;
 
     /// Deletes `key` under `precondition` and reports whether it existed, in one atomic
     /// step (a `Version` precondition on a missing key is a conflict).
@@ -188,6 +213,18 @@ pub fn check_key(key: &str) -> Result<(), StorageError> {
     }
     if key.contains('\0') {
         return Err(StorageError::Invalid("key must not contain NUL".into()));
+    }
+    Ok(())
+}
+
+/// Checks a rider before it reaches a backend.
+pub fn check_rider(rider: &Rider) -> Result<(), StorageError> {
+    check_key(&rider.key)?;
+    if rider.value.len() > MAX_RIDER_BYTES {
+        return Err(StorageError::Invalid(format!(
+            "rider value is {} bytes, the limit is {MAX_RIDER_BYTES}",
+            rider.value.len()
+        )));
     }
     Ok(())
 }

@@ -92,6 +92,17 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    event: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResourceLabels {
     resource: &'static str,
 }
@@ -182,6 +193,10 @@ pub struct Metrics {
     jwks_refreshes: Family<ResultLabels, Counter>,
     billing_events: Family<BillingEventLabels, Counter>,
     billing_signature_failures: Family<ReasonLabels, Counter>,
+    webhook_deliveries: Family<WebhookLabels, Counter>,
+    webhook_dropped: Family<ReasonLabels, Counter>,
+    webhook_outbox: Family<TenantLabels, Gauge>,
+    webhook_duration: HistogramFamily<ResultLabels>,
     pooling: Gauge,
     pool_in_use: Family<ResourceLabels, Gauge>,
     pool_warm: Family<ResourceLabels, Gauge>,
@@ -302,6 +317,34 @@ impl Metrics {
             "Stripe webhook requests refused with 400 by the signature check, by reason",
             billing_signature_failures.clone(),
         );
+        let webhook_deliveries = Family::<WebhookLabels, Counter>::default();
+        r.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts, by event type and result (delivered, retry, failed)",
+            webhook_deliveries.clone(),
+        );
+        let webhook_dropped = Family::<ReasonLabels, Counter>::default();
+        r.register(
+            "webhook_events_dropped",
+            "Change events not queued for webhooks, by reason (outbox_full, storage)",
+            webhook_dropped.clone(),
+        );
+        for reason in ["outbox_full", "storage"] {
+            let _ = webhook_dropped.get_or_create(&ReasonLabels { reason });
+        }
+        let webhook_outbox = Family::<TenantLabels, Gauge>::default();
+        r.register(
+            "webhook_outbox_depth",
+            "Events waiting in a tenant's webhook outbox at the last poll, by tenant (tenants with webhooks only)",
+            webhook_outbox.clone(),
+        );
+        let webhook_duration = HistogramFamily::<ResultLabels>::new_with_constructor(http_buckets);
+        r.register_with_unit(
+            "webhook_attempt_duration",
+            "Duration of one webhook HTTP attempt, by result (ok, failed)",
+            Unit::Seconds,
+            webhook_duration.clone(),
+        );
         let pooling = Gauge::default();
         r.register(
             "pooling_allocator",
@@ -358,6 +401,10 @@ impl Metrics {
             jwks_refreshes,
             billing_events,
             billing_signature_failures,
+            webhook_deliveries,
+            webhook_dropped,
+            webhook_outbox,
+            webhook_duration,
             pooling,
             pool_in_use,
             pool_warm,
@@ -469,6 +516,38 @@ impl Metrics {
         self.billing_signature_failures
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    /// One webhook delivery attempt of one event to one endpoint (service/webhooks):
+    /// `result` is `delivered`, `retry` (will be tried again) or `failed` (given up).
+    pub fn webhook_delivery(&self, event: &'static str, result: &'static str, elapsed: Duration) {
+        self.webhook_deliveries
+            .get_or_create(&WebhookLabels { event, result })
+            .inc();
+        let result = if result == "delivered" {
+            "ok"
+        } else {
+            "failed"
+        };
+        self.webhook_duration
+            .get_or_create(&ResultLabels { result })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A change event that was not queued: `outbox_full` or `storage`.
+    pub fn webhook_dropped(&self, reason: &'static str) {
+        self.webhook_dropped
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// The outbox depth of a tenant with webhooks, as the last poll saw it.
+    pub fn webhook_outbox(&self, tenant: &str, depth: usize) {
+        self.webhook_outbox
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_string(),
+            })
+            .set(depth as i64);
     }
 
     /// Samples the pooling allocator (if any) and encodes every metric. `openmetrics`

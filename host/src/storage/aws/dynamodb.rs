@@ -18,7 +18,8 @@ use super::s3::S3Blobs;
 use super::{code, unavailable};
 use crate::config::AwsStorageConfig;
 use crate::storage::{
-    Entry, KvStore, MAX_PAGE, Precondition, Scope, StorageError, WriteOp, check_key, check_ops,
+    Entry, KvStore, MAX_PAGE, Precondition, Rider, Scope, StorageError, WriteOp, check_key,
+    check_ops, check_rider,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -273,6 +274,7 @@ impl DynamoKv {
         &self,
         scope: &Scope,
         ops: &[WriteOp],
+        rider: Option<&Rider>,
     ) -> Result<Vec<u64>, StorageError> {
         let (table, ttl) = self.table(scope);
         // Large values go to S3 once, before the first round; the items only point at them.
@@ -289,7 +291,9 @@ impl DynamoKv {
                 WriteOp::Delete { .. } => None,
             });
         }
-        let result = self.transact_rounds(scope, table, ttl, ops, &attrs).await;
+        let result = self
+            .transact_rounds(scope, table, ttl, ops, &attrs, rider)
+            .await;
         match result {
             Ok((versions, replaced)) => {
                 for ptr in &replaced {
@@ -316,6 +320,34 @@ impl DynamoKv {
         }
     }
 
+    /// The rider as one more item of the transaction: a new item (version 1) in its own
+    /// scope's table, guarded by its absence. It is small (`MAX_RIDER_BYTES`), so inline.
+    fn rider_item(&self, r: &Rider) -> Result<TransactWriteItem, StorageError> {
+        let (table, ttl) = self.table(&r.scope);
+        let mut x = Expr::default();
+        let guard = x
+            .condition(Precondition::Absent, ttl.is_some())
+            .unwrap_or_default();
+        let mut item = Self::key(&r.scope, &r.key);
+        item.insert("ver".into(), AttributeValue::N("1".into()));
+        item.insert("val".into(), AttributeValue::B(Blob::new(r.value.clone())));
+        if let Some(ttl) = ttl {
+            item.insert(
+                "expires_at".into(),
+                AttributeValue::N(expiry(ttl).to_string()),
+            );
+        }
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(guard)
+            .set_expression_attribute_names(Some(x.names))
+            .set_expression_attribute_values(non_empty(x.values))
+            .build()
+            .map_err(|e| StorageError::Unavailable(format!("dynamodb Put: {e}")))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     async fn discard(&self, attrs: &[Option<ValueAttr>]) {
         for a in attrs.iter().flatten() {
             if let ValueAttr::S3(ptr) = a {
@@ -332,6 +364,7 @@ impl DynamoKv {
         ttl: Option<Duration>,
         ops: &[WriteOp],
         attrs: &[Option<ValueAttr>],
+        rider: Option<&Rider>,
     ) -> Result<(Vec<u64>, Vec<String>), Failed> {
         let keys: Vec<&str> = ops.iter().map(WriteOp::key).collect();
         for _ in 0..TRANSACT_ROUNDS {
@@ -417,6 +450,9 @@ impl DynamoKv {
                     }
                 };
                 items.push(item);
+            }
+            if let Some(r) = rider {
+                items.push(self.rider_item(r).map_err(Failed::not_applied)?);
             }
             let r = self
                 .client
@@ -618,8 +654,18 @@ impl KvStore for DynamoKv {
         }
     }
 
-    async fn transact(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<Vec<u64>, StorageError> {
+    async fn transact_with(
+        &self,
+        scope: &Scope,
+        ops: Vec<WriteOp>,
+        rider: Option<Rider>,
+    ) -> Result<Vec<u64>, StorageError> {
         check_ops(&ops)?;
+        if let Some(r) = &rider {
+            check_rider(r)?;
+            // With a rider even one op is a transaction: the two items commit together.
+            return self.transact_many(scope, &ops, Some(r)).await;
+        }
         if let [op] = ops.as_slice() {
             return match op {
                 WriteOp::Put {
@@ -633,7 +679,7 @@ impl KvStore for DynamoKv {
                 }
             };
         }
-        self.transact_many(scope, &ops).await
+        self.transact_many(scope, &ops, None).await
     }
 
     async fn delete(
