@@ -4,9 +4,12 @@
 //! (`PUT {route}/{id}?mode=replace`, see `cli/remote.rs` for which).
 
 use super::remote::{self, ConnArgs, Mode};
-use crate::app::App;
+use super::target::{self, Target};
 use crate::config;
-use crate::plugins::{CallContext, UpsertOutcome};
+use crate::plugins::UpsertOutcome;
+use crate::service::prompt_file;
+use crate::service::sync::{self, Plan};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,34 +29,58 @@ impl Counts {
             UpsertOutcome::Unchanged => self.unchanged += 1,
         }
     }
+
+    fn changed(&self) -> bool {
+        self.created + self.updated > 0
+    }
 }
 
 /// One prompt document: where it came from, and its text or why it could not be read.
 type Document = (String, Result<String, String>);
 
-pub async fn run(
-    path: Option<&Path>,
-    conn: &ConnArgs,
-    source: &str,
-    route: Option<String>,
-    tenant: Option<String>,
-) -> anyhow::Result<ExitCode> {
-    if let Some(t) = &tenant
+/// The arguments of one `import` run.
+pub struct Args<'a> {
+    pub config: Option<&'a Path>,
+    pub conn: &'a ConnArgs,
+    /// A directory or `s3://BUCKET/PREFIX`.
+    pub source: &'a str,
+    pub route: Option<String>,
+    pub tenant: Option<String>,
+    /// Say what would change; write nothing.
+    pub dry_run: bool,
+    /// Let the files move the route's protected labels (local import; the fallback token
+    /// gets their scopes).
+    pub allow_protected: bool,
+}
+
+/// Exit code of a dry run that found changes (diff(1)'s "different").
+const WOULD_CHANGE: u8 = 1;
+/// Exit code when a document was rejected (or a dry run found one that would be).
+const REJECTED: u8 = 2;
+
+pub async fn run(a: Args<'_>) -> anyhow::Result<ExitCode> {
+    if let Some(t) = &a.tenant
         && !config::is_valid_name(t)
     {
         anyhow::bail!("--tenant {t:?}: not a valid tenant id");
     }
-    if conn.url.is_some() && tenant.is_some() {
+    if a.conn.url.is_some() && a.tenant.is_some() {
         anyhow::bail!(
             "--tenant does not apply with --url: the API imports into the route's tenant, \
              else the token's"
         );
     }
-    let mode = remote::choose(path, conn, |lc| {
-        let r = config_route(lc, route.as_deref())?;
+    let mode = remote::choose(a.config, a.conn, |lc| {
+        let r = target::config_route(lc, a.route.as_deref())?;
+        let mut scopes = remote::write_scopes(lc, r);
+        if a.allow_protected {
+            scopes.extend(r.protected_labels.values().cloned());
+            scopes.sort();
+            scopes.dedup();
+        }
         Ok(remote::Needs {
-            scopes: remote::write_scopes(lc, r),
-            tenant: tenant.clone(),
+            scopes,
+            tenant: a.tenant.clone(),
         })
     })
     .await?;
@@ -67,26 +94,45 @@ pub async fn run(
         } => lc.config.storage.aws.clone(),
         Mode::Remote { config: None, .. } => None,
     };
-    let documents = match source.strip_prefix("s3://") {
+    let documents = match a.source.strip_prefix("s3://") {
         Some(location) => read_s3(aws.as_ref(), location).await?,
-        None => read_dir(Path::new(source))?,
+        None => read_dir(Path::new(a.source))?,
     };
-    let counts = match mode {
-        Mode::Local(lc) => import_local(*lc, documents, route, tenant).await?,
-        Mode::Remote { client, config } => {
-            let route = match (&route, &config) {
-                (Some(r), _) => r.trim_end_matches('/').to_string(),
-                (None, Some(lc)) => config_route(lc, None)?
-                    .path
-                    .trim_end_matches('/')
-                    .to_string(),
-                (None, None) => DEFAULT_ROUTE.to_string(),
+    let remote = matches!(mode, Mode::Remote { .. });
+    let target = Target::open(mode, a.route.as_deref(), a.tenant.clone()).await?;
+    let mut counts = Counts::default();
+    let total = documents.len();
+    for (n, (file, text)) in documents.into_iter().enumerate() {
+        let done = match import_one(&target, &file, text, &a).await {
+            Ok(done) => done,
+            Err(target::Error::Stop(m)) => anyhow::bail!("{m}"),
+            Err(target::Error::Refused(m)) => Done {
+                outcome: Err(m),
+                report: String::new(),
+            },
+        };
+        if remote {
+            let word = match &done.outcome {
+                Ok(UpsertOutcome::Created) => "created",
+                Ok(UpsertOutcome::Updated) => "updated",
+                Ok(UpsertOutcome::Unchanged) => "unchanged",
+                Err(_) => "rejected",
             };
-            import_remote(&client, &route, documents).await?
+            eprintln!("[{}/{total}] {file}: {word}", n + 1);
         }
-    };
+        print!("{}", done.report);
+        match done.outcome {
+            Ok(o) => counts.count(o),
+            Err(reason) => counts.rejected.push((file, reason)),
+        }
+    }
     println!(
-        "created {}, updated {}, unchanged {}, rejected {}",
+        "{}created {}, updated {}, unchanged {}, rejected {}",
+        if a.dry_run {
+            "dry run (nothing written): "
+        } else {
+            ""
+        },
         counts.created,
         counts.updated,
         counts.unchanged,
@@ -95,143 +141,176 @@ pub async fn run(
     for (file, reason) in &counts.rejected {
         println!("rejected {file}: {reason}");
     }
-    Ok(if counts.rejected.is_empty() {
-        ExitCode::SUCCESS
+    Ok(if !counts.rejected.is_empty() {
+        ExitCode::from(REJECTED)
+    } else if a.dry_run && counts.changed() {
+        ExitCode::from(WOULD_CHANGE)
     } else {
-        ExitCode::from(2)
+        ExitCode::SUCCESS
     })
 }
 
-/// The route prompts go to without `--route` and without a config.
-const DEFAULT_ROUTE: &str = "/v1/prompts";
-
-/// `--route`, else the config's first route.
-fn config_route<'a>(
-    lc: &'a config::LoadedConfig,
-    route: Option<&str>,
-) -> anyhow::Result<&'a config::RouteConfig> {
-    let routes = &lc.config.routes;
-    match route {
-        Some(r) => routes
-            .iter()
-            .find(|x| x.path.trim_end_matches('/') == r.trim_end_matches('/'))
-            .ok_or_else(|| anyhow::anyhow!("--route {r}: no such route in the config")),
-        None => routes
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("the config has no routes to import into")),
-    }
+/// What became of one document, and the lines that say so (empty when there is nothing
+/// worth a line: a plain document imported as before).
+struct Done {
+    outcome: Result<UpsertOutcome, String>,
+    report: String,
 }
 
-async fn import_local(
-    lc: config::LoadedConfig,
-    documents: Vec<Document>,
-    route: Option<String>,
-    tenant: Option<String>,
-) -> anyhow::Result<Counts> {
-    let app = App::start(lc).await.map_err(|e| {
-        anyhow::anyhow!("{e:#}\n(is a server running on the same data directory? pass --url and --token to import through its API)")
-    })?;
-    let snapshot = app
-        .snapshot()
-        .ok_or_else(|| anyhow::anyhow!("plugins were not loaded"))?;
-    let path = config_route(&snapshot.config, route.as_deref())?
-        .path
-        .trim_end_matches('/')
-        .to_string();
-    let route = snapshot
-        .routes
-        .iter()
-        .find(|x| x.path == path)
-        .ok_or_else(|| anyhow::anyhow!("route {path} was not loaded"))?;
-    // A shared catalog route has its own tenant; import there unless told otherwise.
-    let tenant = tenant
-        .or_else(|| route.tenant.clone())
-        .unwrap_or_else(|| snapshot.config.config.auth.default_tenant.clone());
-    let mut counts = Counts::default();
-    for (file, text) in documents {
-        let text = match checked(text) {
-            Ok(t) => t,
-            Err(reason) => {
-                counts.rejected.push((file, reason));
-                continue;
-            }
-        };
-        let cx = CallContext {
-            request_id: format!("import-{}", uuid::Uuid::new_v4()),
-            principal: None,
-            tenant: tenant.clone(),
-            spend: Default::default(),
-            rider: None,
-        };
-        let r = app.runtime.prompts(&route.handler, &cx).upsert(text).await;
-        match r {
-            Ok(Ok((outcome, _))) => counts.count(outcome),
-            Ok(Err(e)) => counts.rejected.push((file, e.to_string())),
-            Err(f) => counts.rejected.push((file, f.to_string())),
+impl Done {
+    fn rejected(reason: impl Into<String>) -> Self {
+        Done {
+            outcome: Err(reason.into()),
+            report: String::new(),
         }
     }
-    Ok(counts)
 }
 
-/// Each document as `PUT {route}/{id}?mode=replace`, with progress on stderr. A 401
-/// stops the import (the token is wrong for every document); anything else the server
-/// refuses is that document's rejection, with the problem's reason.
-async fn import_remote(
-    client: &remote::Client,
-    route: &str,
-    documents: Vec<Document>,
-) -> anyhow::Result<Counts> {
-    let mut counts = Counts::default();
-    let total = documents.len();
-    for (n, (file, text)) in documents.into_iter().enumerate() {
-        let outcome = match checked(text) {
-            Err(reason) => Err(reason),
-            Ok(text) => match document_id(&text) {
-                None => Err(
-                    "has no \"id\": through the API a prompt is addressed by its id; add one"
-                        .to_string(),
-                ),
-                Some(id) => {
-                    let path = format!("{route}/{}?mode=replace", remote::segment(&id));
-                    let a = client.send(http::Method::PUT, &path, Some(&text)).await?;
-                    if a.status == http::StatusCode::UNAUTHORIZED {
-                        anyhow::bail!(
-                            "{}{route}: the server refused the token: {}",
-                            client.base(),
-                            a.reason()
-                        );
-                    }
-                    match a
-                        .headers
-                        .get("upsert-outcome")
-                        .and_then(|v| v.to_str().ok())
-                    {
-                        Some("created") if a.status.is_success() => Ok(UpsertOutcome::Created),
-                        Some("updated") if a.status.is_success() => Ok(UpsertOutcome::Updated),
-                        Some("unchanged") if a.status.is_success() => Ok(UpsertOutcome::Unchanged),
-                        _ if a.status.is_success() => Err(format!(
-                            "{} answered {} without an Upsert-Outcome: is it an mcp-prompts server of this version?",
-                            client.base(),
-                            a.status
-                        )),
-                        _ => Err(format!("{}: {}", a.status.as_u16(), a.reason())),
-                    }
-                }
+async fn import_one(
+    target: &Target,
+    file: &str,
+    text: Result<String, String>,
+    a: &Args<'_>,
+) -> Result<Done, target::Error> {
+    let text = match checked(text) {
+        Ok(t) => t,
+        Err(reason) => return Ok(Done::rejected(reason)),
+    };
+    let parsed = match prompt_file::parse(&text) {
+        Ok(p) => p,
+        Err(e) => return Ok(Done::rejected(e.to_string())),
+    };
+    // A plain document is imported exactly as before: one upsert, the handler decides.
+    if !a.dry_run && !parsed.is_export() {
+        let Some(top) = parsed.versions.last() else {
+            return Ok(Done::rejected("empty document"));
+        };
+        return Ok(match target.upsert(&top.doc).await {
+            Ok((o, _)) => Done {
+                outcome: Ok(o),
+                report: String::new(),
             },
-        };
-        let word = match &outcome {
-            Ok(UpsertOutcome::Created) => "created",
-            Ok(UpsertOutcome::Updated) => "updated",
-            Ok(UpsertOutcome::Unchanged) => "unchanged",
-            Err(_) => "rejected",
-        };
-        eprintln!("[{}/{total}] {file}: {word}", n + 1);
-        match outcome {
-            Ok(o) => counts.count(o),
-            Err(reason) => counts.rejected.push((file, reason)),
+            Err(target::Error::Refused(m)) => Done::rejected(m),
+            Err(stop) => return Err(stop),
+        });
+    }
+    let Some(id) = parsed.id.clone() else {
+        return Ok(Done {
+            outcome: Ok(UpsertOutcome::Created),
+            report: format!(
+                "{file}: no \"id\": the handler derives one from the name on import, so what would change cannot be told; add an \"id\"\n"
+            ),
+        });
+    };
+    let stored = target.stored(&id).await?;
+    let plan = match sync::plan(&id, &parsed, stored.as_ref()) {
+        Ok(p) => p,
+        Err(e) => return Ok(Done::rejected(e.to_string())),
+    };
+    if let Some(protected) = target.protected()
+        && !a.allow_protected
+        && let Some((label, scope)) = plan
+            .labels
+            .iter()
+            .find_map(|m| protected.get_key_value(&m.label))
+    {
+        return Ok(Done::rejected(format!(
+            "label {label:?} is protected (moving it needs the scope {scope}): pass --allow-protected to move it from the config's store"
+        )));
+    }
+    let outcome = if plan.changes_nothing() {
+        UpsertOutcome::Unchanged
+    } else if plan.creates {
+        UpsertOutcome::Created
+    } else {
+        UpsertOutcome::Updated
+    };
+    if a.dry_run {
+        return Ok(Done {
+            outcome: Ok(outcome),
+            report: describe(file, &plan, &[], true),
+        });
+    }
+    match apply(target, &plan).await {
+        Ok(written) => {
+            let wrote = written.iter().any(|(o, _)| *o != UpsertOutcome::Unchanged);
+            let outcome = if !wrote && plan.labels.is_empty() {
+                UpsertOutcome::Unchanged
+            } else {
+                outcome
+            };
+            let numbers: Vec<u64> = written.iter().map(|(_, n)| *n).collect();
+            Ok(Done {
+                outcome: Ok(outcome),
+                report: describe(file, &plan, &numbers, false),
+            })
+        }
+        Err(target::Error::Refused(m)) => Ok(Done::rejected(m)),
+        Err(stop) => Err(stop),
+    }
+}
+
+/// Writes the plan's versions in order, then moves its labels. Returns each write's
+/// outcome and version number.
+async fn apply(target: &Target, plan: &Plan) -> Result<Vec<(UpsertOutcome, u64)>, target::Error> {
+    let mut written = Vec::with_capacity(plan.writes.len());
+    for w in &plan.writes {
+        written.push(target.upsert(&w.doc).await?);
+    }
+    let numbers: Vec<u64> = written.iter().map(|(_, n)| *n).collect();
+    for m in &plan.labels {
+        match (m.to, m.from) {
+            (Some(t), from) => {
+                target
+                    .set_label(&plan.id, &m.label, plan.number(t, &numbers), from)
+                    .await?
+            }
+            (None, Some(from)) => target.delete_label(&plan.id, &m.label, from).await?,
+            (None, None) => {}
         }
     }
-    Ok(counts)
+    Ok(written)
+}
+
+/// One line per prompt (what was or would be done), and for a dry run the diff of every
+/// new version of an existing prompt from the version it follows.
+fn describe(file: &str, plan: &Plan, written: &[u64], dry_run: bool) -> String {
+    let mut parts = Vec::new();
+    let numbers: Vec<u64> = (0..plan.writes.len())
+        .map(|i| plan.number(sync::Target::Written(i), written))
+        .collect();
+    if !numbers.is_empty() {
+        let list: Vec<String> = numbers.iter().map(u64::to_string).collect();
+        let what = if plan.creates {
+            "created with version"
+        } else {
+            "new version"
+        };
+        let s = if numbers.len() > 1 { "s" } else { "" };
+        parts.push(format!("{what}{s} {}", list.join(" ")));
+    }
+    for m in &plan.labels {
+        let from = m.from.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+        parts.push(match m.to {
+            Some(t) => format!("label {} {from} -> {}", m.label, plan.number(t, written)),
+            None => format!("label {} {from} -> removed", m.label),
+        });
+    }
+    let mut out = String::new();
+    if parts.is_empty() {
+        let _ = writeln!(out, "{file}: {}: unchanged", plan.id);
+        return out;
+    }
+    let would = if dry_run { "would be " } else { "" };
+    let _ = writeln!(out, "{file}: {}: {would}{}", plan.id, parts.join("; "));
+    if dry_run && !plan.creates {
+        for w in &plan.writes {
+            for line in super::diff::render(&w.diff).lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
+    out
 }
 
 /// The document's text if it was readable and is JSON; else why not.
@@ -240,14 +319,6 @@ fn checked(text: Result<String, String>) -> Result<String, String> {
     serde_json::from_str::<serde::de::IgnoredAny>(&text)
         .map_err(|e| format!("not valid JSON: {e}"))?;
     Ok(text)
-}
-
-fn document_id(text: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    v.get("id")?
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// `*.json` files of a directory, in name order.

@@ -1,7 +1,8 @@
-//! The `mcp-prompts` command line: serve, stdio, check, import, token.
+//! The `mcp-prompts` command line: serve, stdio, check, import, export, diff, token, …
 
 mod aws;
 mod diff;
+mod export;
 mod health;
 mod import;
 mod plugin;
@@ -9,6 +10,7 @@ mod reload;
 mod remote;
 mod serve;
 mod stdio;
+mod target;
 mod user;
 
 use crate::config;
@@ -66,6 +68,45 @@ enum Command {
         /// Tenant to import into (default: the route's `tenant`, else auth.default_tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Print what the import would change (new versions with their diff, label moves)
+        /// and write nothing. Exit 0 when nothing would change, 1 when something would,
+        /// 2 when a file would be rejected.
+        #[arg(long)]
+        dry_run: bool,
+        /// Let the files move the route's protected labels. Locally this is the operator's
+        /// say-so; with the automatic fallback the minted token gets their scopes; with
+        /// --url the token's scopes decide.
+        #[arg(long)]
+        allow_protected: bool,
+    },
+    /// Write every prompt of a route as DIR/{id}.json, with its versions and labels, in
+    /// the format `import` reads (for keeping prompts in Git), from the config's store or
+    /// through a running server's API (--url; automatic when a server holds the embedded
+    /// store).
+    Export {
+        #[arg(
+            long,
+            short,
+            env = "MCP_PROMPTS_CONFIG",
+            required_unless_present = "url"
+        )]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        conn: remote::ConnArgs,
+        /// Directory to write into (created if missing).
+        dir: PathBuf,
+        /// Route whose prompt handler holds the prompts (default: the first route).
+        #[arg(long)]
+        route: Option<String>,
+        /// Tenant to export (default: the route's `tenant`, else auth.default_tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only the newest version of each prompt and the versions a label points at.
+        #[arg(long)]
+        labelled_only: bool,
+        /// Remove the other `*.json` files of DIR (prompts deleted since the last export).
+        #[arg(long)]
+        prune: bool,
     },
     /// Show what changed between two versions of a prompt in the config's store (a
     /// unified diff of its text or messages, then config, tags, variables, access level).
@@ -178,8 +219,38 @@ pub fn main() -> ExitCode {
             dir,
             route,
             tenant,
-        } => runtime()
-            .and_then(|rt| rt.block_on(import::run(config.as_deref(), &conn, &dir, route, tenant))),
+            dry_run,
+            allow_protected,
+        } => runtime().and_then(|rt| {
+            rt.block_on(import::run(import::Args {
+                config: config.as_deref(),
+                conn: &conn,
+                source: &dir,
+                route,
+                tenant,
+                dry_run,
+                allow_protected,
+            }))
+        }),
+        Command::Export {
+            config,
+            conn,
+            dir,
+            route,
+            tenant,
+            labelled_only,
+            prune,
+        } => runtime().and_then(|rt| {
+            rt.block_on(export::run(export::Args {
+                config: config.as_deref(),
+                conn: &conn,
+                dir: &dir,
+                route,
+                tenant,
+                labelled_only,
+                prune,
+            }))
+        }),
         Command::User(UserCommand::SetTier {
             config,
             conn,

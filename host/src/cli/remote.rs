@@ -262,6 +262,18 @@ impl Client {
         path_and_query: &str,
         json_body: Option<&str>,
     ) -> anyhow::Result<Answer> {
+        self.send_with(method, path_and_query, json_body, None)
+            .await
+    }
+
+    /// [`Client::send`] with an `If-Match` header (a conditional write is idempotent too).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        json_body: Option<&str>,
+        if_match: Option<String>,
+    ) -> anyhow::Result<Answer> {
         let url = format!("{}{path_and_query}", self.base);
         let mut attempt = 0;
         loop {
@@ -270,6 +282,9 @@ impl Client {
                 .http
                 .request(method.clone(), &url)
                 .bearer_auth(&self.token);
+            if let Some(m) = &if_match {
+                rb = rb.header(http::header::IF_MATCH, m);
+            }
             if let Some(b) = json_body {
                 rb = rb
                     .header(http::header::CONTENT_TYPE, "application/json")

@@ -12,6 +12,8 @@
 //! - [`changes`]: the per-tenant change revision that MCP sessions announce.
 //! - [`diff`]: what changed between two versions of a prompt (pure).
 //! - [`webhooks`]: signed change events per tenant, through a durable outbox.
+//! - [`prompt_file`] and [`sync`]: the Git-friendly prompt file of `export`/`import`, and
+//!   what importing one would change (pure).
 //! - [`error`]: one transport-neutral error with a kind and a detail.
 //!
 //! The layer reaches plugins only through the typed calls of `plugins::calls`, and never
@@ -26,7 +28,9 @@ pub mod changes;
 pub mod diff;
 pub mod error;
 pub mod policy;
+pub mod prompt_file;
 pub mod prompts;
+pub mod sync;
 pub mod users;
 pub mod webhooks;
 
