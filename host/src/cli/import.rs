@@ -162,6 +162,16 @@ async fn import_local(
             tenant: tenant.clone(),
             spend: Default::default(),
         };
+        // Images are stored by the host, as on every write through the service.
+        let max_image = snapshot.config.config.media.max_image_size.0;
+        let text = match crate::service::media::ingest(&app.storage, &tenant, max_image, text).await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                counts.rejected.push((file, e.detail));
+                continue;
+            }
+        };
         let r = app.runtime.prompts(&route.handler, &cx).upsert(text).await;
         match r {
             Ok(Ok((outcome, _))) => counts.count(outcome),

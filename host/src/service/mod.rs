@@ -10,6 +10,7 @@
 //! - [`prompts`]: [`prompts::PromptService`], the prompt operations of one route.
 //! - [`users`]: the caller's stored profile (`/users/me`, the tier it assigns).
 //! - [`changes`]: the per-tenant change revision that MCP sessions announce.
+//! - [`media`]: image bytes of multimodal messages, checked and stored content-addressed.
 //! - [`diff`]: what changed between two versions of a prompt (pure).
 //! - [`error`]: one transport-neutral error with a kind and a detail.
 //!
@@ -24,6 +25,7 @@ pub mod caller;
 pub mod changes;
 pub mod diff;
 pub mod error;
+pub mod media;
 pub mod policy;
 pub mod prompts;
 pub mod users;
