@@ -120,6 +120,7 @@ async fn bootstrap(lc: &LoadedConfig) -> anyhow::Result<ExitCode> {
         }
         let mut buckets: Vec<&str> = aws.buckets.values().map(String::as_str).collect();
         buckets.push(&aws.default_bucket);
+        buckets.extend(aws.media_bucket.as_deref());
         buckets.sort_unstable();
         buckets.dedup();
         let region = clients.s3.config().region().map(|r| r.to_string());

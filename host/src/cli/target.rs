@@ -207,6 +207,15 @@ impl Target {
         let text = Value::Object(doc.clone()).to_string();
         match self {
             Target::Local(l) => {
+                // Images are stored by the host, as on every write through the service.
+                let max_image = l
+                    .app
+                    .snapshot()
+                    .map_or(0, |s| s.config.config.media.max_image_size.0);
+                let text =
+                    crate::service::media::ingest(&l.app.storage, &l.tenant, max_image, text)
+                        .await
+                        .map_err(|e| Error::Refused(e.detail))?;
                 let cx = l.context(None);
                 let calls = l.app.runtime.prompts(&l.handler, &cx);
                 match local(calls.upsert(text).await) {

@@ -67,6 +67,10 @@ pub struct AwsStorageConfig {
     /// Plugin blob bucket name → S3 bucket.
     #[serde(default)]
     pub buckets: BTreeMap<String, String>,
+    /// S3 bucket of the images in chat messages (under `_media/<tenant>/<sha256>`);
+    /// `default_bucket` when unset.
+    #[serde(default)]
+    pub media_bucket: Option<String>,
     #[serde(default = "aws_default::connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Deadline of one attempt of one AWS call.
@@ -201,7 +205,12 @@ impl AwsStorageConfig {
             std::iter::once(("storage.aws.default_bucket".to_string(), &a.default_bucket)).chain(
                 a.buckets
                     .iter()
-                    .map(|(n, b)| (format!("storage.aws.buckets.{n}"), b)),
+                    .map(|(n, b)| (format!("storage.aws.buckets.{n}"), b))
+                    .chain(
+                        a.media_bucket
+                            .iter()
+                            .map(|b| ("storage.aws.media_bucket".to_string(), b)),
+                    ),
             )
         {
             if !is_bucket_name(b) {

@@ -15,6 +15,7 @@ mod billing;
 mod cors;
 mod cross_table;
 mod mcp;
+mod media;
 mod names;
 mod plugins;
 mod reload;
@@ -36,6 +37,7 @@ pub use billing::{
 };
 pub use cors::CorsConfig;
 pub use mcp::{McpConfig, McpStdioConfig};
+pub use media::MediaConfig;
 pub use names::is_valid_name;
 pub use plugins::{PluginConfig, StubWasi, World};
 pub use reload::ReloadConfig;

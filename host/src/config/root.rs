@@ -2,7 +2,7 @@
 //! order in which the tables are checked.
 
 use super::{
-    AuthConfig, ConfigError, CorsConfig, Ctx, LoggingConfig, McpConfig, MetricsConfig,
+    AuthConfig, ConfigError, CorsConfig, Ctx, LoggingConfig, McpConfig, MediaConfig, MetricsConfig,
     PluginConfig, RedirectConfig, ReloadConfig, RouteConfig, RuntimeConfig, ServerConfig,
     StorageConfig, UsersConfig, plugins, routes,
 };
@@ -31,6 +31,8 @@ pub struct Config {
     pub mcp: McpConfig,
     /// Signed change events per tenant (webhooks.rs).
     pub webhooks: super::WebhooksConfig,
+    /// Images in chat messages (media.rs).
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -54,6 +56,7 @@ impl Config {
         self.cors.validate(cx)?;
         self.redirect.validate(cx)?;
         self.storage.validate(cx)?;
+        self.media.validate(cx)?;
         if let Some(sm) = self
             .auth
             .dev

@@ -76,6 +76,7 @@ secret_env = \"X\"
 [plugins]
 [mcp]
 [mcp.stdio]
+[media]
 ";
     let minimal_entries = r#"
 [storage]
@@ -137,6 +138,7 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         // [server]
         ("server.max_connections", "[server]\nmax_connections = 0".into()),
         ("server.max_body_size", "[server]\nmax_body_size = 0".into()),
+        ("media.max_image_size", "[media]\nmax_image_size = 0".into()),
         ("server.idle_timeout", "[server]\nidle_timeout = \"0s\"".into()),
         ("server.max_header_size", "[server]\nmax_header_size = 100".into()),
         (

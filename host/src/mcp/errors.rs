@@ -22,6 +22,7 @@ pub fn to_error(e: &Error, not_found: ErrorCode) -> McpError {
         | ErrorKind::Conflict
         | ErrorKind::PreconditionFailed
         | ErrorKind::TooLarge
+        | ErrorKind::UnsupportedMediaType
         | ErrorKind::RenderFailed => McpError::invalid_params(e.detail.clone(), data),
         ErrorKind::RateLimited => rate_limited(e),
         // Access decisions: not a malformed request, not a server fault.

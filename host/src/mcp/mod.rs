@@ -269,6 +269,24 @@ impl Call {
         Ok(applied)
     }
 
+    /// The bytes of the images that `messages` (a render of prompt `id`) reference.
+    pub async fn images(
+        &self,
+        id: &str,
+        messages: &[crate::plugins::ChatMessage],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, service::Error> {
+        use crate::plugins::content::{ContentBlock, MessageContent};
+        let any = messages.iter().any(|m| {
+            matches!(&m.content, MessageContent::Blocks(b) if b.iter().any(|b| matches!(b, ContentBlock::Image(_))))
+        });
+        if !any {
+            return Ok(Default::default());
+        }
+        let svc = self.service()?;
+        let permit = self.authorize(&svc, Action::Render, Some(id)).await?;
+        svc.images_of(&permit, id, messages).await
+    }
+
     fn parse(&self, text: &str) -> Result<Value, service::Error> {
         serde_json::from_str(text).map_err(|e| {
             service::Error::internal(

@@ -1,8 +1,12 @@
 //! Stored prompts (the plugin's JSON) as MCP prompts.
 
+use crate::plugins::content::{ContentBlock as ContentBlock_, MessageContent};
 use crate::plugins::{ChatMessage, ChatRole};
-use rmcp::model::{Prompt, PromptArgument, PromptMessage, Role};
+use rmcp::model::{
+    ContentBlock, EmbeddedResource, Prompt, PromptArgument, PromptMessage, ResourceContents, Role,
+};
 use serde_json::Value;
+use std::collections::HashMap;
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
@@ -156,40 +160,92 @@ pub const SYSTEM_MARKER: &str = "[system]";
 /// `_meta` key of the rendered version's `config` in a `prompts/get` result.
 pub const CONFIG_META: &str = "mcp-prompts/config";
 
-/// `_meta` key listing the original role of every message of a chat prompt's result.
+/// `_meta` key listing the original role of every message of a chat prompt's result
+/// (one entry per MCP message: a message of several blocks has several).
 pub const ROLES_META: &str = "mcp-prompts/roles";
 
-/// A chat prompt's rendered messages as MCP messages. MCP prompts have only the `user`
-/// and `assistant` roles, so a system message travels in place as a `user` message
-/// whose first line is [`SYSTEM_MARKER`]: the model still reads it as instructions, and
-/// a client that knows the convention (or reads [`ROLES_META`]) can restore the role.
-pub fn chat_messages(messages: &[ChatMessage]) -> Vec<PromptMessage> {
-    messages
-        .iter()
-        .map(|m| match m.role {
-            ChatRole::System => {
-                PromptMessage::new_text(Role::User, format!("{SYSTEM_MARKER}\n{}", m.content))
+/// A chat prompt's rendered messages as MCP messages, and the original role of each
+/// (for [`ROLES_META`]).
+///
+/// - MCP prompts have only the `user` and `assistant` roles, so a system message travels
+///   in place as `user` content whose first line is [`SYSTEM_MARKER`]: the model still
+///   reads it as instructions, and a client that knows the convention (or reads
+///   [`ROLES_META`]) can restore the role. When a system message starts with another
+///   block than text, the marker is a text message of its own before it.
+/// - A MCP prompt message holds one content block, so a message with several blocks
+///   becomes that many consecutive messages of its role.
+/// - Images travel inline as `ImageContent` (base64 and MIME type) from `images`
+///   (bytes by hash, fetched by the caller); embedded resources as `EmbeddedResource`;
+///   resource links as `ResourceLink` when `links` (the session speaks 2025-06-18 or
+///   later), else as a text line naming the link (2025-03-26 has no resource links).
+pub fn chat_messages(
+    messages: &[ChatMessage],
+    images: &HashMap<String, Vec<u8>>,
+    links: bool,
+) -> (Vec<PromptMessage>, Value) {
+    let mut out = Vec::new();
+    let mut roles = Vec::new();
+    for m in messages {
+        let (role, name) = match m.role {
+            ChatRole::System => (Role::User, "system"),
+            ChatRole::User => (Role::User, "user"),
+            ChatRole::Assistant => (Role::Assistant, "assistant"),
+        };
+        let mut blocks: Vec<ContentBlock> = match &m.content {
+            MessageContent::Text(t) => vec![ContentBlock::text(t.clone())],
+            MessageContent::Blocks(b) => b.iter().map(|b| block(b, images, links)).collect(),
+        };
+        if m.role == ChatRole::System {
+            match blocks.first_mut() {
+                Some(ContentBlock::Text(t)) => t.text = format!("{SYSTEM_MARKER}\n{}", t.text),
+                _ => blocks.insert(0, ContentBlock::text(SYSTEM_MARKER)),
             }
-            ChatRole::User => PromptMessage::new_text(Role::User, m.content.clone()),
-            ChatRole::Assistant => PromptMessage::new_text(Role::Assistant, m.content.clone()),
-        })
-        .collect()
+        }
+        for b in blocks {
+            out.push(PromptMessage::new(role.clone(), b));
+            roles.push(Value::from(name));
+        }
+    }
+    (out, Value::Array(roles))
 }
 
-/// The original roles of `messages`, for [`ROLES_META`].
-pub fn roles(messages: &[ChatMessage]) -> Value {
-    Value::Array(
-        messages
-            .iter()
-            .map(|m| {
-                Value::from(match m.role {
-                    ChatRole::System => "system",
-                    ChatRole::User => "user",
-                    ChatRole::Assistant => "assistant",
-                })
-            })
-            .collect(),
-    )
+/// One stored content block as a MCP content block.
+fn block(b: &ContentBlock_, images: &HashMap<String, Vec<u8>>, links: bool) -> ContentBlock {
+    use base64::Engine;
+    match b {
+        ContentBlock_::Text { text } => ContentBlock::text(text.clone()),
+        ContentBlock_::Image(r) => match images.get(&r.sha256) {
+            Some(bytes) => ContentBlock::image(
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+                r.mime_type.clone(),
+            ),
+            // The caller fetched every referenced image; a gap is a bug, said in text
+            // rather than by an empty image.
+            None => ContentBlock::text(format!("[image {} unavailable]", r.sha256)),
+        },
+        ContentBlock_::Resource { resource } => {
+            let mut c = ResourceContents::text(resource.text.clone(), resource.uri.clone());
+            if let Some(m) = &resource.mime_type {
+                c = c.with_mime_type(m.clone());
+            }
+            ContentBlock::Resource(EmbeddedResource::new(c))
+        }
+        ContentBlock_::ResourceLink(l) if links => {
+            let mut r = rmcp::model::Resource::new(l.uri.clone(), l.name.clone());
+            r.mime_type = l.mime_type.clone();
+            r.description = l.description.clone();
+            ContentBlock::ResourceLink(r)
+        }
+        ContentBlock_::ResourceLink(l) => ContentBlock::text(match &l.description {
+            Some(d) => format!("[resource link] {} <{}>: {d}", l.name, l.uri),
+            None => format!("[resource link] {} <{}>", l.name, l.uri),
+        }),
+    }
+}
+
+/// Whether protocol revision `version` has resource links in content (2025-06-18 on).
+pub fn has_resource_links(version: &str) -> bool {
+    version >= rmcp::model::ProtocolVersion::V_2025_06_18.as_str()
 }
 
 /// The placeholders of a chat prompt (names, in order); none for a text prompt.
@@ -299,26 +355,59 @@ mod tests {
 
     #[test]
     fn chat_prompts_deliver_system_messages_as_marked_user_messages() {
+        use crate::plugins::content::{ImageRef, ResourceLink};
+        let msg = |role, content| ChatMessage { role, content };
         let rendered = vec![
-            ChatMessage {
-                role: ChatRole::System,
-                content: "Be brief.".into(),
-            },
-            ChatMessage {
-                role: ChatRole::User,
-                content: "Hi".into(),
-            },
-            ChatMessage {
-                role: ChatRole::Assistant,
-                content: "Hello".into(),
-            },
+            msg(ChatRole::System, MessageContent::text("Be brief.")),
+            msg(ChatRole::User, MessageContent::text("Hi")),
+            msg(ChatRole::Assistant, MessageContent::text("Hello")),
         ];
-        let out = serde_json::to_value(chat_messages(&rendered)).unwrap();
+        let (out, roles) = chat_messages(&rendered, &HashMap::new(), true);
+        let out = serde_json::to_value(out).unwrap();
         assert_eq!(out[0]["role"], "user");
         assert_eq!(out[0]["content"]["text"], "[system]\nBe brief.");
         assert_eq!(out[1]["content"]["text"], "Hi");
         assert_eq!(out[2]["role"], "assistant");
-        assert_eq!(roles(&rendered), json!(["system", "user", "assistant"]));
+        assert_eq!(roles, json!(["system", "user", "assistant"]));
+
+        // Blocks: one MCP message each; a system message starting with an image gets
+        // its marker as a message of its own; links degrade to text before 2025-06-18.
+        let sha = "ab".repeat(32);
+        let image = ContentBlock_::Image(ImageRef {
+            mime_type: "image/png".into(),
+            sha256: sha.clone(),
+            size: 3,
+        });
+        let link = ContentBlock_::ResourceLink(ResourceLink {
+            uri: "https://x.example/a".into(),
+            name: "a".into(),
+            mime_type: None,
+            description: None,
+        });
+        let rendered = vec![
+            msg(
+                ChatRole::System,
+                MessageContent::Blocks(vec![image.clone()]),
+            ),
+            msg(ChatRole::User, MessageContent::Blocks(vec![image, link])),
+        ];
+        let images = HashMap::from([(sha, vec![1u8, 2, 3])]);
+        let (out, roles) = chat_messages(&rendered, &images, true);
+        let out = serde_json::to_value(out).unwrap();
+        assert_eq!(roles, json!(["system", "system", "user", "user"]));
+        assert_eq!(out[0]["content"]["text"], "[system]");
+        assert_eq!(out[1]["content"]["type"], "image");
+        assert_eq!(out[1]["content"]["data"], "AQID");
+        assert_eq!(out[1]["content"]["mimeType"], "image/png");
+        assert_eq!(out[3]["content"]["type"], "resource_link");
+        let (old, _) = chat_messages(&rendered, &images, false);
+        let old = serde_json::to_value(old).unwrap();
+        assert_eq!(
+            old[3]["content"]["text"],
+            "[resource link] a <https://x.example/a>"
+        );
+        assert!(has_resource_links("2025-06-18") && has_resource_links("2026-07-28"));
+        assert!(!has_resource_links("2025-03-26"));
     }
 
     #[test]

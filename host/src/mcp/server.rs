@@ -174,8 +174,17 @@ impl ServerHandler for PromptServer {
         }
         let messages = match &applied.messages {
             Some(chat) => {
-                meta.insert(prompts::ROLES_META.into(), prompts::roles(chat));
-                prompts::chat_messages(chat)
+                let images = call
+                    .images(&name, chat)
+                    .await
+                    .map_err(|e| to_error(&e, ErrorCode::INVALID_PARAMS))?;
+                let links = cx
+                    .peer
+                    .peer_info()
+                    .is_none_or(|i| prompts::has_resource_links(i.protocol_version.as_str()));
+                let (messages, roles) = prompts::chat_messages(chat, &images, links);
+                meta.insert(prompts::ROLES_META.into(), roles);
+                messages
             }
             None => prompts::messages(applied.content),
         };

@@ -157,7 +157,7 @@ pub enum ChatRole {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChatMessage {
     pub role: ChatRole,
-    pub content: String,
+    pub content: super::content::MessageContent,
 }
 
 /// `messages-json` as the plugin sent it, checked: a plugin's malformed answer is its
@@ -166,7 +166,7 @@ fn chat_messages(json: Option<String>) -> Result<Option<Vec<ChatMessage>>, Handl
     json.map(|text| {
         serde_json::from_str(&text).map_err(|e| {
             HandlerError::Internal(format!(
-                "applied.messages-json is not a list of {{role, content}} messages: {e}"
+                "applied.messages-json is not a list of {{role, content}} messages (content a string or content blocks): {e}"
             ))
         })
     })

@@ -158,11 +158,14 @@ pub fn text_of(doc: &Value) -> String {
                     continue;
                 }
                 let role = item.get("role").and_then(Value::as_str).unwrap_or("?");
-                let content = item.get("content").and_then(Value::as_str).unwrap_or("");
                 out.push_str(&format!("[{role}]\n"));
-                out.push_str(content);
-                if !content.ends_with('\n') {
-                    out.push('\n');
+                match item.get("content") {
+                    Some(Value::Array(blocks)) => {
+                        for b in blocks {
+                            push_line(&mut out, &block_text(b));
+                        }
+                    }
+                    c => push_line(&mut out, c.and_then(Value::as_str).unwrap_or("")),
                 }
             }
             out
@@ -172,6 +175,34 @@ pub fn text_of(doc: &Value) -> String {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
+    }
+}
+
+fn push_line(out: &mut String, text: &str) {
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+/// A content block as diff lines: a text block's text, the other blocks as one line
+/// naming what they hold (an image by type and hash, so a changed image shows).
+fn block_text(b: &Value) -> String {
+    let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("");
+    match s("type") {
+        "text" => s("text").to_string(),
+        "image" => format!("[image {} sha256:{}]", s("mimeType"), s("sha256")),
+        "resource" => {
+            let r = b.get("resource");
+            let rs = |k: &str| {
+                r.and_then(|r| r.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            };
+            format!("[resource {}]\n{}", rs("uri"), rs("text"))
+        }
+        "resource_link" => format!("[resource link {} {}]", s("name"), s("uri")),
+        other => format!("[{other}]"),
     }
 }
 

@@ -22,8 +22,11 @@ pub enum ErrorKind {
     InsufficientScope,
     Forbidden,
     RateLimited,
-    /// Part of the input exceeds a limit (e.g. a prompt's config).
+    /// Part of the input exceeds a limit (e.g. a prompt's config, an image).
     TooLarge,
+    /// An image block whose bytes are not an image of an accepted type, or not of the
+    /// type it declares.
+    UnsupportedMediaType,
     /// A write to a read-only catalog route.
     ReadOnly,
     /// Storage is down; retrying later may work.
@@ -49,6 +52,7 @@ impl ErrorKind {
             ErrorKind::InsufficientScope | ErrorKind::Forbidden => 403,
             ErrorKind::RateLimited => 429,
             ErrorKind::TooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::ReadOnly => 405,
             ErrorKind::Unavailable | ErrorKind::Busy => 503,
             ErrorKind::PluginTimeout => 504,
@@ -71,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::RateLimited => "rate-limited",
             ErrorKind::TooLarge => "too-large",
+            ErrorKind::UnsupportedMediaType => "unsupported-media-type",
             ErrorKind::ReadOnly => "read-only",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Busy => "busy",
@@ -92,6 +97,7 @@ impl ErrorKind {
             409 => "Conflict",
             412 => "Precondition Failed",
             413 => "Content Too Large",
+            415 => "Unsupported Media Type",
             422 => "Unprocessable Content",
             429 => "Too Many Requests",
             503 => "Service Unavailable",

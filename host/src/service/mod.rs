@@ -10,6 +10,7 @@
 //! - [`prompts`]: [`prompts::PromptService`], the prompt operations of one route.
 //! - [`users`]: the caller's stored profile (`/users/me`, the tier it assigns).
 //! - [`changes`]: the per-tenant change revision that MCP sessions announce.
+//! - [`media`]: image bytes of multimodal messages, checked and stored content-addressed.
 //! - [`diff`]: what changed between two versions of a prompt (pure).
 //! - [`webhooks`]: signed change events per tenant, through a durable outbox.
 //! - [`prompt_file`] and [`sync`]: the Git-friendly prompt file of `export`/`import`, and
@@ -27,6 +28,7 @@ pub mod caller;
 pub mod changes;
 pub mod diff;
 pub mod error;
+pub mod media;
 pub mod policy;
 pub mod prompt_file;
 pub mod prompts;

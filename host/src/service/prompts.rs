@@ -11,6 +11,7 @@ use super::error::ErrorKind;
 use super::policy::{self, Action, Permit, Via};
 use super::webhooks::{self, EventKind};
 use crate::app::{App, Route};
+use crate::plugins::content::ImageRef;
 use crate::plugins::{
     Applied, HandlerResult, HistoryPage, Label, ListQuery, PromptCalls, Selector, UpsertOutcome,
 };
@@ -366,9 +367,16 @@ impl<'a> PromptService<'a> {
         self.raw(json)
     }
 
+    /// A write's body with its images stored and referenced (service/media.rs).
+    async fn ingest(&self, body: String) -> Result<String, Error> {
+        let max = self.req.snapshot.config.config.media.max_image_size.0;
+        super::media::ingest(&self.app.storage, &self.req.caller.tenant, max, body).await
+    }
+
     /// Creates a prompt from its JSON document (validated by the plugin).
     pub async fn create(&self, permit: &Permit, prompt_json: String) -> Result<Prompt, Error> {
         self.check(permit, Action::Create, None)?;
+        let prompt_json = self.ingest(prompt_json).await?;
         let json = self
             .writing(
                 EventKind::VersionCreated,
@@ -394,6 +402,7 @@ impl<'a> PromptService<'a> {
         expected: Option<u64>,
     ) -> Result<Prompt, Error> {
         self.check(permit, Action::Update, Some(id))?;
+        let fields_json = self.ingest(fields_json).await?;
         let json = self
             .writing(
                 EventKind::VersionCreated,
@@ -418,7 +427,7 @@ impl<'a> PromptService<'a> {
     ) -> Result<(UpsertOutcome, Prompt), Error> {
         self.check(permit, Action::Create, Some(id))?;
         self.check(permit, Action::Update, Some(id))?;
-        let body = with_id(id, &prompt_json)?;
+        let body = self.ingest(with_id(id, &prompt_json)?).await?;
         let (outcome, json) = self
             .writing(
                 EventKind::VersionCreated,
@@ -446,6 +455,86 @@ impl<'a> PromptService<'a> {
         .await?;
         self.changed(Some(id)).await;
         Ok(())
+    }
+
+    /// The bytes of image `sha256` of prompt `id`, with its reference (MIME type, size).
+    /// Found only when a version of the prompt the caller may read references it, so
+    /// the image is exactly as visible as the prompt: the newest version the route's
+    /// default labels resolve to is looked at first, then the others.
+    pub async fn image(
+        &self,
+        permit: &Permit,
+        id: &str,
+        sha256: &str,
+    ) -> Result<(ImageRef, Vec<u8>), Error> {
+        self.check(permit, Action::Read, Some(id))?;
+        let not_found = || Error::not_found(format!("prompt '{id}' has no image {sha256}"));
+        if !super::media::is_sha256_hex(sha256) {
+            return Err(not_found());
+        }
+        let find = |doc: &serde_json::Value| {
+            super::media::image_refs(doc)
+                .into_iter()
+                .find(|r| r.sha256 == sha256)
+        };
+        let current = self.get_at(permit, id, &self.default_selector()).await?;
+        let mut found = serde_json::from_str(&current.json)
+            .ok()
+            .and_then(|d| find(&d));
+        if found.is_none() {
+            let all = self.versions(permit, id).await?;
+            let all: Vec<serde_json::Value> = serde_json::from_str(all.get()).unwrap_or_default();
+            found = all.iter().find_map(find);
+        }
+        let r = found.ok_or_else(not_found)?;
+        let bytes = super::media::load(&self.app.storage, &self.req.caller.tenant, sha256)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(
+                    &self.req.id,
+                    &format!("image {sha256} of prompt '{id}' is referenced but not stored"),
+                )
+            })?;
+        Ok((r, bytes))
+    }
+
+    /// The bytes of the images that rendered messages reference, by hash (for MCP,
+    /// which sends images inline). Called after a render of the prompt under a `render`
+    /// permit, so the references come from a prompt the caller may render.
+    pub async fn images_of(
+        &self,
+        permit: &Permit,
+        id: &str,
+        messages: &[crate::plugins::ChatMessage],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
+        use crate::plugins::content::{ContentBlock, MessageContent};
+        self.check(permit, Action::Render, Some(id))?;
+        let mut out = std::collections::HashMap::new();
+        for m in messages {
+            let MessageContent::Blocks(blocks) = &m.content else {
+                continue;
+            };
+            for b in blocks {
+                if let ContentBlock::Image(r) = b
+                    && !out.contains_key(&r.sha256)
+                {
+                    let bytes =
+                        super::media::load(&self.app.storage, &self.req.caller.tenant, &r.sha256)
+                            .await?
+                            .ok_or_else(|| {
+                                Error::internal(
+                                    &self.req.id,
+                                    &format!(
+                                        "image {} of prompt '{id}' is referenced but not stored",
+                                        r.sha256
+                                    ),
+                                )
+                            })?;
+                    out.insert(r.sha256.clone(), bytes);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Renders what the route's default labels resolve to with `variables_json`.

@@ -17,6 +17,11 @@ pub struct Scope {
     pub tenant: String,
 }
 
+/// The logical blob bucket of the images in chat messages, kept by the host
+/// (service/media.rs). Plugin bucket names start with a letter or digit, so no plugin can
+/// be granted it.
+pub const MEDIA_BUCKET: &str = "_media";
+
 /// Longest key a plugin may use (DynamoDB's sort key limit is 1024 bytes; stay well inside).
 pub const MAX_KEY_BYTES: usize = 512;
 /// Largest kv value. The AWS backend keeps values above its item limit (400 KB) in S3

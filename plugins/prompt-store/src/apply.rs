@@ -3,7 +3,7 @@
 use crate::access::{self, Viewer, Visibility};
 use crate::backend::{Backend, Error, RenderError, RenderRequest};
 use crate::chat::{self, FillError};
-use crate::model::{ChatItem, Message, PromptType};
+use crate::model::{Block, ChatItem, Content, Message, PromptType};
 use crate::refs::referenced_names;
 use crate::store::{Selector, load_head, select};
 use serde_json::{Map, Value};
@@ -30,6 +30,8 @@ pub struct Applied {
 
 /// Separates the messages' contents in [`Applied::content`] of a chat prompt.
 pub const CHAT_CONTENT_SEPARATOR: &str = "\n\n";
+/// Separates the texts of one message's blocks in [`Applied::content`].
+pub const BLOCK_TEXT_SEPARATOR: &str = "\n";
 
 fn has_value(vars: &Map<String, Value>, name: &str) -> bool {
     vars.get(name).is_some_and(|v| !v.is_null())
@@ -116,17 +118,39 @@ pub fn apply(
             for item in items {
                 match item {
                     ChatItem::Message(m) => {
-                        request.template = m.content.clone();
-                        referenced_names(&request.template, &mut names);
+                        let mut render = |template: &str| -> Result<String, Error> {
+                            request.template = template.to_string();
+                            referenced_names(&request.template, &mut names);
+                            render_with_partials(b, viewer, &mut request)
+                        };
+                        let content = match &m.content {
+                            Content::Text(t) => Content::Text(render(t)?),
+                            // Text blocks are templates; every other block is data and
+                            // passes through as stored (an image stays a reference).
+                            Content::Blocks(blocks) => Content::Blocks(
+                                blocks
+                                    .iter()
+                                    .map(|block| match block {
+                                        Block::Text { text } => Ok(Block::Text {
+                                            text: render(text)?,
+                                        }),
+                                        other => Ok(other.clone()),
+                                    })
+                                    .collect::<Result<_, Error>>()?,
+                            ),
+                        };
                         out.push(Message {
                             role: m.role,
-                            content: render_with_partials(b, viewer, &mut request)?,
+                            content,
                         });
                     }
                     ChatItem::Placeholder(_) => out.extend(fills.next().unwrap_or_default()),
                 }
             }
-            let joined: Vec<&str> = out.iter().map(|m| m.content.as_str()).collect();
+            let joined: Vec<String> = out
+                .iter()
+                .map(|m| m.content.texts().join(BLOCK_TEXT_SEPARATOR))
+                .collect();
             (joined.join(CHAT_CONTENT_SEPARATOR), Some(out))
         }
     };

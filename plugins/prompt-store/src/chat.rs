@@ -9,7 +9,7 @@
 //!   data (user text, model output) and rendering them would let that data run
 //!   template logic.
 
-use crate::model::{ChatItem, FieldError, Message, Role};
+use crate::model::{ChatItem, Content, FieldError, Message, Role};
 use crate::validate::{MAX_CONTENT_BYTES, is_valid_variable_name};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -48,7 +48,7 @@ fn parse_item(path: &str, item: &Value, errors: &mut Vec<FieldError>) -> Option<
         return None;
     };
     match obj.get("type") {
-        None | Some(Value::Null) => parse_message(path, obj, errors).map(ChatItem::Message),
+        None | Some(Value::Null) => parse_message(path, obj, true, errors).map(ChatItem::Message),
         Some(Value::String(t)) if t == "placeholder" => match obj.get("name") {
             Some(Value::String(name)) => Some(ChatItem::placeholder(name.clone())),
             None | Some(Value::Null) => {
@@ -70,10 +70,13 @@ fn parse_item(path: &str, item: &Value, errors: &mut Vec<FieldError>) -> Option<
     }
 }
 
-/// A `{role, content}` object; `path` names it in errors.
+/// A `{role, content}` object; `path` names it in errors. `blocks`: whether the content
+/// may be a list of content blocks (stored messages) or only a string (a placeholder's
+/// fill: the caller's conversation, which never carries image bytes to store).
 fn parse_message(
     path: &str,
     obj: &Map<String, Value>,
+    blocks: bool,
     errors: &mut Vec<FieldError>,
 ) -> Option<Message> {
     let role = match obj.get("role") {
@@ -99,16 +102,22 @@ fn parse_message(
             None
         }
     };
+    let field = format!("{path}.content");
     let content = match obj.get("content") {
-        Some(Value::String(c)) => Some(c.clone()),
+        v @ Some(Value::Array(_)) if blocks => crate::blocks::parse_content(&field, v, errors),
+        Some(Value::String(c)) => Some(Content::Text(c.clone())),
         None | Some(Value::Null) => {
-            errors.push(FieldError::new(format!("{path}.content"), "is required"));
+            errors.push(FieldError::new(field, "is required"));
             None
         }
         Some(_) => {
             errors.push(FieldError::new(
-                format!("{path}.content"),
-                "must be a string",
+                field,
+                if blocks {
+                    "must be a string or an array of content blocks"
+                } else {
+                    "must be a string"
+                },
             ));
             None
         }
@@ -139,13 +148,11 @@ pub fn validate(items: &[ChatItem], errors: &mut Vec<FieldError>) {
     for (i, item) in items.iter().enumerate() {
         match item {
             ChatItem::Message(m) => {
-                total = total.saturating_add(m.content.len());
-                if m.content.trim().is_empty() {
-                    errors.push(FieldError::new(
-                        format!("messages[{i}].content"),
-                        "is required",
-                    ));
-                }
+                let texts = m.content.texts();
+                total = texts
+                    .iter()
+                    .fold(total, |sum, t| sum.saturating_add(t.len()));
+                crate::blocks::validate(&format!("messages[{i}].content"), &m.content, errors);
             }
             ChatItem::Placeholder(p) => {
                 let field = format!("messages[{i}].name");
@@ -218,7 +225,7 @@ pub fn fill(name: &str, value: Option<&Value>) -> Result<Vec<Message>, FillError
         let item_path = format!("{path}[{i}]");
         let mut errors = Vec::new();
         let message = match item {
-            Value::Object(obj) => parse_message(&item_path, obj, &mut errors),
+            Value::Object(obj) => parse_message(&item_path, obj, false, &mut errors),
             _ => {
                 errors.push(FieldError::new(
                     item_path.as_str(),
@@ -345,7 +352,7 @@ mod tests {
     fn fills_are_checked_not_rendered() {
         let v = json!([{"role": "user", "content": "{{evil}}"}, {"role": "assistant", "content": "ok"}]);
         let filled = fill("history", Some(&v)).unwrap();
-        assert_eq!(filled[0].content, "{{evil}}");
+        assert_eq!(filled[0].content, Content::Text("{{evil}}".into()));
         assert_eq!(filled[1].role, Role::Assistant);
         assert_eq!(fill("history", Some(&json!([]))).unwrap(), vec![]);
         assert_eq!(fill("history", None), Err(FillError::Missing));

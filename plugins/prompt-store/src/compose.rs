@@ -27,7 +27,7 @@ fn looks_like_template(content: &str) -> bool {
 fn derive_is_template(content: &str, messages: Option<&[ChatItem]>) -> bool {
     looks_like_template(content)
         || messages.unwrap_or_default().iter().any(|i| match i {
-            ChatItem::Message(m) => looks_like_template(&m.content),
+            ChatItem::Message(m) => m.content.templates().into_iter().any(looks_like_template),
             ChatItem::Placeholder(_) => true,
         })
 }

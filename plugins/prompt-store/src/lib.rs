@@ -7,6 +7,7 @@
 pub mod access;
 pub mod apply;
 pub mod backend;
+pub mod blocks;
 pub mod chat;
 pub mod clock;
 pub mod compose;

@@ -142,7 +142,11 @@ impl<'a> Filter<'a> {
                     .is_some_and(|d| d.to_lowercase().contains(text))
                 || p.content.to_lowercase().contains(text)
                 || p.messages.iter().flatten().any(|item| match item {
-                    crate::model::ChatItem::Message(m) => m.content.to_lowercase().contains(text),
+                    crate::model::ChatItem::Message(m) => m
+                        .content
+                        .texts()
+                        .iter()
+                        .any(|t| t.to_lowercase().contains(text)),
                     crate::model::ChatItem::Placeholder(_) => false,
                 });
             if !hit {

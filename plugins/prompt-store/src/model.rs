@@ -100,12 +100,111 @@ impl Role {
     }
 }
 
-/// One message: a role and its text (for a stored message a template, for a rendered
+/// One message: a role and its content (for a stored message templates, for a rendered
 /// one the result).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
-    pub content: String,
+    pub content: Content,
+}
+
+impl Message {
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: Content::Text(text.into()),
+        }
+    }
+}
+
+/// A message's content: one text, or a list of [`Block`]s (multimodal content). Untagged
+/// so that every message written before blocks existed (a string) reads and writes
+/// exactly as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Blocks(Vec<Block>),
+}
+
+impl Content {
+    /// The texts a person reads: the text itself, or the text blocks' and embedded
+    /// resources' texts in order (for search, size limits and the joined rendering).
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            Content::Text(t) => vec![t.as_str()],
+            Content::Blocks(blocks) => blocks
+                .iter()
+                .filter_map(|b| match b {
+                    Block::Text { text } => Some(text.as_str()),
+                    Block::Resource { resource } => Some(resource.text.as_str()),
+                    Block::Image(_) | Block::ResourceLink(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The templates of this content: the text, or the text blocks (embedded resources
+    /// are passed through verbatim, never rendered).
+    pub fn templates(&self) -> Vec<&str> {
+        match self {
+            Content::Text(t) => vec![t.as_str()],
+            Content::Blocks(blocks) => blocks
+                .iter()
+                .filter_map(|b| match b {
+                    Block::Text { text } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One block of multimodal content, shaped as MCP content blocks are (`type` tag,
+/// camelCase fields), except that an image holds a reference to its bytes: the host
+/// stores them content-addressed and resolves the reference on the way out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    /// A template, rendered at apply time like a text message.
+    Text {
+        text: String,
+    },
+    Image(ImageRef),
+    /// An embedded text resource, passed through verbatim.
+    Resource {
+        resource: EmbeddedText,
+    },
+    ResourceLink(ResourceLink),
+}
+
+/// An image stored by the host: its MIME type, the SHA-256 of its bytes (lower-case hex)
+/// and their length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageRef {
+    pub mime_type: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The contents of an embedded resource (MCP `TextResourceContents`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbeddedText {
+    pub uri: String,
+    pub mime_type: Option<String>,
+    pub text: String,
+}
+
+/// A link to a resource the client may fetch (MCP `ResourceLink`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceLink {
+    pub uri: String,
+    pub name: String,
+    pub mime_type: Option<String>,
+    pub description: Option<String>,
 }
 
 /// Marks a placeholder entry: serialises as `"type": "placeholder"`.
@@ -142,10 +241,7 @@ impl ChatItem {
     }
 
     pub fn message(role: Role, content: impl Into<String>) -> Self {
-        ChatItem::Message(Message {
-            role,
-            content: content.into(),
-        })
+        ChatItem::Message(Message::text(role, content))
     }
 }
 

@@ -1634,9 +1634,14 @@ fn chat_apply_renders_every_message_and_fills_placeholders() {
     )
     .unwrap();
     let messages = out.messages.unwrap();
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|m| m.content.texts().concat())
+        .collect();
     let got: Vec<(&str, &str)> = messages
         .iter()
-        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .zip(&texts)
+        .map(|(m, t)| (m.role.as_str(), t.as_str()))
         .collect();
     // Every stored message went through the renderer; the fill did not.
     assert_eq!(
@@ -1819,4 +1824,60 @@ fn config_is_versioned_returned_by_apply_and_size_limited() {
         store::upsert(&b, &other.to_string(), None).unwrap().0,
         Outcome::Updated
     );
+}
+
+#[test]
+fn chat_blocks_render_text_and_pass_the_rest_through() {
+    let b = Mem::default();
+    let sha = "a".repeat(64);
+    let stored = create(
+        &b,
+        json!({"id": "mm", "name": "MM", "type": "chat", "variables": ["topic"], "messages": [
+            {"role": "system", "content": "Plain {{topic}}"},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Describe {{topic}}"},
+                {"type": "image", "mimeType": "image/png", "sha256": sha, "size": 67},
+                {"type": "resource", "resource": {"uri": "file:///a.md", "mimeType": "text/markdown", "text": "{{raw}}"}},
+                {"type": "resource_link", "uri": "https://example.com/x", "name": "x"}
+            ]}
+        ]}),
+    );
+    assert!(stored.is_template);
+    let out = applied(&b, "mm", json!({"topic": "tides"})).unwrap();
+    let messages = serde_json::to_value(out.messages.unwrap()).unwrap();
+    assert_eq!(messages[0]["content"], "Plain tides");
+    let blocks = &messages[1]["content"];
+    assert_eq!(blocks[0], json!({"type": "text", "text": "Describe tides"}));
+    assert_eq!(
+        blocks[1],
+        json!({"type": "image", "mimeType": "image/png", "sha256": sha, "size": 67})
+    );
+    assert_eq!(
+        blocks[2]["resource"]["text"], "{{raw}}",
+        "resources are not rendered"
+    );
+    assert_eq!(blocks[3]["name"], "x");
+    assert_eq!(out.content, "Plain tides\n\nDescribe tides\n{{raw}}");
+    // A text prompt refuses blocks where its content is; an unknown block type is named.
+    let err = store::create(
+        &b,
+        &json!({"id": "bad", "name": "B", "type": "chat", "messages": [
+            {"role": "user", "content": [{"type": "audio", "data": "x"}]}
+        ]})
+        .to_string(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(fields(err)[0], "messages[0].content[0].type");
+    // Search finds text in blocks.
+    let page = crate::list::list(
+        &b,
+        ALICE,
+        &crate::list::Query {
+            text: Some("describe".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(page.prompts.len(), 1);
 }

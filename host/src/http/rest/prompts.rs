@@ -18,6 +18,7 @@
 //! | DELETE | `/{id}/labels/{label}` (`If-Match`) | delete_label |
 //! | GET | `/{id}/labels/{label}/history` | label_history |
 //! | GET | `/{id}/diff?from=A&to=B` | diff |
+//! | GET | `/{id}/blobs/{sha256}` | image (the bytes of an image block) |
 
 use super::decode::{apply_variables, if_match, query_pairs, read_json};
 use crate::app::{App, Route};
@@ -48,6 +49,7 @@ enum Target {
     Label(String, String),
     LabelHistory(String, String),
     Diff(String),
+    Blob(String, String),
 }
 
 impl Target {
@@ -73,6 +75,9 @@ impl Target {
             },
             [i, "labels"] if !i.is_empty() => Ok(Target::Labels(id(i)?)),
             [i, "diff"] if !i.is_empty() => Ok(Target::Diff(id(i)?)),
+            [i, "blobs", h] if !i.is_empty() && !h.is_empty() => {
+                Ok(Target::Blob(id(i)?, (*h).to_string()))
+            }
             [i, "labels", l] if !i.is_empty() && !l.is_empty() => Ok(Target::Label(id(i)?, id(l)?)),
             [i, "labels", l, "history"] if !i.is_empty() && !l.is_empty() => {
                 Ok(Target::LabelHistory(id(i)?, id(l)?))
@@ -88,7 +93,8 @@ impl Target {
             Target::Versions(_)
             | Target::Labels(_)
             | Target::LabelHistory(..)
-            | Target::Diff(_) => "GET",
+            | Target::Diff(_)
+            | Target::Blob(..) => "GET",
             Target::Apply(_) => "POST",
             Target::Version(..) => "DELETE",
             Target::Label(..) => "GET, PUT, DELETE",
@@ -106,6 +112,7 @@ impl Target {
             Target::Label(..) => format!("{base}/{{id}}/labels/{{label}}"),
             Target::LabelHistory(..) => format!("{base}/{{id}}/labels/{{label}}/history"),
             Target::Diff(_) => format!("{base}/{{id}}/diff"),
+            Target::Blob(..) => format!("{base}/{{id}}/blobs/{{sha256}}"),
         }
     }
 
@@ -119,7 +126,8 @@ impl Target {
             | Target::Labels(i)
             | Target::Label(i, _)
             | Target::LabelHistory(i, _)
-            | Target::Diff(i) => Some(i),
+            | Target::Diff(i)
+            | Target::Blob(i, _) => Some(i),
         }
     }
 }
@@ -154,7 +162,8 @@ where
             | Target::Labels(_)
             | Target::Label(..)
             | Target::LabelHistory(..)
-            | Target::Diff(_),
+            | Target::Diff(_)
+            | Target::Blob(..),
         ) => Action::Read,
         (&Method::PUT, Target::Item(_)) => Action::Update,
         // Moving a label is a write to the prompt: read-only catalogs refuse it, and
@@ -380,6 +389,10 @@ where
             let d = svc.diff(permit, id, &from, &to).await?;
             Ok(json(StatusCode::OK, &d))
         }
+        (Method::GET, Target::Blob(id, sha256)) => {
+            let (image, bytes) = svc.image(permit, id, sha256).await?;
+            Ok(image_response(req.headers(), &image, bytes))
+        }
         (Method::PUT, Target::Item(id)) => {
             let expected = if_match(&req)?;
             let body = read_json(req, max_body).await?;
@@ -421,6 +434,42 @@ fn prompt_response(status: StatusCode, prompt: Prompt) -> Response<Body> {
     {
         resp.headers_mut().insert(header::ETAG, h);
     }
+    resp
+}
+
+/// An image's bytes. They are addressed by their hash, so they never change: cacheable
+/// for a year and immutable, but `private` (and varying by credentials) because who may
+/// read them depends on who asks, as for the prompt.
+fn image_response(
+    headers: &http::HeaderMap,
+    image: &crate::plugins::content::ImageRef,
+    bytes: Vec<u8>,
+) -> Response<Body> {
+    let etag = format!("\"{}\"", image.sha256);
+    let mut resp = if none_match(headers, &etag) {
+        let mut r = Response::new(Body::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::new(Bytes::from(bytes)));
+        if let Ok(v) = HeaderValue::from_str(&image.mime_type) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        r
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.append(header::VARY, HeaderValue::from_static("authorization"));
     resp
 }
 

@@ -852,6 +852,7 @@ mod faults {
             )]),
             default_bucket: "b".into(),
             buckets: BTreeMap::new(),
+            media_bucket: None,
             connect_timeout: Duration::from_secs(1),
             attempt_timeout: Duration::from_secs(1),
             operation_timeout: Duration::from_secs(3),

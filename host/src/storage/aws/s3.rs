@@ -2,6 +2,9 @@
 //! `default_bucket`); the object key is `<logical bucket>/<tenant>/<key>`, so one S3 bucket
 //! can hold several logical buckets and tenants never share a prefix.
 //!
+//! The host's own images of chat messages (logical bucket `_media`, which no plugin can
+//! be granted) go to `storage.aws.media_bucket`, else `default_bucket`.
+//!
 //! Also holds kv values too large for a DynamoDB item, under `_kv/` in `default_bucket`
 //! (logical bucket names start with a letter or digit, so `_kv/` cannot collide).
 
@@ -19,6 +22,7 @@ pub struct S3Blobs {
     client: Client,
     default_bucket: String,
     buckets: BTreeMap<String, String>,
+    media_bucket: Option<String>,
 }
 
 impl S3Blobs {
@@ -27,10 +31,16 @@ impl S3Blobs {
             client,
             default_bucket: cfg.default_bucket.clone(),
             buckets: cfg.buckets.clone(),
+            media_bucket: cfg.media_bucket.clone(),
         }
     }
 
     fn bucket(&self, scope: &Scope) -> &str {
+        if scope.space == crate::storage::MEDIA_BUCKET
+            && let Some(b) = &self.media_bucket
+        {
+            return b;
+        }
         self.buckets
             .get(&scope.space)
             .map_or(self.default_bucket.as_str(), String::as_str)
