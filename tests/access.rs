@@ -1,7 +1,7 @@
 //! Access levels (enforced by the prompt-store plugin) and per-principal rate limits
 //! (enforced by the policy plugin), against the real binary and plugins over TLS.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, plugin};
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! must end in a 401 whose body does not echo the token, and the issuer's key endpoint must
 //! only ever be asked at the configured address, at most once per refresh interval.
 
-mod common;
+use crate::common;
 
 use common::idp::{self, Idp};
 use common::{Server, base_config, run_cli};

@@ -4,7 +4,7 @@
 //! against the embedded store, Secrets Manager rotation and fail-closed start, an outage
 //! and recovery, `aws bootstrap` and `import s3://…`. All against a real `moto_server`.
 
-mod common;
+use crate::common;
 
 use common::moto::{AwsEnv, Moto};
 use common::{Server, catalog_dir, prompt};

@@ -2,9 +2,8 @@
 //! real `moto_server`, each test with its own tables and buckets created by
 //! `mcp-prompts aws bootstrap`.
 
-mod common;
-#[macro_use]
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::Server;
 use common::moto::AwsEnv;

@@ -3,7 +3,7 @@
 //! and signed here exactly as Stripe signs them (HMAC-SHA256 over "{t}.{body}", hex, in
 //! `Stripe-Signature: t=…,v1=…`), on the embedded store and on DynamoDB (moto_server).
 
-mod common;
+use crate::common;
 
 use common::moto::{AwsEnv, Moto};
 use common::{Server, base_config, prompt, run_cli};

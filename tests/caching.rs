@@ -3,8 +3,8 @@
 //! label), `If-None-Match` → 304, and `Cache-Control` per kind of read (pinned versions
 //! immutable, label and default reads short-lived with stale fallbacks), configurable.
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::Server;
 use common::moto::AwsEnv;

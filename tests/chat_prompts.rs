@@ -3,8 +3,8 @@
 //! templates, placeholders filled at apply time, the type fixed at creation, the bad
 //! inputs (unknown role, placeholder missing), and system messages over MCP.
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::Server;
 use common::moto::AwsEnv;

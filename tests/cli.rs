@@ -1,6 +1,6 @@
 //! The command line: check, import (with the real catalog), token.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, catalog_dir, plugin, run_cli};
 use serde_json::{Value, json};

@@ -11,7 +11,7 @@
 //!   that directory is not writable. Switching users needs root: these tests print a note and
 //!   pass when not run as root (CI runs as root).
 
-mod common;
+use crate::common;
 
 use common::{BIN, plugin, repo_root};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -4,7 +4,7 @@
 //! `PUT {route}/{id}?mode=replace` import endpoint and `/users/{sub}/tier`, and an import
 //! racing REST writes without losing or corrupting any of them.
 
-mod common;
+use crate::common;
 
 use common::moto::{AwsEnv, free_port};
 use common::{Server, base_config, catalog_dir, prompt, run_cli};

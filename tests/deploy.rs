@@ -9,7 +9,7 @@
 //! `deploy/cdk.out` comes from `cdk synth` (deploy/scripts/check.sh; scripts/test.sh runs it
 //! before the Rust tests).
 
-mod common;
+use crate::common;
 
 use common::moto::{AwsEnv, Moto, free_port};
 use common::{BIN, Server, base_config, repo_root};

@@ -1,8 +1,8 @@
 //! Diffs between versions (issue 13, item 6) over REST, the MCP tool `diff_prompt` and
 //! the CLI, on both storage backends, against the real binary and plugins over TLS.
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::Server;
 use common::moto::AwsEnv;

@@ -1,6 +1,6 @@
 //! An acknowledged write survives `kill -9` of the server in the middle of a write burst.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, prompt};
 use serde_json::{Value, json};

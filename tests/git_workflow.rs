@@ -5,8 +5,8 @@
 //! the commands go through the running server's API (it holds the store); on DynamoDB
 //! (moto) they open the store in the CLI's process, so both ways are covered.
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::moto::{AwsEnv, free_port};
 use common::{Server, run_cli};
@@ -386,6 +386,89 @@ async fn import_export_import_is_a_fixed_point(b: Backend, fresh: Backend) {
     assert!(out.contains("unchanged 2"), "{out}");
 }
 
+/// A 1×1 PNG (the smallest image the server accepts as one).
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+/// An exported file holds its images' bytes, not references into the store it came
+/// from: it imports into a store that never saw them, and the round trip is still a
+/// fixed point (an image compares by its hash, as bytes or as a reference).
+async fn images_travel_inside_exported_files(b: Backend, fresh: Backend) {
+    use base64::Engine;
+    use reqwest::Method;
+    let data = base64::engine::general_purpose::STANDARD.encode(PNG);
+    let created = b
+        .send(
+            Method::POST,
+            "/v1/prompts",
+            json!({"id": "pic", "name": "Pic", "type": "chat", "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image", "mimeType": "image/png", "data": data}
+                ]}
+            ]}),
+        )
+        .await;
+    // Version 2 keeps the image by the reference a read returned.
+    let image_ref = created["messages"][0]["content"][1].clone();
+    let sha = image_ref["sha256"].as_str().unwrap().to_string();
+    b.send(
+        Method::PUT,
+        "/v1/prompts/pic",
+        json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "And this?"}, image_ref
+        ]}], "message": "reworded"}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    b.export(dir.path(), &[]);
+    let text = read(dir.path(), "pic.json");
+    assert!(
+        !text.contains(&sha),
+        "no reference into the old store: {text}"
+    );
+    assert_eq!(
+        text.matches(&data).count(),
+        2,
+        "both versions carry the bytes: {text}"
+    );
+
+    let (code, out) = fresh.import(dir.path(), &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("created 1"), "{out}");
+    let got = fresh.get("/v1/prompts/pic?version=1").await;
+    assert_eq!(got["messages"][0]["content"][1]["sha256"], sha.as_str());
+    let r = fresh
+        .api
+        .s
+        .client
+        .get(fresh.api.s.url(&format!("/v1/prompts/pic/blobs/{sha}")))
+        .bearer_auth(fresh.deployer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), PNG);
+
+    // Nothing to do against either store, and the second export is the first.
+    for (store, name) in [(&b, "source"), (&fresh, "copy")] {
+        let (code, out) = store.import(dir.path(), &["--dry-run"]);
+        assert_eq!(code, 0, "{name}: {out}");
+        assert!(out.contains("unchanged 1"), "{name}: {out}");
+    }
+    let again = tempfile::tempdir().unwrap();
+    fresh.export(again.path(), &[]);
+    assert_eq!(
+        without_authors(json_of(again.path(), "pic.json")),
+        without_authors(json_of(dir.path(), "pic.json"))
+    );
+}
+
 async fn dry_run_shows_changes_and_import_applies_them(b: Backend) {
     b.seed().await;
     let dir = tempfile::tempdir().unwrap();
@@ -619,6 +702,10 @@ mod embedded_backend {
         super::import_export_import_is_a_fixed_point(Backend::embedded(), Backend::embedded()).await
     }
     #[tokio::test(flavor = "multi_thread")]
+    async fn images_travel_inside_exported_files() {
+        super::images_travel_inside_exported_files(Backend::embedded(), Backend::embedded()).await
+    }
+    #[tokio::test(flavor = "multi_thread")]
     async fn dry_run_shows_changes_and_import_applies_them() {
         super::dry_run_shows_changes_and_import_applies_them(Backend::embedded()).await
     }
@@ -642,6 +729,10 @@ mod aws_backend {
     #[tokio::test(flavor = "multi_thread")]
     async fn import_export_import_is_a_fixed_point() {
         super::import_export_import_is_a_fixed_point(Backend::aws(), Backend::aws()).await
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn images_travel_inside_exported_files() {
+        super::images_travel_inside_exported_files(Backend::aws(), Backend::aws()).await
     }
     #[tokio::test(flavor = "multi_thread")]
     async fn dry_run_shows_changes_and_import_applies_them() {

@@ -2,7 +2,7 @@
 //! refuse calls beyond the cap with 503 and `Retry-After` before an instance is created,
 //! while other plugins, other routes and the built-in endpoints keep being served.
 
-mod common;
+use crate::common;
 
 use common::{Server, hostile_config};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! longest-idle connection so new clients and health checks are served; the protocol is the
 //! one ALPN agreed; HTTP/1.1 header blocks are capped by `server.max_header_size`.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! keyed by a bare subject (everything written before identities were qualified) stays the
 //! primary issuer's.
 
-mod common;
+use crate::common;
 
 use common::idp::Idp;
 use common::{Server, base_config, plugin, run_cli};

@@ -1,7 +1,7 @@
 //! Hardening, reload edge cases (issue 15, item 10): a SIGHUP that arrives while plugins are
 //! still loading is remembered and applied once they are loaded; it never kills the server.
 
-mod common;
+use crate::common;
 
 use common::{BIN, base_config, capture_output, client_for};
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! tokens are held to the same `iat` rule as OIDC ones, unusable subjects are refused with
 //! 401, and `check` refuses plugins granted the host's own kv namespaces.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, run_cli};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -1,7 +1,7 @@
 //! Hostile plugins (endless loop, memory bomb, deep recursion, trap) fail only their own
 //! request; everything else keeps being served.
 
-mod common;
+use crate::common;
 
 use common::{Server, prompt};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! HTTP hygiene: CORS from the `[cors]` allow-list and the `[redirect]` listener, against the
 //! real binary over real sockets.
 
-mod common;
+use crate::common;
 
 use common::{BIN, Server, base_config, run_cli};
 use reqwest::Response;

@@ -3,8 +3,8 @@
 //! If-Match, protected labels, history, the default label on reads and apply, list
 //! filters, and prompts written before labels existed.
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::Server;
 use common::moto::AwsEnv;

@@ -2,7 +2,7 @@
 //! componentize-js by plugins/examples/build.sh) behind the default prompt store, loaded by
 //! the real server and rendering real requests over TLS.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, example, prompt};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! plugins/examples/build.sh) loaded by the real server and serving real requests over TLS,
 //! and its hostile variant failing only its own requests.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, example, prompt};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! revision: prompts with arguments and pagination, every tool with its error paths,
 //! resources, completion and `notifications/prompts/list_changed`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rmcp::model::{

@@ -4,7 +4,7 @@
 //! `prompts/list_changed` and `resources/updated` over its GET stream when a second server
 //! process on the same (moto) AWS data changes the prompt.
 
-mod common;
+use crate::common;
 
 use common::moto::AwsEnv;
 use common::*;

@@ -1,7 +1,7 @@
 //! `/mcp` at the HTTP and JSON-RPC level: what a misbehaving or hostile client gets.
 //! Raw requests on purpose — a real client never sends most of these.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

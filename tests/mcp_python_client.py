@@ -1,10 +1,12 @@
 """Drives /mcp with the official MCP Python SDK (PyPI `mcp`), for tests/mcp_http.rs.
 
-Usage: mcp_python_client.py URL TOKEN CA_FILE MODE
+Usage: mcp_python_client.py URL TOKEN CA_FILE MODE [PROMPT [ARGS_JSON]]
 MODE: "legacy" (initialize handshake, the SDK's newest handshake revision),
 "legacy@REVISION" (the handshake offering an older revision, as older SDK releases do:
 the SDK's offered version is pinned for this process) or "2026-07-28" (server/discover,
 stateless).
+With PROMPT (for tests/multimodal.rs), only `prompts/get` of it with ARGS_JSON, printing
+the messages as the SDK parsed them (its pydantic models, dumped by alias).
 Prints one JSON object with what the client saw; exits non-zero on any failure.
 """
 
@@ -19,7 +21,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 
-async def main(url: str, token: str, cafile: str, mode: str) -> None:
+async def main(url: str, token: str, cafile: str, mode: str, prompt=None, args="{}") -> None:
     if mode.startswith("legacy@"):
         mode, offered = mode.split("@", 1)
         mcp.client.session.LATEST_HANDSHAKE_VERSION = offered
@@ -28,6 +30,13 @@ async def main(url: str, token: str, cafile: str, mode: str) -> None:
     async with httpx2.AsyncClient(headers=headers, verify=ctx, timeout=30) as http:
         async with Client(streamable_http_client(url, http_client=http), mode=mode) as c:
             out = {"protocol": c.protocol_version}
+            if prompt is not None:
+                got = await c.get_prompt(prompt, json.loads(args))
+                out["messages"] = [
+                    m.model_dump(mode="json", by_alias=True, exclude_none=True) for m in got.messages
+                ]
+                print(json.dumps(out))
+                return
             names, cursor = [], None
             while True:
                 page = await c.list_prompts(cursor=cursor) if cursor else await c.list_prompts()
@@ -63,4 +72,4 @@ async def main(url: str, token: str, cafile: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:7]))

@@ -4,7 +4,7 @@
 //! `resources/updated` over their GET stream when a second server process on the same
 //! (moto) AWS data changes the prompt.
 
-mod common;
+use crate::common;
 
 use common::moto::AwsEnv;
 use common::*;

@@ -1,7 +1,7 @@
 //! `mcp-prompts stdio`: a real MCP client (rmcp) spawns the binary and talks to it over
 //! stdin/stdout; stdout must carry nothing but protocol messages.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rmcp::ServiceExt;

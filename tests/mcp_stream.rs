@@ -3,7 +3,7 @@
 //! `Last-Event-ID` resumption, close on DELETE), resource subscriptions, logging, the
 //! Host/Origin rules, denials as HTTP statuses, and what a session may cost in storage.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::StreamExt as _;

@@ -2,7 +2,7 @@
 //! separate-listener mode serves it only there; the bearer-token mode refuses without
 //! the token.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, hostile_config, prompt};
 use std::collections::BTreeMap;
@@ -433,12 +433,13 @@ const TOKEN: &str = "metrics-scrape-token-0123456789";
 
 #[tokio::test]
 async fn bearer_token_is_required_when_configured() {
-    // SAFETY: std serialises its own environment access (Command::spawn included) behind a
-    // lock, and nothing in these tests reads the environment outside std.
-    unsafe { std::env::set_var(TOKEN_ENV, TOKEN) };
-    let s = Server::start_with(&base_config(&format!(
-        "\n[metrics]\nbearer_token_env = \"{TOKEN_ENV}\"\n"
-    )));
+    // The token reaches the server's environment only (this process runs every test).
+    let s = Server::start_with_env(
+        &base_config(&format!(
+            "\n[metrics]\nbearer_token_env = \"{TOKEN_ENV}\"\n"
+        )),
+        vec![(TOKEN_ENV.to_string(), TOKEN.to_string())],
+    );
     let url = s.url("/metrics");
     let r = s.client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 401);

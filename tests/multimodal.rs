@@ -6,8 +6,8 @@
 //! base64 over MCP; the bad inputs (too large 413, not an image or another type than
 //! declared 415, bad blocks 400).
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use base64::Engine;
 use common::Server;
@@ -31,8 +31,9 @@ const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-/// The image limit of these tests: room for the PNG, not for the oversized one.
-const LIMIT: &str = "\n[media]\nmax_image_size = 2048\n";
+/// The image limits of these tests: room for the PNG, not for the oversized one; two
+/// PNGs inline in one MCP answer, not three.
+const LIMIT: &str = "\n[media]\nmax_image_size = 2048\nmax_inline_size = 150\n";
 
 /// A started server and where its image blobs can be counted.
 struct Media {
@@ -389,6 +390,63 @@ async fn images_follow_the_prompts_access_rules(m: Media) {
     assert_eq!(get_as(Some(bob)).await.unwrap().status(), 404);
     let other = a.s.token("alice", &["--tenant", "globex"]);
     assert_eq!(get_as(Some(other.clone())).await.unwrap().status(), 404);
+    // Nor can another user of the tenant borrow it by its hash into a prompt of theirs,
+    // on create or on a write to a prompt of their own: the refusal is the one an
+    // unknown hash gets, so it does not tell that the image exists.
+    let bob_writes = a.s.token("bob", &["--scope", "prompts:write"]);
+    let borrow = |method: reqwest::Method, path: &str, doc: Value| {
+        a.s.client
+            .request(method, a.s.url(path))
+            .bearer_auth(bob_writes.clone())
+            .json(&doc)
+            .send()
+    };
+    let doc = json!({"id": "bobs", "name": "B", "type": "chat", "messages": [
+        {"role": "user", "content": [image_ref()]}
+    ]});
+    let p = problem(
+        borrow(reqwest::Method::POST, "/v1/prompts", doc.clone())
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let unknown = p["errors"][0].clone();
+    assert_eq!(unknown["field"], "messages[0].content[0].sha256", "{p}");
+    let own = json!({"id": "bobs", "name": "B", "type": "chat", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "mine"}]}
+    ]});
+    let r = borrow(reqwest::Method::POST, "/v1/prompts", own)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let p = problem(
+        borrow(reqwest::Method::PUT, "/v1/prompts/bobs?mode=replace", doc)
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(p["errors"][0], unknown, "{p}");
+    let never = json!({"id": "bobs", "name": "B", "type": "chat", "messages": [
+        {"role": "user", "content": [
+            {"type": "image", "mimeType": "image/png", "sha256": sha(b"never"), "size": 5}
+        ]}
+    ]});
+    let p = problem(
+        borrow(reqwest::Method::PUT, "/v1/prompts/bobs?mode=replace", never)
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(
+        p["errors"][0]["message"], unknown["message"],
+        "an absent image and another user's are refused alike: {p}"
+    );
+    // Bob's prompt has no image to serve under that hash.
+    let r = a.get(&format!("/v1/prompts/bobs/blobs/{}", sha(PNG))).await;
+    problem(r, StatusCode::NOT_FOUND).await;
     // Another tenant cannot borrow the image by its hash either.
     let r =
         a.s.client
@@ -528,7 +586,81 @@ async fn images_arrive_inline_over_mcp(m: Media) {
     let text = r.content[0].as_text().unwrap().text.clone();
     assert!(text.contains("image/gif"), "{text}");
     assert_eq!(m.blob_count().await, 1);
+
+    // One answer carries at most `max_inline_size` of images (each occurrence counted):
+    // the third PNG travels as a line naming its REST URL, which serves it.
+    let three = json!({"id": "three", "name": "Three", "type": "chat", "messages": [
+        {"role": "user", "content": [image("image/png", PNG), image("image/png", PNG)]},
+        {"role": "user", "content": [image("image/png", PNG)]}
+    ]});
+    assert_eq!(a.post("/v1/prompts", &three).await.status(), 201);
+    let got = client
+        .get_prompt(GetPromptRequestParams::new("three"))
+        .await
+        .unwrap();
+    assert_eq!(got.messages.len(), 3);
+    for m in &got.messages[..2] {
+        assert!(matches!(m.content, ContentBlock::Image(_)), "{m:?}");
+    }
+    let line = &got.messages[2].content.as_text().expect("a text line").text;
+    let url = format!("/v1/prompts/three/blobs/{}", sha(PNG));
+    assert!(line.contains(&format!("GET {url}")), "{line}");
+    let r = a.get(&url).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), PNG);
     let _ = client.cancel().await;
+}
+
+/// The official MCP Python SDK (PyPI `mcp`, installed by scripts/test.sh) parses the
+/// image, resource and resource-link blocks of a chat prompt as its own types, at a
+/// session revision and at the stateless one.
+#[tokio::test(flavor = "multi_thread")]
+async fn images_reach_the_official_python_sdk() {
+    let m = embedded();
+    let a = &m.a;
+    assert_eq!(a.post("/v1/prompts", &vision()).await.status(), 201);
+    let script = common::repo_root().join("tests/mcp_python_client.py");
+    let ca = a.s.data_dir().join("tls/cert.pem");
+    for mode in ["legacy", "2026-07-28"] {
+        let out = tokio::process::Command::new("python3")
+            .arg(&script)
+            .arg(a.s.url("/mcp"))
+            .arg(&a.token)
+            .arg(&ca)
+            .arg(mode)
+            .arg("vision")
+            .arg(r#"{"subject": "owl"}"#)
+            .output()
+            .await
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{mode}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+        let msgs = v["messages"].as_array().unwrap();
+        let types: Vec<&str> = msgs
+            .iter()
+            .map(|m| m["content"]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            ["text", "text", "image", "resource", "resource_link"],
+            "{mode}: {v}"
+        );
+        assert_eq!(msgs[1]["content"]["text"], "Describe this owl:");
+        let img = &msgs[2]["content"];
+        assert_eq!(img["mimeType"], "image/png", "{img}");
+        assert_eq!(b64(PNG), img["data"].as_str().unwrap());
+        // Only text blocks are templates; a resource is passed through as stored.
+        assert_eq!(
+            msgs[3]["content"]["resource"]["text"],
+            "Notes on {{subject}}"
+        );
+        assert_eq!(msgs[4]["content"]["uri"], "https://example.com/guide.pdf");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

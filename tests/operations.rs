@@ -1,7 +1,7 @@
 //! Operations: hot reload (file watch and SIGHUP) under load, graceful shutdown, JSON
 //! logs, the compiled-plugin cache.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, plugin, prompt};
 use serde_json::{Value, json};

@@ -2,8 +2,8 @@
 //! against the real binary and plugins over TLS: versioned with the prompt, returned by
 //! GET and apply and in `prompts/get` `_meta`, size-limited (413), configurable limit.
 
-mod common;
-mod rest_suite;
+use crate::common;
+use crate::rest_suite;
 
 use common::Server;
 use common::moto::AwsEnv;

@@ -4,7 +4,7 @@
 //! and the rate-limited JSON-RPC error with HTTP `429` on MCP, and one request spends
 //! once however many policy decisions it needs. Anonymous budgets are per client address.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, plugin};
 use futures_util::future::join_all;

@@ -1,7 +1,7 @@
 //! Listener behaviour: TLS versions, handshake and header timeouts, connection limit,
 //! plain-HTTP mode.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config};
 use std::sync::Arc;

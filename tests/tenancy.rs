@@ -2,7 +2,7 @@
 //! tenant's prompts through the API, a plugin cannot reach another tenant's keys however
 //! it forges them, and a shared catalog route serves one read-only tenant to everyone.
 
-mod common;
+use crate::common;
 
 use common::{Server, hostile_config, prompt, run_cli};
 use serde_json::Value;

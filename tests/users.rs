@@ -1,6 +1,6 @@
 //! `GET`/`PUT /users/me` and the stored tier, against the real binary.
 
-mod common;
+use crate::common;
 
 use common::{Server, base_config, run_cli};
 use serde_json::{Value, json};

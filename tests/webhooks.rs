@@ -5,7 +5,7 @@
 //! server killed with SIGKILL after the commit delivers after its restart; a URL that is
 //! neither https nor loopback http is a config error at `check`.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::Server;

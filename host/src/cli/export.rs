@@ -64,13 +64,17 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for id in ids {
             // Deleted between the listing and this read: nothing to export.
-            let Some(stored) = target
+            let Some(mut stored) = target
                 .stored(&id)
                 .await
                 .map_err(|e| anyhow::anyhow!("prompt {id:?}: {e}"))?
             else {
                 continue;
             };
+            target
+                .with_images(&id, &mut stored.versions)
+                .await
+                .map_err(|e| anyhow::anyhow!("prompt {id:?}: {e}"))?;
             let (text, dropped) = prompt_file::render(&stored.versions, &stored.labels, which)
                 .map_err(|e| anyhow::anyhow!("prompt {id:?}: {e}"))?;
             for label in dropped {

@@ -266,6 +266,28 @@ impl Client {
             .await
     }
 
+    /// `GET path_and_query` answered as bytes (an image); `None` on 404.
+    pub async fn get_bytes(&self, path_and_query: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let url = format!("{}{path_and_query}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{url}: {}", error_chain(&e)))?;
+        match r.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(
+                r.bytes()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{url}: {}", error_chain(&e)))?
+                    .to_vec(),
+            )),
+            s => anyhow::bail!("{url}: {s}"),
+        }
+    }
+
     /// [`Client::send`] with an `If-Match` header (a conditional write is idempotent too).
     pub async fn send_with(
         &self,

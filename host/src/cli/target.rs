@@ -201,6 +201,52 @@ impl Target {
         Ok(Some(Stored { versions, labels }))
     }
 
+    /// `versions` (of prompt `id`) with their images' bytes in place of the references,
+    /// so that an exported file is whole: it imports into a store that never saw them.
+    pub async fn with_images(
+        &self,
+        id: &str,
+        versions: &mut [Map<String, Value>],
+    ) -> Result<(), Error> {
+        use crate::service::media;
+        let mut bytes = std::collections::HashMap::new();
+        for doc in versions.iter() {
+            for r in media::image_refs(&Value::Object(doc.clone())) {
+                if bytes.contains_key(&r.sha256) {
+                    continue;
+                }
+                let got = match self {
+                    Target::Local(l) => media::load(&l.app.storage, &l.tenant, &r.sha256)
+                        .await
+                        .map_err(|e| Error::Refused(e.detail))?,
+                    Target::Remote(r2) => r2
+                        .client
+                        .get_bytes(&format!(
+                            "{}/{}/blobs/{}",
+                            r2.route,
+                            remote::segment(id),
+                            r.sha256
+                        ))
+                        .await
+                        .map_err(|e| Error::Stop(format!("{e:#}")))?,
+                };
+                let Some(b) = got else {
+                    return Err(Error::Refused(format!(
+                        "image {} is referenced but not stored",
+                        r.sha256
+                    )));
+                };
+                bytes.insert(r.sha256, b);
+            }
+        }
+        if !bytes.is_empty() {
+            for doc in versions.iter_mut() {
+                media::with_data(doc, &bytes);
+            }
+        }
+        Ok(())
+    }
+
     /// Imports one document (replace semantics); returns what happened and the stored
     /// version number.
     pub async fn upsert(&self, doc: &Map<String, Value>) -> Result<(UpsertOutcome, u64), Error> {
@@ -212,10 +258,15 @@ impl Target {
                     .app
                     .snapshot()
                     .map_or(0, |s| s.config.config.media.max_image_size.0);
-                let text =
-                    crate::service::media::ingest(&l.app.storage, &l.tenant, max_image, text)
-                        .await
-                        .map_err(|e| Error::Refused(e.detail))?;
+                let text = crate::service::media::ingest(
+                    &l.app.storage,
+                    &l.tenant,
+                    max_image,
+                    &crate::service::media::Reuse::AnyStored,
+                    text,
+                )
+                .await
+                .map_err(|e| Error::Refused(e.detail))?;
                 let cx = l.context(None);
                 let calls = l.app.runtime.prompts(&l.handler, &cx);
                 match local(calls.upsert(text).await) {

@@ -8,17 +8,26 @@ use serde::Deserialize;
 /// fits in a request with the default body limit.
 const MAX_IMAGE_SIZE: ByteSize = ByteSize::kib(512);
 
+/// Eight images of the default largest size, base64 included about 5.3 MiB of JSON.
+const MAX_INLINE_SIZE: ByteSize = ByteSize::mib(4);
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// Largest image accepted in a content block (decoded bytes); larger is `413`.
     pub max_image_size: ByteSize,
+    /// Image bytes one MCP `prompts/get` answer carries inline, all images together
+    /// (decoded, each occurrence counted); images past it travel as a text line naming
+    /// their REST URL. References are a few bytes each in a stored version, so without
+    /// this a small prompt could make one answer of any size.
+    pub max_inline_size: ByteSize,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
             max_image_size: MAX_IMAGE_SIZE,
+            max_inline_size: MAX_INLINE_SIZE,
         }
     }
 }
@@ -33,6 +42,15 @@ impl MediaConfig {
                 "media.max_image_size",
                 format!(
                     "must be at most {} bytes (the largest blob)",
+                    crate::storage::MAX_BLOB_BYTES
+                ),
+            ));
+        }
+        if self.max_inline_size.0 > crate::storage::MAX_BLOB_BYTES as u64 {
+            return Err(cx.invalid(
+                "media.max_inline_size",
+                format!(
+                    "must be at most {} bytes; 0 sends no image inline",
                     crate::storage::MAX_BLOB_BYTES
                 ),
             ));

@@ -269,22 +269,27 @@ impl Call {
         Ok(applied)
     }
 
-    /// The bytes of the images that `messages` (a render of prompt `id`) reference.
+    /// The images that `messages` (a render of prompt `id`) send inline, within the
+    /// answer's budget (`[media] max_inline_size`).
     pub async fn images(
         &self,
         id: &str,
         messages: &[crate::plugins::ChatMessage],
-    ) -> Result<std::collections::HashMap<String, Vec<u8>>, service::Error> {
-        use crate::plugins::content::{ContentBlock, MessageContent};
-        let any = messages.iter().any(|m| {
-            matches!(&m.content, MessageContent::Blocks(b) if b.iter().any(|b| matches!(b, ContentBlock::Image(_))))
-        });
-        if !any {
-            return Ok(Default::default());
-        }
+    ) -> Result<prompts::Inline, service::Error> {
         let svc = self.service()?;
-        let permit = self.authorize(&svc, Action::Render, Some(id)).await?;
-        svc.images_of(&permit, id, messages).await
+        let budget = self.request.snapshot.config.config.media.max_inline_size.0;
+        let wanted = prompts::to_inline(messages, budget);
+        let images = if wanted.is_empty() {
+            Default::default()
+        } else {
+            let permit = self.authorize(&svc, Action::Render, Some(id)).await?;
+            svc.images_of(&permit, id, &wanted).await?
+        };
+        Ok(prompts::Inline {
+            images,
+            budget,
+            blobs: format!("{}/{id}/blobs/", svc.route_path()),
+        })
     }
 
     fn parse(&self, text: &str) -> Result<Value, service::Error> {

@@ -174,15 +174,18 @@ pub const ROLES_META: &str = "mcp-prompts/roles";
 ///   block than text, the marker is a text message of its own before it.
 /// - A MCP prompt message holds one content block, so a message with several blocks
 ///   becomes that many consecutive messages of its role.
-/// - Images travel inline as `ImageContent` (base64 and MIME type) from `images`
-///   (bytes by hash, fetched by the caller); embedded resources as `EmbeddedResource`;
+/// - Images travel inline as `ImageContent` (base64 and MIME type) from `inline`
+///   (bytes by hash, fetched by the caller, as [`to_inline`] planned), until the
+///   answer's image budget is spent; the rest as a text line naming their REST URL.
+///   Embedded resources travel as `EmbeddedResource`;
 ///   resource links as `ResourceLink` when `links` (the session speaks 2025-06-18 or
 ///   later), else as a text line naming the link (2025-03-26 has no resource links).
 pub fn chat_messages(
     messages: &[ChatMessage],
-    images: &HashMap<String, Vec<u8>>,
+    inline: &Inline,
     links: bool,
 ) -> (Vec<PromptMessage>, Value) {
+    let mut budget = inline.budget;
     let mut out = Vec::new();
     let mut roles = Vec::new();
     for m in messages {
@@ -193,7 +196,10 @@ pub fn chat_messages(
         };
         let mut blocks: Vec<ContentBlock> = match &m.content {
             MessageContent::Text(t) => vec![ContentBlock::text(t.clone())],
-            MessageContent::Blocks(b) => b.iter().map(|b| block(b, images, links)).collect(),
+            MessageContent::Blocks(b) => b
+                .iter()
+                .map(|b| block(b, inline, &mut budget, links))
+                .collect(),
         };
         if m.role == ChatRole::System {
             match blocks.first_mut() {
@@ -209,19 +215,55 @@ pub fn chat_messages(
     (out, Value::Array(roles))
 }
 
+/// The images one `prompts/get` answer sends inline: their bytes by hash, the budget
+/// (`[media] max_inline_size`) and where the others can be fetched over REST.
+pub struct Inline {
+    pub images: HashMap<String, Vec<u8>>,
+    pub budget: u64,
+    /// `{route}/{id}/blobs/`: an image's REST URL is this and its hash.
+    pub blobs: String,
+}
+
+/// The hashes whose bytes [`chat_messages`] will inline within `budget`: the image
+/// blocks in order, each occurrence counted, while they fit. Both walk the same blocks
+/// with the same stored sizes, so only what is sent is ever read from the store.
+pub fn to_inline(messages: &[ChatMessage], mut budget: u64) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for m in messages {
+        let MessageContent::Blocks(blocks) = &m.content else {
+            continue;
+        };
+        for b in blocks {
+            if let ContentBlock_::Image(r) = b
+                && r.size <= budget
+            {
+                budget -= r.size;
+                out.insert(r.sha256.clone());
+            }
+        }
+    }
+    out
+}
+
 /// One stored content block as a MCP content block.
-fn block(b: &ContentBlock_, images: &HashMap<String, Vec<u8>>, links: bool) -> ContentBlock {
+fn block(b: &ContentBlock_, inline: &Inline, budget: &mut u64, links: bool) -> ContentBlock {
     use base64::Engine;
     match b {
         ContentBlock_::Text { text } => ContentBlock::text(text.clone()),
-        ContentBlock_::Image(r) => match images.get(&r.sha256) {
-            Some(bytes) => ContentBlock::image(
-                base64::engine::general_purpose::STANDARD.encode(bytes),
-                r.mime_type.clone(),
-            ),
-            // The caller fetched every referenced image; a gap is a bug, said in text
-            // rather than by an empty image.
-            None => ContentBlock::text(format!("[image {} unavailable]", r.sha256)),
+        ContentBlock_::Image(r) => match inline.images.get(&r.sha256) {
+            Some(bytes) if r.size <= *budget => {
+                *budget -= r.size;
+                ContentBlock::image(
+                    base64::engine::general_purpose::STANDARD.encode(bytes),
+                    r.mime_type.clone(),
+                )
+            }
+            // Said in text rather than by an empty image: a model reading the prompt
+            // learns an image was there, a client where to fetch it.
+            _ => ContentBlock::text(format!(
+                "[image {} ({}, {} bytes) not inline: over media.max_inline_size for one answer; GET {}{}]",
+                r.sha256, r.mime_type, r.size, inline.blobs, r.sha256
+            )),
         },
         ContentBlock_::Resource { resource } => {
             let mut c = ResourceContents::text(resource.text.clone(), resource.uri.clone());
@@ -362,7 +404,12 @@ mod tests {
             msg(ChatRole::User, MessageContent::text("Hi")),
             msg(ChatRole::Assistant, MessageContent::text("Hello")),
         ];
-        let (out, roles) = chat_messages(&rendered, &HashMap::new(), true);
+        let none = Inline {
+            images: HashMap::new(),
+            budget: 0,
+            blobs: "/v1/prompts/p/blobs/".into(),
+        };
+        let (out, roles) = chat_messages(&rendered, &none, true);
         let out = serde_json::to_value(out).unwrap();
         assert_eq!(out[0]["role"], "user");
         assert_eq!(out[0]["content"]["text"], "[system]\nBe brief.");
@@ -391,7 +438,13 @@ mod tests {
             ),
             msg(ChatRole::User, MessageContent::Blocks(vec![image, link])),
         ];
-        let images = HashMap::from([(sha, vec![1u8, 2, 3])]);
+        assert_eq!(to_inline(&rendered, 6).len(), 1);
+        assert!(to_inline(&rendered, 2).is_empty());
+        let images = Inline {
+            images: HashMap::from([(sha.clone(), vec![1u8, 2, 3])]),
+            budget: 6,
+            blobs: "/v1/prompts/p/blobs/".into(),
+        };
         let (out, roles) = chat_messages(&rendered, &images, true);
         let out = serde_json::to_value(out).unwrap();
         assert_eq!(roles, json!(["system", "system", "user", "user"]));
@@ -400,6 +453,21 @@ mod tests {
         assert_eq!(out[1]["content"]["data"], "AQID");
         assert_eq!(out[1]["content"]["mimeType"], "image/png");
         assert_eq!(out[3]["content"]["type"], "resource_link");
+        // Past the budget an image is a line naming where to fetch it.
+        let tight = Inline {
+            budget: 3,
+            ..images
+        };
+        let (cut, _) = chat_messages(&rendered, &tight, true);
+        let cut = serde_json::to_value(cut).unwrap();
+        assert_eq!(cut[1]["content"]["type"], "image");
+        let line = cut[2]["content"]["text"].as_str().unwrap();
+        assert!(
+            line.contains(&format!("GET /v1/prompts/p/blobs/{sha}"))
+                && line.contains("max_inline_size"),
+            "{line}"
+        );
+        let images = Inline { budget: 6, ..tight };
         let (old, _) = chat_messages(&rendered, &images, false);
         let old = serde_json::to_value(old).unwrap();
         assert_eq!(

@@ -81,6 +81,7 @@ pub async fn ingest(
     storage: &Storage,
     tenant: &str,
     max_image: u64,
+    reuse: &Reuse,
     body: String,
 ) -> Result<String, Error> {
     // Cheap test first: most bodies are text prompts without any block.
@@ -106,7 +107,7 @@ pub async fn ingest(
             let path = format!("messages[{i}].content[{j}]");
             let r = match obj.get("data") {
                 Some(_) => store(storage, tenant, max_image, &path, obj).await?,
-                None => known(storage, tenant, &path, obj).await?,
+                None => known(storage, tenant, reuse, &path, obj).await?,
             };
             *block = serde_json::json!({
                 "type": "image",
@@ -121,6 +122,36 @@ pub async fn ingest(
         return Ok(body);
     }
     Ok(Value::Object(doc).to_string())
+}
+
+/// Which stored images a write may reference by hash alone, without sending the bytes.
+pub enum Reuse {
+    /// Any image stored in the tenant: for the operator's local commands (`import`),
+    /// which hold the whole store anyway.
+    AnyStored,
+    /// Only these hashes: the images the prompt being written already references in a
+    /// version the caller can read. A hash is no capability: without this, a user who
+    /// learnt the hash of another user's private image could reference it from a
+    /// prompt of their own and fetch the bytes through it.
+    Only(std::collections::HashSet<String>),
+}
+
+impl Reuse {
+    /// The hashes `docs` (stored prompt documents) reference.
+    pub fn of<'a>(docs: impl IntoIterator<Item = &'a Value>) -> Reuse {
+        Reuse::Only(
+            docs.into_iter()
+                .flat_map(image_refs)
+                .map(|r| r.sha256)
+                .collect(),
+        )
+    }
+}
+
+/// Whether a write `body` references an image by hash alone (cheap, may say yes wrongly:
+/// the caller then looks up what may be reused for nothing).
+pub fn has_references(body: &str) -> bool {
+    body.contains("\"sha256\"")
 }
 
 /// Checks and stores the `data` of the image block at `path`.
@@ -222,6 +253,7 @@ async fn store(
 async fn known(
     storage: &Storage,
     tenant: &str,
+    reuse: &Reuse,
     path: &str,
     obj: &Map<String, Value>,
 ) -> Result<ImageRef, Error> {
@@ -249,11 +281,21 @@ async fn known(
             ));
         }
     };
-    let Some(size) = stored_size(storage, &scope(tenant), &sha256).await? else {
-        return Err(Error::invalid_field(
+    // One answer whether the image is absent or only not this caller's to reuse, so
+    // the refusal tells nothing about other users' images.
+    let refused = || {
+        Error::invalid_field(
             &format!("{path}.sha256"),
-            "no image with this hash is stored; send the image as base64 data",
-        ));
+            "is not an image this prompt already has; send the image as base64 data",
+        )
+    };
+    if let Reuse::Only(allowed) = reuse
+        && !allowed.contains(&sha256)
+    {
+        return Err(refused());
+    }
+    let Some(size) = stored_size(storage, &scope(tenant), &sha256).await? else {
+        return Err(refused());
     };
     Ok(ImageRef {
         mime_type,
@@ -290,6 +332,77 @@ pub async fn load(storage: &Storage, tenant: &str, sha256: &str) -> Result<Optio
         .map_err(unavailable)
 }
 
+/// The image blocks of `messages` (a chat prompt's, as stored or as in a file) in the
+/// form two versions compare by: type, MIME type and hash, whether a block carries its
+/// bytes (`data`, as exported files do) or only its reference. Anything else is kept
+/// as it is; a `data` that is not base64 too (the import refuses it later).
+pub fn comparable_messages(messages: &Value) -> Value {
+    let mut out = messages.clone();
+    for_each_image(&mut out, |obj| {
+        let sha256 = match obj.get("data").and_then(Value::as_str) {
+            Some(data) => match base64::engine::general_purpose::STANDARD.decode(data) {
+                Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+                Err(_) => return,
+            },
+            None => match obj.get("sha256").and_then(Value::as_str) {
+                Some(s) => s.to_string(),
+                None => return,
+            },
+        };
+        let mime = obj.get("mimeType").cloned().unwrap_or(Value::Null);
+        *obj = Map::from_iter([
+            ("type".to_string(), Value::from("image")),
+            ("mimeType".to_string(), mime),
+            ("sha256".to_string(), Value::from(sha256)),
+        ]);
+    });
+    out
+}
+
+/// `doc` (a stored prompt document) with each image reference replaced by the image
+/// itself, `{type, mimeType, data}` as a client sends it, from `bytes` (by hash): what
+/// an exported file holds, so that it imports into any store. References whose bytes
+/// are not in `bytes` are left as they are.
+pub fn with_data(doc: &mut Map<String, Value>, bytes: &std::collections::HashMap<String, Vec<u8>>) {
+    let Some(messages) = doc.get_mut("messages") else {
+        return;
+    };
+    for_each_image(messages, |obj| {
+        let Some(b) = obj
+            .get("sha256")
+            .and_then(Value::as_str)
+            .and_then(|s| bytes.get(s))
+        else {
+            return;
+        };
+        let data = base64::engine::general_purpose::STANDARD.encode(b);
+        let mime = obj.get("mimeType").cloned().unwrap_or(Value::Null);
+        *obj = Map::from_iter([
+            ("type".to_string(), Value::from("image")),
+            ("mimeType".to_string(), mime),
+            ("data".to_string(), Value::from(data)),
+        ]);
+    });
+}
+
+fn for_each_image(messages: &mut Value, mut f: impl FnMut(&mut Map<String, Value>)) {
+    let Value::Array(messages) = messages else {
+        return;
+    };
+    for m in messages {
+        let Some(Value::Array(blocks)) = m.get_mut("content") else {
+            continue;
+        };
+        for b in blocks {
+            if let Value::Object(obj) = b
+                && obj.get("type").and_then(Value::as_str) == Some("image")
+            {
+                f(obj);
+            }
+        }
+    }
+}
+
 /// The image references in a stored prompt document's messages.
 pub fn image_refs(doc: &Value) -> Vec<ImageRef> {
     doc.get("messages")
@@ -316,6 +429,18 @@ mod tests {
         0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49,
         0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
     ];
+
+    /// What a reference to an image that is not stored is refused with.
+    async fn e_absent_detail(s: &Storage) -> String {
+        let r = json!({"type": "image", "mimeType": "image/png", "sha256": "0".repeat(64)});
+        let doc = json!({"type": "chat", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "x"}, r
+        ]}]});
+        ingest(s, "t", 1024, &Reuse::AnyStored, doc.to_string())
+            .await
+            .unwrap_err()
+            .detail
+    }
 
     #[test]
     fn signatures_identify_the_four_types() {
@@ -352,7 +477,9 @@ mod tests {
         let (_dir, s) = mem().await;
         let data = base64::engine::general_purpose::STANDARD.encode(PNG);
         let img = json!({"type": "image", "mimeType": "image/png", "data": data});
-        let out = ingest(&s, "t", 1024, body(img.clone())).await.unwrap();
+        let out = ingest(&s, "t", 1024, &Reuse::AnyStored, body(img.clone()))
+            .await
+            .unwrap();
         let doc: Value = serde_json::from_str(&out).unwrap();
         let refs = image_refs(&doc);
         assert_eq!(refs.len(), 1);
@@ -366,12 +493,26 @@ mod tests {
         // A reference to it is accepted in its tenant, not in another.
         let r =
             json!({"type": "image", "mimeType": "image/png", "sha256": refs[0].sha256, "size": 1});
-        let out = ingest(&s, "t", 1024, body(r.clone())).await.unwrap();
+        let out = ingest(&s, "t", 1024, &Reuse::AnyStored, body(r.clone()))
+            .await
+            .unwrap();
         assert_eq!(image_refs(&serde_json::from_str(&out).unwrap())[0].size, 67);
-        let e = ingest(&s, "other", 1024, body(r)).await.unwrap_err();
+        let e = ingest(&s, "other", 1024, &Reuse::AnyStored, body(r.clone()))
+            .await
+            .unwrap_err();
         assert_eq!(e.fields[0].field, "messages[0].content[1].sha256");
+        // Only the hashes a caller may reuse, even when the image is stored.
+        let none = Reuse::Only(Default::default());
+        let e = ingest(&s, "t", 1024, &none, body(r.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.detail, e_absent_detail(&s).await);
+        let mine = Reuse::of([&doc]);
+        assert!(ingest(&s, "t", 1024, &mine, body(r)).await.is_ok());
         // Too large, not an image, mismatched type, unsupported type.
-        let e = ingest(&s, "t", 10, body(img)).await.unwrap_err();
+        let e = ingest(&s, "t", 10, &Reuse::AnyStored, body(img))
+            .await
+            .unwrap_err();
         assert_eq!(
             (e.kind, e.fields[0].field.as_str()),
             (ErrorKind::TooLarge, "messages[0].content[1]")
@@ -381,6 +522,7 @@ mod tests {
             &s,
             "t",
             1024,
+            &Reuse::AnyStored,
             body(json!({"type": "image", "mimeType": "image/png", "data": text})),
         )
         .await
@@ -391,6 +533,7 @@ mod tests {
             &s,
             "t",
             1024,
+            &Reuse::AnyStored,
             body(json!({"type": "image", "mimeType": "image/gif", "data": data})),
         )
         .await
@@ -401,6 +544,7 @@ mod tests {
             &s,
             "t",
             1024,
+            &Reuse::AnyStored,
             body(json!({"type": "image", "mimeType": "image/svg+xml", "data": data})),
         )
         .await
@@ -410,6 +554,7 @@ mod tests {
             &s,
             "t",
             1024,
+            &Reuse::AnyStored,
             body(json!({"type": "image", "mimeType": "image/png", "data": "%%%"})),
         )
         .await
@@ -417,6 +562,11 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Invalid);
         // Bodies without images are not touched.
         let plain = r#"{"id":"x",  "content":"an \"image\" in words"}"#.to_string();
-        assert_eq!(ingest(&s, "t", 1, plain.clone()).await.unwrap(), plain);
+        assert_eq!(
+            ingest(&s, "t", 1, &Reuse::AnyStored, plain.clone())
+                .await
+                .unwrap(),
+            plain
+        );
     }
 }

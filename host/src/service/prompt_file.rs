@@ -275,7 +275,8 @@ pub fn content_of(doc: &Map<String, Value>) -> Map<String, Value> {
     );
     let messages = match get("messages") {
         Some(Value::Array(a)) if a.is_empty() => Value::Null,
-        Some(v) => v,
+        // An image compares by its hash, sent as bytes (files) or as a reference (store).
+        Some(v) => super::media::comparable_messages(&v),
         None => Value::Null,
     };
     out.insert("messages".into(), messages);

@@ -368,15 +368,39 @@ impl<'a> PromptService<'a> {
     }
 
     /// A write's body with its images stored and referenced (service/media.rs).
-    async fn ingest(&self, body: String) -> Result<String, Error> {
+    /// `id` is the prompt written (`None` on create: nothing to reuse yet).
+    async fn ingest(&self, id: Option<&str>, body: String) -> Result<String, Error> {
+        use super::media::{self, Reuse};
         let max = self.req.snapshot.config.config.media.max_image_size.0;
-        super::media::ingest(&self.app.storage, &self.req.caller.tenant, max, body).await
+        let reuse = match id {
+            Some(id) if media::has_references(&body) => {
+                // The versions the caller's own call can see: the handler applies the
+                // prompt's access rules (another user's private prompt is not found).
+                let stored = match self.with_calls(async |c| c.versions(id).await).await {
+                    Ok(json) => {
+                        serde_json::from_str::<Vec<serde_json::Value>>(&json).unwrap_or_default()
+                    }
+                    Err(e) if e.kind == ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+                Reuse::of(&stored)
+            }
+            _ => Reuse::Only(Default::default()),
+        };
+        media::ingest(
+            &self.app.storage,
+            &self.req.caller.tenant,
+            max,
+            &reuse,
+            body,
+        )
+        .await
     }
 
     /// Creates a prompt from its JSON document (validated by the plugin).
     pub async fn create(&self, permit: &Permit, prompt_json: String) -> Result<Prompt, Error> {
         self.check(permit, Action::Create, None)?;
-        let prompt_json = self.ingest(prompt_json).await?;
+        let prompt_json = self.ingest(None, prompt_json).await?;
         let json = self
             .writing(
                 EventKind::VersionCreated,
@@ -402,7 +426,7 @@ impl<'a> PromptService<'a> {
         expected: Option<u64>,
     ) -> Result<Prompt, Error> {
         self.check(permit, Action::Update, Some(id))?;
-        let fields_json = self.ingest(fields_json).await?;
+        let fields_json = self.ingest(Some(id), fields_json).await?;
         let json = self
             .writing(
                 EventKind::VersionCreated,
@@ -427,7 +451,7 @@ impl<'a> PromptService<'a> {
     ) -> Result<(UpsertOutcome, Prompt), Error> {
         self.check(permit, Action::Create, Some(id))?;
         self.check(permit, Action::Update, Some(id))?;
-        let body = self.ingest(with_id(id, &prompt_json)?).await?;
+        let body = self.ingest(Some(id), with_id(id, &prompt_json)?).await?;
         let (outcome, json) = self
             .writing(
                 EventKind::VersionCreated,
@@ -498,43 +522,34 @@ impl<'a> PromptService<'a> {
         Ok((r, bytes))
     }
 
-    /// The bytes of the images that rendered messages reference, by hash (for MCP,
-    /// which sends images inline). Called after a render of the prompt under a `render`
-    /// permit, so the references come from a prompt the caller may render.
+    /// The bytes of images `hashes`, which a render of prompt `id` references (for MCP,
+    /// which sends images inline). Called after that render under a `render` permit, so
+    /// the references come from a prompt the caller may render.
     pub async fn images_of(
         &self,
         permit: &Permit,
         id: &str,
-        messages: &[crate::plugins::ChatMessage],
+        hashes: &std::collections::HashSet<String>,
     ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
-        use crate::plugins::content::{ContentBlock, MessageContent};
         self.check(permit, Action::Render, Some(id))?;
         let mut out = std::collections::HashMap::new();
-        for m in messages {
-            let MessageContent::Blocks(blocks) = &m.content else {
-                continue;
-            };
-            for b in blocks {
-                if let ContentBlock::Image(r) = b
-                    && !out.contains_key(&r.sha256)
-                {
-                    let bytes =
-                        super::media::load(&self.app.storage, &self.req.caller.tenant, &r.sha256)
-                            .await?
-                            .ok_or_else(|| {
-                                Error::internal(
-                                    &self.req.id,
-                                    &format!(
-                                        "image {} of prompt '{id}' is referenced but not stored",
-                                        r.sha256
-                                    ),
-                                )
-                            })?;
-                    out.insert(r.sha256.clone(), bytes);
-                }
-            }
+        for sha256 in hashes {
+            let bytes = super::media::load(&self.app.storage, &self.req.caller.tenant, sha256)
+                .await?
+                .ok_or_else(|| {
+                    Error::internal(
+                        &self.req.id,
+                        &format!("image {sha256} of prompt '{id}' is referenced but not stored"),
+                    )
+                })?;
+            out.insert(sha256.clone(), bytes);
         }
         Ok(out)
+    }
+
+    /// The route's path, e.g. `/v1/prompts` (what REST URLs of its prompts start with).
+    pub fn route_path(&self) -> &str {
+        &self.route.path
     }
 
     /// Renders what the route's default labels resolve to with `variables_json`.
