@@ -151,7 +151,7 @@ impl Reuse {
 /// Whether a write `body` references an image by hash alone (cheap, may say yes wrongly:
 /// the caller then looks up what may be reused for nothing).
 pub fn has_references(body: &str) -> bool {
-    body.contains("\"sha256\"")
+    body.contains("\"image\"") && body.contains("\"sha256\"")
 }
 
 /// Checks and stores the `data` of the image block at `path`.
