@@ -511,15 +511,20 @@ impl<'a> PromptService<'a> {
             found = all.iter().find_map(find);
         }
         let r = found.ok_or_else(not_found)?;
-        let bytes = super::media::load(&self.app.storage, &self.req.caller.tenant, sha256)
+        Ok((r, self.referenced_image(id, sha256).await?))
+    }
+
+    /// The bytes of image `sha256`, which a version of prompt `id` references: missing
+    /// bytes are the server's fault (images are never deleted), not the client's.
+    async fn referenced_image(&self, id: &str, sha256: &str) -> Result<Vec<u8>, Error> {
+        super::media::load(&self.app.storage, &self.req.caller.tenant, sha256)
             .await?
             .ok_or_else(|| {
                 Error::internal(
                     &self.req.id,
                     &format!("image {sha256} of prompt '{id}' is referenced but not stored"),
                 )
-            })?;
-        Ok((r, bytes))
+            })
     }
 
     /// The bytes of images `hashes`, which a render of prompt `id` references (for MCP,
@@ -534,15 +539,7 @@ impl<'a> PromptService<'a> {
         self.check(permit, Action::Render, Some(id))?;
         let mut out = std::collections::HashMap::new();
         for sha256 in hashes {
-            let bytes = super::media::load(&self.app.storage, &self.req.caller.tenant, sha256)
-                .await?
-                .ok_or_else(|| {
-                    Error::internal(
-                        &self.req.id,
-                        &format!("image {sha256} of prompt '{id}' is referenced but not stored"),
-                    )
-                })?;
-            out.insert(sha256.clone(), bytes);
+            out.insert(sha256.clone(), self.referenced_image(id, sha256).await?);
         }
         Ok(out)
     }
