@@ -45,4 +45,5 @@ mod rate_limits;
 mod server;
 mod tenancy;
 mod users;
+mod warm;
 mod webhooks;

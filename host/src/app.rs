@@ -45,6 +45,16 @@ pub struct Snapshot {
     pub webhooks: crate::service::webhooks::Targets,
 }
 
+impl Drop for Snapshot {
+    /// The plugins of a replaced configuration keep no idle instances (warm.rs); calls
+    /// still running on them finish first, since they hold the snapshot.
+    fn drop(&mut self) {
+        for plugin in self.plugins.values() {
+            plugin.retire();
+        }
+    }
+}
+
 impl Snapshot {
     /// Builds a snapshot with auth state of its own (one-shot uses such as `check`).
     pub async fn build(

@@ -74,6 +74,37 @@ pub(super) fn plugin_fits_runtime(
     Ok(())
 }
 
+/// Idle warm instances hold pool slots between calls: together they may take at most
+/// half of `runtime.max_instances`, so calls always find free slots.
+pub(super) fn warm_fits_pool(
+    plugins: &BTreeMap<String, PluginConfig>,
+    runtime: &RuntimeConfig,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    let idle: u64 = plugins
+        .values()
+        .filter_map(|p| p.warm.as_ref())
+        .map(|w| u64::from(w.max_idle))
+        .sum();
+    let room = u64::from(runtime.max_instances) / 2;
+    if idle > room {
+        let names: Vec<&str> = plugins
+            .iter()
+            .filter(|(_, p)| p.warm.is_some())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        return Err(cx.invalid(
+            "runtime.max_instances",
+            format!(
+                "the warm.max_idle of plugins {} add up to {idle}, more than half of runtime.max_instances ({}): raise max_instances or lower max_idle",
+                names.join(", "),
+                runtime.max_instances
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A route's handler is a `prompt-handler` plugin and its policies are `policy` plugins.
 pub(super) fn route_plugins(
     i: usize,

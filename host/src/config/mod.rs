@@ -39,7 +39,7 @@ pub use cors::CorsConfig;
 pub use mcp::{McpConfig, McpStdioConfig};
 pub use media::MediaConfig;
 pub use names::is_valid_name;
-pub use plugins::{PluginConfig, StubWasi, World};
+pub use plugins::{PluginConfig, StubWasi, WarmConfig, World};
 pub use reload::ReloadConfig;
 pub use root::{Config, Environment};
 pub use routes::{AuthMode, LATEST_LABEL, RouteConfig, is_scope_token};

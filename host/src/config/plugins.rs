@@ -121,9 +121,44 @@ pub struct PluginConfig {
     /// WASI families imported but not granted, linked to failing stubs instead of refused.
     #[serde(default)]
     pub stub_wasi: Vec<StubWasi>,
+    /// Keep instances between calls of one tenant (`[plugins.NAME.warm]`); absent: a
+    /// fresh instance for every call.
+    #[serde(default)]
+    pub warm: Option<WarmConfig>,
     /// The plugin's own settings, readable through its `config` import.
     #[serde(default)]
     pub config: toml::Table,
+}
+
+/// Calls one warm instance serves before it is discarded: bounds how long state a guest
+/// keeps in its memory lives, and how far a slow leak can grow.
+const WARM_MAX_CALLS: u32 = 1000;
+/// Idle instances kept per plugin (all tenants together); each holds a pool slot.
+const WARM_MAX_IDLE: u32 = 4;
+/// An idle instance unused this long is dropped, returning its memory and pool slot.
+const WARM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `[plugins.NAME.warm]`: instances reused across calls, only within one tenant, and
+/// discarded after `max_calls`, after any failed call, when idle for `idle_timeout`, and
+/// on reload (plugins/warm.rs). For interpreter components, whose instantiation is most of
+/// a call's cost.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarmConfig {
+    pub max_calls: u32,
+    pub max_idle: u32,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for WarmConfig {
+    fn default() -> Self {
+        Self {
+            max_calls: WARM_MAX_CALLS,
+            max_idle: WARM_MAX_IDLE,
+            idle_timeout: WARM_IDLE_TIMEOUT,
+        }
+    }
 }
 
 fn default_memory_limit() -> ByteSize {
@@ -181,6 +216,17 @@ pub(super) fn validate(
                 return Err(cx.invalid(key(k), "must be between 1 and 10000"));
             }
         }
+        if let Some(w) = &p.warm {
+            if !(1..=1_000_000).contains(&w.max_calls) {
+                return Err(cx.invalid(key("warm.max_calls"), "must be between 1 and 1000000"));
+            }
+            if !(1..=1000).contains(&w.max_idle) {
+                return Err(cx.invalid(key("warm.max_idle"), "must be between 1 and 1000"));
+            }
+            if w.idle_timeout.is_zero() {
+                return Err(cx.invalid(key("warm.idle_timeout"), "must be greater than zero"));
+            }
+        }
         for ns in &p.kv {
             if !is_valid_name(ns) {
                 return Err(cx.invalid(key("kv"), format!("invalid namespace name {ns:?}")));
@@ -219,5 +265,5 @@ pub(super) fn validate(
             (None, _) => {}
         }
     }
-    Ok(())
+    cross_table::warm_fits_pool(plugins, runtime, cx)
 }

@@ -305,46 +305,11 @@ pub fn placeholders(prompt: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// MCP prompt arguments are strings: a placeholder's argument carries its list of
-/// messages as JSON text, decoded here (a list sent as JSON is taken as it is).
-/// `Err` names the argument that is not a JSON array.
-pub fn decode_placeholder_args(
-    prompt: &Value,
-    args: &mut serde_json::Map<String, Value>,
-) -> Result<(), String> {
-    for name in placeholders(prompt) {
-        let Some(Value::String(text)) = args.get(&name) else {
-            continue;
-        };
-        match serde_json::from_str::<Value>(text) {
-            Ok(v @ Value::Array(_)) => {
-                args.insert(name, v);
-            }
-            _ => return Err(name),
-        }
-    }
-    Ok(())
-}
-
-/// Required arguments that the client did not send (or sent as null/empty), sorted.
-pub fn missing_required(prompt: &Value, args: &serde_json::Map<String, Value>) -> Vec<String> {
-    let placeholders = placeholders(prompt).into_iter().map(|n| (n, None, true));
-    let mut missing: Vec<String> = variables(prompt)
-        .into_iter()
-        .chain(placeholders)
-        .filter(|(name, _, required)| {
-            *required
-                && match args.get(name) {
-                    None | Some(Value::Null) => true,
-                    Some(Value::String(s)) => s.is_empty(),
-                    _ => false,
-                }
-        })
-        .map(|(name, _, _)| name)
-        .collect();
-    missing.sort();
-    missing.dedup();
-    missing
+/// MCP clients send `""` for an argument the user left blank: it is not a value, so
+/// that a required argument left blank is reported missing and an optional one takes
+/// its default.
+pub fn drop_blank_args(args: &mut serde_json::Map<String, Value>) {
+    args.retain(|_, v| !matches!(v, Value::String(s) if s.is_empty()));
 }
 
 #[cfg(test)]
@@ -390,9 +355,9 @@ mod tests {
         );
         let mut given = serde_json::Map::new();
         given.insert("tone".into(), json!("x"));
-        assert_eq!(missing_required(&p, &given), ["who"]);
         given.insert("who".into(), json!(""));
-        assert_eq!(missing_required(&p, &given), ["who"]);
+        drop_blank_args(&mut given);
+        assert_eq!(Value::Object(given), json!({"tone": "x"}));
     }
 
     #[test]
@@ -479,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_required_arguments_decoded_from_json() {
+    fn placeholders_are_required_arguments() {
         let p = json!({"id": "c", "type": "chat", "variables": ["topic"], "messages": [
             {"role": "user", "content": "{{topic}}"},
             {"type": "placeholder", "name": "history"}
@@ -489,21 +454,5 @@ mod tests {
         assert_eq!(args.len(), 2);
         assert_eq!(args[1].name, "history");
         assert_eq!(args[1].required, Some(true));
-        assert_eq!(
-            missing_required(&p, &serde_json::Map::new()),
-            ["history", "topic"]
-        );
-        let mut given = serde_json::Map::new();
-        given.insert(
-            "history".into(),
-            json!("[{\"role\": \"user\", \"content\": \"x\"}]"),
-        );
-        decode_placeholder_args(&p, &mut given).unwrap();
-        assert_eq!(given["history"][0]["content"], "x");
-        given.insert("history".into(), json!("not json"));
-        assert_eq!(
-            decode_placeholder_args(&p, &mut given),
-            Err("history".into())
-        );
     }
 }

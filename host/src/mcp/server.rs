@@ -133,39 +133,22 @@ impl ServerHandler for PromptServer {
     ) -> Result<GetPromptResponse, McpError> {
         let call = self.call(&cx)?;
         let mut args = request.arguments.unwrap_or_default();
+        prompts::drop_blank_args(&mut args);
         let name = request.name;
-        let prompt = call.get(&name, None).await.map_err(|e| {
-            if e.kind == ErrorKind::NotFound {
-                McpError::invalid_params(
-                    format!("unknown prompt: {name}"),
-                    Some(json!({"name": name})),
-                )
-            } else {
-                to_error(&e, ErrorCode::INVALID_PARAMS)
-            }
-        })?;
-        prompts::decode_placeholder_args(&prompt, &mut args).map_err(|arg| {
-            McpError::invalid_params(
-                format!(
-                    "argument {arg} fills a placeholder: send a JSON array of {{role, content}} messages"
-                ),
-                Some(json!({"argument": arg})),
-            )
-        })?;
-        let missing = prompts::missing_required(&prompt, &args);
-        if !missing.is_empty() {
-            return Err(McpError::invalid_params(
-                format!("missing required argument: {}", missing.join(", ")),
-                Some(json!({"missingArguments": missing})),
-            ));
-        }
+        // One policy decision and one handler call: `apply` reports what is missing and
+        // returns the description, and the handler decodes placeholder fills sent as JSON
+        // text (MCP arguments are strings).
         let applied = call.apply(&name, &Value::Object(args)).await.map_err(|e| {
-            match &e.missing_variables {
-                Some(m) => McpError::invalid_params(
+            match (&e.missing_variables, e.kind) {
+                (Some(m), _) => McpError::invalid_params(
                     format!("missing required argument: {}", m.join(", ")),
                     Some(json!({"missingArguments": m})),
                 ),
-                None => to_error(&e, ErrorCode::INVALID_PARAMS),
+                (None, ErrorKind::NotFound) => McpError::invalid_params(
+                    format!("unknown prompt: {name}"),
+                    Some(json!({"name": name})),
+                ),
+                (None, _) => to_error(&e, ErrorCode::INVALID_PARAMS),
             }
         })?;
         let mut meta = serde_json::Map::new();
@@ -189,10 +172,7 @@ impl ServerHandler for PromptServer {
             None => prompts::messages(applied.content),
         };
         let mut r = GetPromptResult::new(messages);
-        r.description = prompt
-            .get("description")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        r.description = applied.description.clone();
         if !meta.is_empty() {
             r.meta = Some(rmcp::model::MetaObject(meta));
         }

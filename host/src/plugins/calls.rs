@@ -142,6 +142,8 @@ pub struct Applied {
     pub messages: Option<Vec<ChatMessage>>,
     /// The rendered version's `config` object, if it has one.
     pub config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The rendered version's description.
+    pub description: Option<String>,
 }
 
 /// Who speaks a chat message.
@@ -363,7 +365,8 @@ impl Runtime {
     }
 }
 
-/// Writes one prompt-handler export call: a fresh instance, the call, the error mapping.
+/// Writes one prompt-handler export call: an instance (runtime.rs), the call, the error
+/// mapping.
 macro_rules! handler_call {
     ($self:ident, |$s:ident, $h:ident, $cc:ident| $call:expr) => {{
         let $cc = $self.cx.to_wit();
@@ -373,8 +376,8 @@ macro_rules! handler_call {
                 $self.plugin,
                 &$self.cx.scope(),
                 move |mut $s, $h| async move {
-                    let $h = $h.mcp_prompts_plugin_prompts();
-                    $call.await
+                    let r = $call.await;
+                    ($s, r)
                 },
             )
             .await?;
@@ -555,6 +558,7 @@ impl PromptCalls<'_> {
                     content: a.content,
                     applied_variables: a.applied_variables,
                     missing_variables: a.missing_variables,
+                    description: a.description,
                 })
             })
         })
@@ -599,7 +603,7 @@ impl Runtime {
                 .collect(),
             required: request.required,
         };
-        let r = self.render(plugin, &cx.scope(), wit).await?;
+        let (r, _) = self.render(plugin, &cx.scope(), None, wit).await?;
         Ok(r.map_err(|e| {
             RenderError(match e {
                 rendering::RenderError::Syntax(s) => match s.position {

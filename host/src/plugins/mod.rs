@@ -1,7 +1,8 @@
 //! The WebAssembly plugin runtime (wasmtime 48, component model).
 //!
 //! One engine and one linker for the process, an `InstancePre` per plugin, and a fresh
-//! store per call with memory/table/instance limits and an epoch deadline.
+//! store per call (or a warm one: warm.rs) with memory/table/instance limits and an epoch
+//! deadline.
 
 pub mod admission;
 pub(crate) mod bindings;
@@ -15,6 +16,7 @@ pub mod rider;
 mod runtime;
 mod state;
 mod stubs;
+pub mod warm;
 
 pub use calls::{
     Applied, CallContext, ChatMessage, ChatRole, Decision, Denial, FieldError, HandlerError,

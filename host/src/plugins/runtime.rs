@@ -1,10 +1,11 @@
 //! Loading plugins (compile, check imports against grants, pre-instantiate) and calling
-//! them (a fresh store per call, with limits and a deadline).
+//! them (a fresh store per call, or a reused one (warm.rs), with limits and a deadline).
 
-use super::bindings::{handler, policy, renderer, rendering};
+use super::bindings::{handler, policy, prompts, renderer, rendering};
 use super::cache::ComponentCache;
 use super::engine::{self, Allocator, PoolShape};
 use super::state::{LimitExceeded, Limits, NestedFailure, State};
+use super::warm::{Exports, Live, Source, WarmPool};
 use crate::config::{LoadedConfig, PluginConfig, RuntimeConfig, World};
 use crate::storage::Storage;
 use std::collections::BTreeMap;
@@ -118,6 +119,18 @@ pub struct LoadedPlugin {
     pub renderer: Option<Arc<LoadedPlugin>>,
     /// `max_concurrency` / `queue_timeout` (admission.rs).
     pub gate: super::admission::Gate,
+    /// Idle instances kept between calls (`[plugins.NAME.warm]`; warm.rs).
+    pub warm: Option<WarmPool>,
+}
+
+impl LoadedPlugin {
+    /// Drops the plugin's idle instances and keeps none from now on: its configuration
+    /// was replaced (`Snapshot`'s drop).
+    pub fn retire(&self) {
+        if let Some(pool) = &self.warm {
+            pool.close();
+        }
+    }
 }
 
 /// Every plugin of one configuration, by name.
@@ -208,8 +221,9 @@ impl Runtime {
         order.sort_by_key(|(_, p)| p.world != World::Renderer);
         for (name, pc) in order {
             let renderer = pc.renderer.as_ref().and_then(|r| set.get(r).cloned());
-            let plugin = self.load(name, pc, lc.resolve(&pc.path), renderer).await?;
-            set.insert(name.clone(), Arc::new(plugin));
+            let plugin = Arc::new(self.load(name, pc, lc.resolve(&pc.path), renderer).await?);
+            sweep_idle(&plugin);
+            set.insert(name.clone(), plugin);
         }
         Ok(set)
     }
@@ -275,6 +289,7 @@ impl Runtime {
                 pc.max_concurrency,
                 pc.queue_timeout,
             ),
+            warm: pc.warm.clone().map(WarmPool::new),
         })
     }
 
@@ -301,33 +316,94 @@ impl Runtime {
             plugin: plugin.clone(),
             scope: scope.clone(),
             runtime: self.clone(),
+            renderer_live: None,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
-        let deadline = Instant::now() + plugin.config.timeout;
-        // Check the deadline on every epoch tick and yield to the executor in between, so a
-        // busy plugin neither blocks a tokio worker nor runs past its time.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(DeadlineExceeded.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
         store
     }
 
-    /// Runs `f` on a fresh store, under the plugin's deadline, and classifies failures.
-    /// The future owns the store, so nothing of it outlives the call.
+    /// An instance for one call: the request's own (`local`), a warm one of the call's
+    /// tenant, or a fresh one.
+    async fn instance(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        scope: &CallScope,
+        local: Option<Live>,
+    ) -> wasmtime::Result<(Live, Source)> {
+        if let Some(live) = local {
+            return Ok((live, Source::Request));
+        }
+        if let Some(live) = plugin.warm.as_ref().and_then(|w| w.take(&scope.tenant)) {
+            return Ok((live, Source::Warm));
+        }
+        let mut store = self.new_store(plugin, scope);
+        // Instantiation runs guest start functions: it is under the call's deadline too.
+        arm_deadline(&mut store, plugin.config.timeout);
+        let exports = match &plugin.pre {
+            Pre::Handler(pre) => Exports::Handler(Box::new(
+                pre.instantiate_async(&mut store)
+                    .await?
+                    .mcp_prompts_plugin_prompts()
+                    .clone(),
+            )),
+            Pre::Renderer(pre) => Exports::Renderer(
+                pre.instantiate_async(&mut store)
+                    .await?
+                    .mcp_prompts_plugin_template_renderer()
+                    .clone(),
+            ),
+            Pre::Policy(pre) => Exports::Policy(
+                pre.instantiate_async(&mut store)
+                    .await?
+                    .mcp_prompts_plugin_access_policy()
+                    .clone(),
+            ),
+        };
+        Ok((
+            Live {
+                store,
+                exports,
+                calls: 0,
+            },
+            Source::Fresh,
+        ))
+    }
+
+    /// After a completed call: the instance goes back to the request (`keep`) or to the
+    /// warm pool, and the renderer instance a handler's calls shared is released.
+    fn recycle(&self, plugin: &LoadedPlugin, mut live: Live, keep: bool) -> Option<Live> {
+        live.calls += 1;
+        if let Some(inner) = live.store.data_mut().renderer_live.take() {
+            let renderer = inner.store.data().plugin.clone();
+            if let Some(pool) = &renderer.warm {
+                pool.give(&live.store.data().scope.tenant, inner.calls, inner);
+            }
+        }
+        match (keep, &plugin.warm) {
+            (true, _) => Some(live),
+            (false, Some(pool)) => {
+                let tenant = live.store.data().scope.tenant.clone();
+                pool.give(&tenant, live.calls, live);
+                None
+            }
+            (false, None) => None,
+        }
+    }
+
+    /// Runs `f` on an instance of `plugin` (`instance`), under the plugin's deadline, and
+    /// classifies failures. With `Reuse::Request` the instance comes back
+    /// (`Ok((_, Some))`) for the request's next call. An instance whose call did not
+    /// complete is dropped: its state is suspect.
     async fn run<R, Fut>(
         &self,
         plugin: &Arc<LoadedPlugin>,
         scope: &CallScope,
-        f: impl FnOnce(Store<State>) -> Fut,
-    ) -> Result<R, PluginFailure>
+        reuse: Reuse,
+        f: impl FnOnce(Live) -> Fut,
+    ) -> Result<(R, Option<Live>), PluginFailure>
     where
-        Fut: Future<Output = wasmtime::Result<R>>,
+        Fut: Future<Output = (Live, wasmtime::Result<R>)>,
     {
         let started = Instant::now();
         // Admission before any allocation (admission.rs).
@@ -346,11 +422,27 @@ impl Runtime {
             }
             return Err(failure);
         };
-        let store = self.new_store(plugin, scope);
         // The epoch deadline stops wasm code; this bounds time spent in host calls as well.
         let wall = plugin.config.timeout + Duration::from_millis(250);
-        let result = match tokio::time::timeout(wall, f(store)).await {
-            Ok(Ok(r)) => Ok(r),
+        let (local, keep) = match reuse {
+            Reuse::Pool => (None, false),
+            Reuse::Request(local) => (local, true),
+        };
+        let call = async {
+            let (mut live, source) = self.instance(plugin, scope, local).await?;
+            if let Some(m) = self.inner.metrics.get() {
+                m.plugin_instance(&plugin.name, source.as_str());
+            }
+            if source != Source::Fresh {
+                let state = live.store.data_mut();
+                state.scope = scope.clone();
+                arm_deadline(&mut live.store, plugin.config.timeout);
+            }
+            let (live, r) = f(live).await;
+            r.map(|r| (r, live))
+        };
+        let result = match tokio::time::timeout(wall, call).await {
+            Ok(Ok((r, live))) => Ok((r, self.recycle(plugin, live, keep))),
             Ok(Err(e)) => Err(classify(plugin, e)),
             Err(_) => Err(PluginFailure::Timeout {
                 plugin: plugin.name.clone(),
@@ -369,42 +461,74 @@ impl Runtime {
         result
     }
 
-    /// Calls a prompt-handler plugin: `f` receives a fresh store and instance.
+    /// Calls a prompt-handler plugin: `f` receives the store and the `prompts` exports,
+    /// and hands the store back.
     pub(super) async fn handler<R, Fut>(
         &self,
         plugin: &Arc<LoadedPlugin>,
         scope: &CallScope,
-        f: impl FnOnce(Store<State>, handler::PromptHandler) -> Fut,
+        f: impl FnOnce(Store<State>, prompts::Guest) -> Fut,
     ) -> Result<R, PluginFailure>
     where
-        Fut: Future<Output = wasmtime::Result<R>>,
+        Fut: Future<Output = (Store<State>, wasmtime::Result<R>)>,
     {
-        let Pre::Handler(pre) = &plugin.pre else {
+        if !matches!(plugin.pre, Pre::Handler(_)) {
             return Err(wrong_world(plugin, World::PromptHandler));
-        };
-        self.run(plugin, scope, |mut store| async move {
-            let instance = pre.instantiate_async(&mut store).await?;
-            f(store, instance).await
-        })
-        .await
+        }
+        let (r, _) = self
+            .run(plugin, scope, Reuse::Pool, |live| async move {
+                let Live {
+                    store,
+                    exports,
+                    calls,
+                } = live;
+                let Exports::Handler(guest) = exports.clone() else {
+                    return (
+                        Live {
+                            store,
+                            exports,
+                            calls,
+                        },
+                        Err(wasmtime::Error::msg("not a prompt-handler instance")),
+                    );
+                };
+                let (store, r) = f(store, *guest).await;
+                (
+                    Live {
+                        store,
+                        exports,
+                        calls,
+                    },
+                    r,
+                )
+            })
+            .await?;
+        Ok(r)
     }
 
-    /// Renders through a renderer plugin.
+    /// Renders through a renderer plugin. `local`: `Some` for a handler's render call,
+    /// holding the instance the request's earlier render calls used (if any); the
+    /// instance comes back for the next one.
     pub(super) async fn render(
         &self,
         plugin: &Arc<LoadedPlugin>,
         scope: &CallScope,
+        local: Option<Option<Live>>,
         request: rendering::RenderRequest,
-    ) -> Result<Result<String, rendering::RenderError>, PluginFailure> {
-        let Pre::Renderer(pre) = &plugin.pre else {
+    ) -> Result<(Result<String, rendering::RenderError>, Option<Live>), PluginFailure> {
+        if !matches!(plugin.pre, Pre::Renderer(_)) {
             return Err(wrong_world(plugin, World::Renderer));
+        }
+        let reuse = match local {
+            Some(local) => Reuse::Request(local),
+            None => Reuse::Pool,
         };
-        self.run(plugin, scope, |mut store| async move {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .mcp_prompts_plugin_template_renderer()
-                .call_render(&mut store, &request)
-                .await
+        self.run(plugin, scope, reuse, |mut live| async move {
+            let Exports::Renderer(guest) = live.exports.clone() else {
+                return (live, Err(wasmtime::Error::msg("not a renderer instance")));
+            };
+            let r = guest.call_render(&mut live.store, &request).await;
+            (live, r)
         })
         .await
     }
@@ -416,18 +540,65 @@ impl Runtime {
         scope: &CallScope,
         request: super::bindings::access_policy::RequestInfo,
     ) -> Result<super::bindings::access_policy::Decision, PluginFailure> {
-        let Pre::Policy(pre) = &plugin.pre else {
+        if !matches!(plugin.pre, Pre::Policy(_)) {
             return Err(wrong_world(plugin, World::Policy));
-        };
-        self.run(plugin, scope, |mut store| async move {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .mcp_prompts_plugin_access_policy()
-                .call_decide(&mut store, &request)
-                .await
-        })
-        .await
+        }
+        let (d, _) = self
+            .run(plugin, scope, Reuse::Pool, |mut live| async move {
+                let Exports::Policy(guest) = live.exports.clone() else {
+                    return (live, Err(wasmtime::Error::msg("not a policy instance")));
+                };
+                let r = guest.call_decide(&mut live.store, &request).await;
+                (live, r)
+            })
+            .await?;
+        Ok(d)
     }
+}
+
+/// Where a call's instance goes after it.
+enum Reuse {
+    /// Back to the plugin's warm pool if it has one, else dropped.
+    Pool,
+    /// Back to the request (which may already hold one: `Some`).
+    Request(Option<Live>),
+}
+
+/// Checks the call's deadline on every epoch tick and yields to the executor in between,
+/// so a busy plugin neither blocks a tokio worker nor runs past its time. Re-armed for
+/// every call of a reused instance.
+fn arm_deadline(store: &mut Store<State>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(DeadlineExceeded.into())
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+}
+
+/// Drops a plugin's warm instances once idle for their `idle_timeout`, so a quiet plugin
+/// gives back memory and pool slots; the task ends when the plugin's configuration is
+/// replaced.
+fn sweep_idle(plugin: &Arc<LoadedPlugin>) {
+    let Some(pool) = &plugin.warm else {
+        return;
+    };
+    let every = (pool.config().idle_timeout / 2).max(Duration::from_millis(100));
+    let weak = Arc::downgrade(plugin);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(plugin) = weak.upgrade() else {
+                return;
+            };
+            if !plugin.warm.as_ref().is_some_and(|p| p.sweep()) {
+                return;
+            }
+        }
+    });
 }
 
 fn wrong_world(plugin: &LoadedPlugin, want: World) -> PluginFailure {

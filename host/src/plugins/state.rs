@@ -19,6 +19,9 @@ pub struct State {
     pub(super) plugin: Arc<LoadedPlugin>,
     pub(super) scope: CallScope,
     pub(super) runtime: Runtime,
+    /// The renderer instance this call's `render` imports share (warm.rs): one per
+    /// request, however many partials a template pulls in.
+    pub(super) renderer_live: Option<super::warm::Live>,
 }
 
 impl WasiView for State {
@@ -422,8 +425,16 @@ impl render::Host for State {
             rider: None,
             ..self.scope.clone()
         };
-        match self.runtime.render(&renderer, &scope, request).await {
-            Ok(r) => Ok(r),
+        let local = self.renderer_live.take();
+        match self
+            .runtime
+            .render(&renderer, &scope, Some(local), request)
+            .await
+        {
+            Ok((r, live)) => {
+                self.renderer_live = live;
+                Ok(r)
+            }
             Err(f) => Err(wasmtime::Error::new(NestedFailure(f))),
         }
     }

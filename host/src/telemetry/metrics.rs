@@ -57,6 +57,12 @@ struct PluginLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginInstanceLabels {
+    plugin: String,
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PluginFailureLabels {
     plugin: String,
     kind: &'static str,
@@ -186,6 +192,7 @@ pub struct Metrics {
     http_duration: HistogramFamily<RouteLabels>,
     plugin_duration: HistogramFamily<PluginLabels>,
     plugin_failures: Family<PluginFailureLabels, Counter>,
+    plugin_instances: Family<PluginInstanceLabels, Counter>,
     auth_failures: Family<ReasonLabels, Counter>,
     storage_duration: HistogramFamily<StorageLabels>,
     storage_errors: Family<StorageErrorLabels, Counter>,
@@ -267,6 +274,12 @@ impl Metrics {
             "plugin_failures",
             "Plugin calls that produced no result, by plugin and kind (timeout, limit, trap, busy)",
             plugin_failures.clone(),
+        );
+        let plugin_instances = Family::<PluginInstanceLabels, Counter>::default();
+        r.register(
+            "plugin_instances",
+            "Instances plugin calls ran on, by plugin and source: fresh (instantiated for the call), request (shared within one request: a renderer serving a handler's render calls) or warm (reused from [plugins.NAME.warm])",
+            plugin_instances.clone(),
         );
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         r.register(
@@ -394,6 +407,7 @@ impl Metrics {
             http_duration,
             plugin_duration,
             plugin_failures,
+            plugin_instances,
             auth_failures,
             storage_duration,
             storage_errors,
@@ -451,6 +465,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// The instance one plugin call ran on (`plugins::warm::Source`).
+    pub fn plugin_instance(&self, plugin: &str, source: &'static str) {
+        self.plugin_instances
+            .get_or_create(&PluginInstanceLabels {
+                plugin: plugin.to_string(),
+                source,
+            })
+            .inc();
     }
 
     /// A request refused by the token check, by reason (`AuthError::kind`); `None` when

@@ -26,6 +26,8 @@ pub struct Applied {
     pub messages: Option<Vec<Message>>,
     /// The rendered version's `config`.
     pub config: Option<Map<String, Value>>,
+    /// The rendered version's description.
+    pub description: Option<String>,
 }
 
 /// Separates the messages' contents in [`Applied::content`] of a chat prompt.
@@ -169,6 +171,7 @@ pub fn apply(
         missing_variables: missing_optional,
         messages,
         config: prompt.config.clone(),
+        description: prompt.description.clone(),
     })
 }
 

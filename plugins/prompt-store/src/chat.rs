@@ -199,12 +199,28 @@ pub enum FillError {
 }
 
 /// The messages a placeholder is filled with: `value` must be an array of
-/// `{role, content}` objects (content a string). Kept verbatim, never rendered.
+/// `{role, content}` objects (content a string), or a string holding one as JSON (MCP
+/// prompt arguments are strings). Kept verbatim, never rendered.
 pub fn fill(name: &str, value: Option<&Value>) -> Result<Vec<Message>, FillError> {
     let path = format!("variables.{name}");
+    let decoded;
     let items = match value {
         None | Some(Value::Null) => return Err(FillError::Missing),
         Some(Value::Array(items)) => items,
+        Some(Value::String(text)) if text.trim_start().starts_with('[') => {
+            decoded = serde_json::from_str::<Value>(text).ok();
+            match &decoded {
+                Some(Value::Array(items)) => items,
+                _ => {
+                    return Err(FillError::Invalid(FieldError::new(
+                        path,
+                        format!(
+                            "placeholder '{name}' must be filled with an array of {{role, content}} messages (this string is not a JSON array)"
+                        ),
+                    )));
+                }
+            }
+        }
         Some(_) => {
             return Err(FillError::Invalid(FieldError::new(
                 path,
@@ -361,6 +377,13 @@ mod tests {
             panic!("a string is not a message list");
         };
         assert_eq!(e.field, "variables.history");
+        // MCP arguments are strings: a JSON array inside one is the same fill.
+        let as_text = json!(v.to_string());
+        assert_eq!(fill("history", Some(&as_text)).unwrap(), filled);
+        let Err(FillError::Invalid(e)) = fill("history", Some(&json!("[not json"))) else {
+            panic!("a string that is no JSON array is not a message list");
+        };
+        assert!(e.message.contains("not a JSON array"), "{}", e.message);
         let Err(FillError::Invalid(e)) =
             fill("history", Some(&json!([{"role": "robot", "content": "x"}])))
         else {

@@ -307,6 +307,7 @@ impl wit::Guest for Component {
                  missing_variables,
                  messages,
                  config,
+                 description,
              }| {
                 let messages_json = messages
                     .map(|m| serde_json::to_string(&m))
@@ -322,6 +323,7 @@ impl wit::Guest for Component {
                     missing_variables,
                     messages_json,
                     config_json,
+                    description,
                 })
             },
         )

@@ -132,6 +132,8 @@ fn get_json(_ctx: &CallContext, id: String) -> Result<String, wit::HandlerError>
             )))
         }
         "trap" => core::arch::wasm32::unreachable(),
+        // What this instance's memory remembers (warm instances, docs/plugins.md).
+        "count" => Ok(crate::count_prompt(&_ctx.tenant)),
         // Reaches for a namespace the config did not grant: the host must refuse.
         "steal" => match mcp_prompts::plugin::kv::get("prompts", "p/secret") {
             Err(mcp_prompts::plugin::kv::KvError::Denied(reason)) => {

@@ -13,6 +13,9 @@
 //! - `scratch`: writes `secret-of-<tenant>` under key `k` of its granted namespace `scratch`;
 //! - `scan`: lists everything its namespace `scratch` holds (content: `key=value` lines);
 //! - `forge`: tries forged keys and namespaces (NUL separators, paths); all must fail;
+//! - `count`: a prompt whose `content` is `calls=N first=T now=U`: how many `count` calls
+//!   this instance's memory has seen, the tenant of the first and of this one (what a
+//!   warm instance keeps between calls, and whom it serves);
 //! - anything else (e.g. `ok`): returns a small valid prompt.
 //!
 //! Every other export answers `not-found`, and `list` an empty page.
@@ -56,6 +59,21 @@ pub fn recurse(depth: u64) -> u64 {
     recurse(depth + 1).wrapping_add(frame[31])
 }
 
+/// Calls of `count` this instance has served, and the tenant of the first: guest memory
+/// that lives exactly as long as the instance.
+static COUNT: std::sync::Mutex<(u64, Option<String>)> = std::sync::Mutex::new((0, None));
+
+/// The `count` prompt: bumps this instance's counter and reports it.
+pub fn count_prompt(tenant: &str) -> String {
+    let mut c = COUNT.lock().unwrap_or_else(|e| e.into_inner());
+    c.0 += 1;
+    let first = c.1.get_or_insert_with(|| tenant.to_string()).clone();
+    let content = format!("calls={} first={first} now={tenant}", c.0);
+    let mut p: serde_json::Value = serde_json::from_str(&ok_prompt("count")).unwrap_or_default();
+    p["content"] = serde_json::Value::String(content);
+    p.to_string()
+}
+
 /// The prompt returned for well-behaved ids.
 pub fn ok_prompt(id: &str) -> String {
     serde_json::json!({
@@ -84,5 +102,15 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&super::ok_prompt("ok")).unwrap();
         assert_eq!(v["id"], "ok");
         assert_eq!(v["name"], "ok");
+    }
+
+    #[test]
+    fn count_remembers_calls_and_the_first_tenant() {
+        let content = |s: String| {
+            let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+            v["content"].as_str().unwrap().to_string()
+        };
+        assert_eq!(content(super::count_prompt("a")), "calls=1 first=a now=a");
+        assert_eq!(content(super::count_prompt("b")), "calls=2 first=a now=b");
     }
 }
