@@ -209,20 +209,29 @@ async fn an_unreachable_counter_degrades_to_local_limits_without_errors() {
     let aws = AwsEnv::new();
     let budget = 10u64;
     let cfg = config(&aws, budget, 100, "lease_retry = \"10m\"");
-    bootstrap(&aws, &cfg);
-    // The counter table does not exist: every lease write fails at DynamoDB (the prompt
-    // tables are fine, so only the limiter is affected).
-    let broken = cfg.replacen(
+    // The lease counters get a table of their own, which disappears once the server is
+    // ready: every lease write then fails at DynamoDB while the prompt tables are fine,
+    // so only the limiter is affected.
+    let leases = format!("{}-leases", aws.sessions_table());
+    let cfg = cfg.replacen(
         &format!(
             "[storage.aws.namespaces.ratelimits]\ntable = \"{}\"",
             aws.sessions_table()
         ),
-        "[storage.aws.namespaces.ratelimits]\ntable = \"no-such-table\"",
+        &format!("[storage.aws.namespaces.ratelimits]\ntable = \"{leases}\""),
         1,
     );
-    assert_ne!(broken, cfg);
+    assert!(cfg.contains(&leases));
+    bootstrap(&aws, &cfg);
     let env = aws.env();
-    let s = tokio::task::spawn_blocking(move || Server::start_with_env(&broken, env))
+    let s = tokio::task::spawn_blocking(move || Server::start_with_env(&cfg, env))
+        .await
+        .unwrap();
+    aws.dynamodb()
+        .await
+        .delete_table()
+        .table_name(&leases)
+        .send()
         .await
         .unwrap();
     let writer = s.token("writer", &["--scope", "prompts:write"]);
