@@ -15,6 +15,10 @@
 #   BENCH_OUT          where the raw JSON lines go (default target/bench/http-DATE.jsonl)
 #   BENCH_SKIP_BUILD   set to 1 to use the existing release build
 #
+# Every row also reports the server's resident memory (sampled during the measured window:
+# its peak, and before/after), and the RS256 row (a Cognito-shaped token verified against
+# a local JWKS, host/examples/jwks_issuer.rs) is compared with the HS256 row it mirrors.
+#
 # Everything started here is stopped on exit; all traffic goes to 127.0.0.1.
 set -euo pipefail
 
@@ -42,8 +46,9 @@ fi
 BIN=$ROOT/target/release/mcp-prompts
 BARE=$ROOT/target/release/examples/bare_responder
 LOADGEN=$ROOT/target/release/examples/loadgen
+ISSUER=$ROOT/target/release/examples/jwks_issuer
 WASM=$ROOT/target/wasm32-wasip2/release
-for f in "$BIN" "$BARE" "$LOADGEN" "$WASM/renderer.wasm" "$WASM/prompt_store.wasm" "$WASM/policy.wasm"; do
+for f in "$BIN" "$BARE" "$LOADGEN" "$ISSUER" "$WASM/renderer.wasm" "$WASM/prompt_store.wasm" "$WASM/policy.wasm"; do
     [[ -e "$f" ]] || { echo "bench.sh: missing $f (run without BENCH_SKIP_BUILD=1)" >&2; exit 1; }
 done
 
@@ -61,6 +66,38 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# --- start a process and wait for its "listening on URL" line ----------------------------
+# wait_for_url LOGFILE PREFIX PID -> prints the URL
+wait_for_url() {
+    local log=$1 prefix=$2 pid=$3 i line
+    for ((i = 0; i < 1200; i++)); do
+        line=$(grep -m1 "^$prefix" "$log" 2>/dev/null || true)
+        if [[ -n "$line" ]]; then
+            echo "${line#"$prefix"}"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "bench.sh: process $pid exited before listening" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "bench.sh: timed out waiting for '$prefix' in $log" >&2
+    return 1
+}
+
+# --- a local Cognito stand-in: JWKS over HTTP on 127.0.0.1 and one RS256 access token ----
+# (the repository's test-only key; `kid`, `token_use`, `client_id` and `iss` as Cognito
+# writes them). Started first: its issuer URL goes into the config.
+"$ISSUER" --key tests/fixtures/auth/rsa-a.pem --jwk tests/fixtures/auth/rsa-a.jwk.json \
+    --sub bench-rs-user --client-id bench-client >"$TMP/issuer.out" 2>"$TMP/issuer.err" &
+ISSUER_PID=$!
+PIDS+=("$ISSUER_PID")
+ISSUER_URL=$(wait_for_url "$TMP/issuer.out" "listening on " "$ISSUER_PID") || {
+    cat "$TMP/issuer.err" >&2; exit 1;
+}
+RS_TOKEN=$(grep -m1 '^token ' "$TMP/issuer.out" | cut -d' ' -f2)
+
 # --- config: embedded store, ephemeral port, the release plugins, quiet logs -------------
 DATA=$TMP/data
 CONFIG=$TMP/config.toml
@@ -76,6 +113,10 @@ data_dir = "$DATA"
 [auth.dev]
 secret_file = "$DATA/dev-jwt-secret"
 generate_if_missing = true
+
+[[auth.oidc]]
+issuer = "$ISSUER_URL"
+client_ids = ["bench-client"]
 
 [runtime]
 pooling = true
@@ -169,26 +210,6 @@ EOF
     echo "bench.sh: seeding failed:" >&2; cat "$TMP/import.out" >&2; exit 1;
 }
 
-# --- start a process and wait for its "listening on URL" line ----------------------------
-# wait_for_url LOGFILE PREFIX PID -> prints the URL
-wait_for_url() {
-    local log=$1 prefix=$2 pid=$3 i line
-    for ((i = 0; i < 1200; i++)); do
-        line=$(grep -m1 "^$prefix" "$log" 2>/dev/null || true)
-        if [[ -n "$line" ]]; then
-            echo "${line#"$prefix"}"
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "bench.sh: process $pid exited before listening" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-    echo "bench.sh: timed out waiting for '$prefix' in $log" >&2
-    return 1
-}
-
 "$BIN" serve --config "$CONFIG" >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
@@ -214,6 +235,7 @@ APPLY_BODY='{"variables":{"name":"Ada","topic":"benchmarks"}}'
 # A development token (HS256, tier "free"), as an authenticated client sends it.
 TOKEN=$("$BIN" token --config "$CONFIG" --sub bench-user)
 AUTH="authorization: Bearer $TOKEN"
+RS_AUTH="authorization: Bearer $RS_TOKEN"
 # MCP prompts/get in the stateless 2026-07-28 revision (no session).
 MCP_BODY='{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"bench-greet","arguments":{"name":"Ada","topic":"benchmarks"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
 
@@ -239,6 +261,8 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
     run "auth+limits GET prompt" "$SERVER_PID" "$SERVER_URL/v1/limited/$PROMPT_ID" \
         --header "$AUTH" --expect-body "$PROMPT_ID"
+    run "RS256 auth+limits GET prompt" "$SERVER_PID" "$SERVER_URL/v1/limited/$PROMPT_ID" \
+        --header "$RS_AUTH" --expect-body "$PROMPT_ID"
     run "auth+limits POST apply" "$SERVER_PID" "$SERVER_URL/v1/limited/$PROMPT_ID/apply" \
         --header "$AUTH" --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
     run "auth+limits MCP prompts/get" "$SERVER_PID" "$SERVER_URL/mcp" \
@@ -256,15 +280,30 @@ jq -r -s '
   def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
   def ms(x): if x == null then "-" else r(x / 1000; 2) end;
   (map(select(.label == "bare GET")) | map({key: (.round | tostring), value: .}) | from_entries) as $base
-  | ["round", "target", "req/s", "p50 ms", "p99 ms", "errors", "429s", "srv CPU us/req",
-     "req/s ratio", "p50 ratio", "p99 ratio", "CPU/req ratio"],
+  def mib(x): if x == null then "-" else r(x / 1024; 1) end;
+  ["round", "target", "req/s", "p50 ms", "p99 ms", "errors", "429s", "srv CPU us/req",
+     "req/s ratio", "p50 ratio", "p99 ratio", "CPU/req ratio", "RSS peak MiB", "RSS before>after MiB"],
     (.[] | . as $x | $base[($x.round | tostring)] as $b
       | [ ($x.round | tostring), $x.label, r($x.rps; 0), ms($x.p50_us), ms($x.p99_us),
           ($x.errors | tostring), (($x.status_429 // 0) | tostring), r($x.server_cpu_us_per_req; 1),
           r($x.rps / $b.rps; 3), r($x.p50_us / $b.p50_us; 2), r($x.p99_us / $b.p99_us; 2),
           (if $x.server_cpu_us_per_req == null or $b.server_cpu_us_per_req == null then "-"
-           else r($x.server_cpu_us_per_req / $b.server_cpu_us_per_req; 2) end) ])
+           else r($x.server_cpu_us_per_req / $b.server_cpu_us_per_req; 2) end),
+          mib($x.server_rss_peak_kib),
+          "\(mib($x.server_rss_before_kib))>\(mib($x.server_rss_after_kib))" ])
   | @tsv' "$TMP/all.jsonl" | table
+
+# The RS256 path against the HS256 row it mirrors (same route, policy and body), and the
+# server's resident memory at the end of each round (growth across rounds is a leak).
+echo
+jq -r -s '
+  def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
+  group_by(.round)[]
+  | (map(select(.label == "auth+limits GET prompt"))[0]) as $hs
+  | (map(select(.label == "RS256 auth+limits GET prompt"))[0]) as $rs
+  | (map(select(.url | contains("/health") | not) | select(.label != "bare GET"))) as $srv
+  | "round \(.[0].round): RS256 / HS256 req/s \(r($rs.rps / $hs.rps; 3)), p50 \(r($rs.p50_us / $hs.p50_us; 2)); server RSS after the round \(r(($srv | last | .server_rss_after_kib) / 1024; 1)) MiB, peak \(r(($srv | map(.server_rss_peak_kib // 0) | max) / 1024; 1)) MiB"
+' "$TMP/all.jsonl"
 
 if jq -e -s 'map(.errors) | add > 0' "$TMP/all.jsonl" >/dev/null; then
     echo

@@ -15,6 +15,7 @@ mod billing;
 mod caching;
 mod chat_prompts;
 mod cli;
+mod cluster_limits;
 mod container;
 mod data_commands;
 mod deploy;

@@ -3,11 +3,22 @@
 //! by several threads, and the per-request dedup (`check_once`) a policy call goes through.
 //! The kv compare-and-set counters it replaced cost a durable storage write per request.
 //!
+//! The leased (cluster-wide) path, `plugins::cluster_limits`: a check spending a token
+//! this host already leased, with the lease write itself inline once per block of 100
+//! (the server leases the next block in the background; here there is no runtime to do
+//! that, so the amortised write shows). An in-process counter stands in for DynamoDB's
+//! conditional `UpdateItem`: what is measured is the host's side of the hot path, not the
+//! network round trip of one write per block.
+//!
 //! Run: `cargo bench -p mcp-prompts --bench limits`
 
 use criterion::Criterion;
+use mcp_prompts::config::LimitsConfig;
+use mcp_prompts::plugins::cluster_limits::ClusterLimits;
 use mcp_prompts::plugins::limits::{Key, Limiter, RequestSpend};
+use mcp_prompts::storage::{Lease, LeaseStore, StorageError, granted};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -46,6 +57,39 @@ fn contended(l: &Arc<Limiter>, threads: usize, iters: u64) -> Duration {
         .unwrap_or_default()
 }
 
+/// The shared counter's semantics (add a block while below the limit), in process memory.
+#[derive(Default)]
+struct InProcessCounter {
+    used: AtomicU64,
+    writes: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl LeaseStore for InProcessCounter {
+    async fn lease(
+        &self,
+        _: &str,
+        _: &str,
+        block: u64,
+        limit: u64,
+        _: u64,
+    ) -> Result<Lease, StorageError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let before = self.used.load(Ordering::Relaxed);
+        if before >= limit {
+            return Ok(Lease {
+                granted: 0,
+                used: before,
+            });
+        }
+        let before = self.used.fetch_add(block, Ordering::Relaxed);
+        Ok(Lease {
+            granted: granted(before, block, limit),
+            used: before + block,
+        })
+    }
+}
+
 fn main() {
     let mut c = Criterion::default()
         .configure_from_args()
@@ -77,6 +121,25 @@ fn main() {
             )
         })
     });
+    let counter = Arc::new(InProcessCounter::default());
+    let cluster = ClusterLimits::new(&LimitsConfig::default(), counter.clone(), None);
+    g.bench_function("cluster check_once, leased tokens (a write per 100)", |b| {
+        b.iter(|| {
+            let spend = RequestSpend::default();
+            let v = futures::executor::block_on(cluster.check_once(
+                &l,
+                &spend,
+                key("u/default/alice"),
+                1,
+                LIMIT,
+                WINDOW,
+            ));
+            black_box(v.allowed)
+        })
+    });
+    let writes = counter.writes.load(Ordering::Relaxed);
+    let used = counter.used.load(Ordering::Relaxed);
+    eprintln!("cluster: {writes} lease writes for {used} tokens leased");
     let shared = Arc::new(Limiter::default());
     for threads in [2, 4] {
         g.bench_function(format!("check, one key, {threads} threads"), |b| {

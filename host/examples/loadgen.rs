@@ -15,6 +15,10 @@
 //! `--expect-body TEXT` and `--jsonrpc` check each 2xx body (a JSON-RPC error inside a 200
 //! is an error); 429 responses are counted apart (`status_429`) as well as in `errors`.
 //!
+//! `--url http://…` speaks plain HTTP/1.1 (no `--ca`), for peers that serve no TLS
+//! (`scripts/bench_sdk.sh`). With `--watch-pid`, the watched process's resident memory
+//! is sampled every 50 ms during the measured window and reported (`server_rss_*_kib`).
+//!
 //! Bounded: it stops by itself (every request has a timeout, the whole run a hard deadline)
 //! and refuses any target that is not a loopback address.
 
@@ -42,9 +46,9 @@ struct Args {
     /// Target URL: https://127.0.0.1:PORT/path (loopback addresses only).
     #[arg(long)]
     url: String,
-    /// PEM file with the CA (or self-signed certificate) to trust.
+    /// PEM file with the CA (or self-signed certificate) to trust (https targets).
     #[arg(long)]
-    ca: PathBuf,
+    ca: Option<PathBuf>,
     /// Concurrent keep-alive connections, each with one request in flight.
     #[arg(long, default_value_t = 16)]
     connections: usize,
@@ -115,7 +119,8 @@ fn main() -> std::process::ExitCode {
 struct Target {
     addr: SocketAddr,
     server_name: ServerName<'static>,
-    connector: TlsConnector,
+    /// `None`: plain HTTP.
+    connector: Option<TlsConnector>,
     method: Method,
     uri: Uri,
     host: String,
@@ -187,11 +192,24 @@ async fn run(args: Args) -> anyhow::Result<String> {
         tasks.push(tokio::spawn(connection_loop(t, measure_from, measure_to)));
     }
 
-    // CPU of the watched process and of this one over the measured window.
+    // CPU of the watched process and of this one over the measured window, and the
+    // watched process's resident memory: before, sampled during, after.
+    let rss_before = args.watch_pid.and_then(rss_kib);
     tokio::time::sleep_until(measure_from).await;
     let cpu0 = args.watch_pid.and_then(cpu_ticks);
     let self0 = cpu_ticks(std::process::id());
-    tokio::time::sleep_until(measure_to).await;
+    let mut rss_peak = rss_before;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    while Instant::now() < measure_to {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Some(r) = args.watch_pid.and_then(rss_kib) {
+                    rss_peak = Some(rss_peak.map_or(r, |p| p.max(r)));
+                }
+            }
+            _ = tokio::time::sleep_until(measure_to) => {}
+        }
+    }
     let cpu1 = args.watch_pid.and_then(cpu_ticks);
     let self1 = cpu_ticks(std::process::id());
 
@@ -260,19 +278,25 @@ async fn run(args: Args) -> anyhow::Result<String> {
         "server_cpu_us_per_req": cpu_per_req(cpu0, cpu1),
         "server_cpu_cores": cpu_util(cpu0, cpu1),
         "loadgen_cpu_cores": cpu_util(self0, self1),
+        "server_rss_before_kib": rss_before,
+        "server_rss_peak_kib": rss_peak,
+        "server_rss_after_kib": args.watch_pid.and_then(rss_kib),
     });
     Ok(line.to_string())
 }
 
-/// Parses and checks the target: https, an IP literal on loopback, a CA we can read.
+/// Parses and checks the target: https (or plain http), an IP literal on loopback, a CA
+/// we can read for https.
 fn target(args: &Args) -> anyhow::Result<Target> {
     let uri: Uri = args
         .url
         .parse()
         .with_context(|| format!("--url {:?} is not a valid URL", args.url))?;
-    if uri.scheme_str() != Some("https") {
-        bail!("--url must start with https://");
-    }
+    let tls = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => bail!("--url must start with https:// or http://"),
+    };
     let host = uri
         .host()
         .ok_or_else(|| anyhow!("--url has no host"))?
@@ -284,7 +308,16 @@ fn target(args: &Args) -> anyhow::Result<Target> {
     if !ip.is_loopback() {
         bail!("--url host {ip} is not a loopback address; loadgen only targets this machine");
     }
-    let port = uri.port_u16().unwrap_or(443);
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let connector = if tls {
+        let ca = args
+            .ca
+            .as_deref()
+            .ok_or_else(|| anyhow!("an https --url needs --ca"))?;
+        Some(TlsConnector::from(client_config(ca)?))
+    } else {
+        None
+    };
     let path = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
@@ -309,7 +342,7 @@ fn target(args: &Args) -> anyhow::Result<Target> {
     Ok(Target {
         addr: SocketAddr::new(ip, port),
         server_name: ServerName::IpAddress(ip.into()),
-        connector: TlsConnector::from(client_config(&args.ca)?),
+        connector,
         method,
         uri: path
             .parse()
@@ -357,8 +390,16 @@ async fn connect(t: &Target) -> anyhow::Result<Sender> {
         .await
         .with_context(|| format!("connect {}", t.addr))?;
     let _ = tcp.set_nodelay(true);
-    let tls = t
-        .connector
+    let Some(connector) = &t.connector else {
+        let (sender, conn) = http1::handshake(TokioIo::new(tcp))
+            .await
+            .context("HTTP/1.1 handshake")?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        return Ok(sender);
+    };
+    let tls = connector
         .connect(t.server_name.clone(), tcp)
         .await
         .context("TLS handshake")?;
@@ -483,6 +524,13 @@ fn check_body(t: &Target, body: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Resident set size of a process in KiB (`VmRSS` of /proc/PID/status).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Linux USER_HZ is 100 on every mainstream architecture: one tick is 10 ms.

@@ -183,6 +183,9 @@ impl App {
             config.cache_dir(),
         )?;
         runtime.set_metrics(metrics.clone());
+        if config.config.limits.mode == crate::config::LimitsMode::Cluster {
+            runtime.enable_cluster_limits(&config.config.limits, Some(metrics.clone()))?;
+        }
         Ok(Arc::new(Self {
             storage,
             runtime,

@@ -14,6 +14,7 @@ mod aws;
 mod billing;
 mod cors;
 mod cross_table;
+mod limits;
 mod mcp;
 mod media;
 mod names;
@@ -36,6 +37,7 @@ pub use billing::{
     BillingConfig, PlanConfig, SUBSCRIPTION_PATH, StripeConfig, StripeSecretsManager, WEBHOOK_PATH,
 };
 pub use cors::CorsConfig;
+pub use limits::{LimitsConfig, LimitsMode};
 pub use mcp::{McpConfig, McpStdioConfig};
 pub use media::MediaConfig;
 pub use names::is_valid_name;

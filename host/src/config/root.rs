@@ -33,6 +33,8 @@ pub struct Config {
     pub webhooks: super::WebhooksConfig,
     /// Images in chat messages (media.rs).
     pub media: MediaConfig,
+    /// Where rate-limit budgets live (limits.rs): each host, or shared by the fleet.
+    pub limits: super::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -57,6 +59,7 @@ impl Config {
         self.redirect.validate(cx)?;
         self.storage.validate(cx)?;
         self.media.validate(cx)?;
+        self.limits.validate(self.storage.backend, cx)?;
         if let Some(sm) = self
             .auth
             .dev

@@ -77,6 +77,7 @@ secret_env = \"X\"
 [mcp]
 [mcp.stdio]
 [media]
+[limits]
 ";
     let minimal_entries = r#"
 [storage]
@@ -104,6 +105,10 @@ handler = "h"
         (
             "aws defaults",
             "[storage]\nbackend = \"aws\"\n[storage.aws]\ndefault_bucket = \"mcp-bucket\"".into(),
+        ),
+        (
+            "aws cluster limits",
+            "[storage]\nbackend = \"aws\"\n[storage.aws]\ndefault_bucket = \"mcp-bucket\"\n[limits]\nmode = \"cluster\"\nlease_block = 50\nlease_timeout = \"100ms\"\nlease_retry = \"2s\"".into(),
         ),
         (
             "config/dev.toml",
@@ -139,6 +144,12 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         ("server.max_connections", "[server]\nmax_connections = 0".into()),
         ("server.max_body_size", "[server]\nmax_body_size = 0".into()),
         ("media.max_image_size", "[media]\nmax_image_size = 0".into()),
+        // [limits]
+        ("limits.mode embedded", "[limits]\nmode = \"cluster\"".into()),
+        ("limits.mode unknown", "[limits]\nmode = \"global\"".into()),
+        ("limits.lease_block", aws("[limits]\nmode = \"cluster\"\nlease_block = 0")),
+        ("limits.lease_timeout", "[limits]\nlease_timeout = \"1ms\"".into()),
+        ("limits.lease_retry", "[limits]\nlease_retry = \"1h\"".into()),
         ("server.idle_timeout", "[server]\nidle_timeout = \"0s\"".into()),
         ("server.max_header_size", "[server]\nmax_header_size = 100".into()),
         (

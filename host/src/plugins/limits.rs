@@ -75,6 +75,27 @@ impl moka::Expiry<Key, Arc<Cell>> for IdleForWindow {
 #[derive(Clone, Default)]
 pub struct RequestSpend(Arc<Mutex<Vec<(Key, Verdict)>>>);
 
+impl RequestSpend {
+    /// Runs `check` for `key` unless this request already spent it (then the verdict it
+    /// got then). `check` returns `Err` when it cannot decide without waiting (the cluster
+    /// limiter needs a lease): nothing is recorded and the caller waits, then asks again.
+    /// The request's lock is held across `check`, which never waits, so two decisions of
+    /// one request cannot both spend.
+    pub fn once<E>(
+        &self,
+        key: &Key,
+        check: impl FnOnce() -> Result<Verdict, E>,
+    ) -> Result<Verdict, E> {
+        let mut spent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, v)) = spent.iter().find(|(k, _)| k == key) {
+            return Ok(*v);
+        }
+        let v = check()?;
+        spent.push((key.clone(), v));
+        Ok(v)
+    }
+}
+
 impl std::fmt::Debug for RequestSpend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RequestSpend")
@@ -117,15 +138,13 @@ impl Limiter {
         limit: u64,
         window: Duration,
     ) -> Verdict {
-        // One request's lock: uncontended, held across the check so that two decisions of
-        // one request cannot both spend.
-        let mut spent = spend.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, v)) = spent.iter().find(|(k, _)| *k == key) {
-            return *v;
+        let checked = spend.once(&key, || {
+            Ok::<_, std::convert::Infallible>(self.check(key.clone(), cost, limit, window))
+        });
+        match checked {
+            Ok(v) => v,
+            Err(never) => match never {},
         }
-        let v = self.check(key.clone(), cost, limit, window);
-        spent.push((key, v));
-        v
     }
 
     /// Spends `cost` of `key`'s budget of `limit` per `window`.

@@ -8,6 +8,7 @@ pub mod admission;
 pub(crate) mod bindings;
 mod cache;
 mod calls;
+pub mod cluster_limits;
 pub mod content;
 mod engine;
 mod footprint;

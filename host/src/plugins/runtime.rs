@@ -150,6 +150,9 @@ struct Inner {
     allocator: Allocator,
     /// Request budgets behind the policy world's `limits` import (process memory).
     limiter: super::limits::Limiter,
+    /// Set once by `App::new` with `[limits] mode = "cluster"`: budgets shared by the
+    /// fleet, with `limiter` as the fallback while the shared counter is unreachable.
+    cluster: std::sync::OnceLock<Arc<super::cluster_limits::ClusterLimits>>,
     /// What one pool slot holds (`None` with on-demand allocation, which has no slots).
     shape: Option<PoolShape>,
     /// Set once by `App::new`; plugin calls are recorded only when set.
@@ -177,6 +180,7 @@ impl Runtime {
                 storage,
                 allocator,
                 limiter: super::limits::Limiter::default(),
+                cluster: std::sync::OnceLock::new(),
                 shape: (allocator == Allocator::Pooling).then_some(shape),
                 metrics: std::sync::OnceLock::new(),
             }),
@@ -197,6 +201,33 @@ impl Runtime {
 
     pub(super) fn limiter(&self) -> &super::limits::Limiter {
         &self.inner.limiter
+    }
+
+    pub(super) fn cluster_limits(&self) -> Option<&Arc<super::cluster_limits::ClusterLimits>> {
+        self.inner.cluster.get()
+    }
+
+    /// Shares rate-limit budgets across the fleet through the storage's lease counters
+    /// (`[limits] mode = "cluster"`). Fails when the storage has none (config validation
+    /// already refuses that combination; this is the runtime's own guard).
+    pub fn enable_cluster_limits(
+        &self,
+        cfg: &crate::config::LimitsConfig,
+        metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    ) -> Result<(), LoadError> {
+        let store = self.inner.storage.leases.clone().ok_or_else(|| {
+            LoadError::Engine(
+                "limits.mode = \"cluster\" needs a storage backend with shared counters (aws)"
+                    .into(),
+            )
+        })?;
+        let _ = self
+            .inner
+            .cluster
+            .set(super::cluster_limits::ClusterLimits::new(
+                cfg, store, metrics,
+            ));
+        Ok(())
     }
 
     pub fn allocator(&self) -> Allocator {

@@ -507,17 +507,21 @@ impl limits::Host for State {
         } else {
             key
         };
-        let v = self.runtime.limiter().check_once(
-            &self.scope.spend,
-            super::limits::Key {
-                plugin: self.plugin.name.clone(),
-                tenant: self.scope.tenant.clone(),
-                key,
-            },
-            cost,
-            quota.limit,
-            std::time::Duration::from_millis(quota.window_ms.max(1)),
-        );
+        let key = super::limits::Key {
+            plugin: self.plugin.name.clone(),
+            tenant: self.scope.tenant.clone(),
+            key,
+        };
+        let window = std::time::Duration::from_millis(quota.window_ms.max(1));
+        let local = self.runtime.limiter();
+        let v = match self.runtime.cluster_limits() {
+            Some(cluster) => {
+                cluster
+                    .check_once(local, &self.scope.spend, key, cost, quota.limit, window)
+                    .await
+            }
+            None => local.check_once(&self.scope.spend, key, cost, quota.limit, window),
+        };
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Ok(limits::Verdict {
             allowed: v.allowed,

@@ -427,6 +427,9 @@ pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
     Ok(Storage {
         kv: Arc::new(EmbeddedKv::open(&kv_dir(data_dir))?),
         blob: Arc::new(EmbeddedBlobs::open(&data_dir.join("blobs"))?),
+        // One process's file: nothing to share budgets through (config/limits.rs refuses
+        // `mode = "cluster"` with this backend).
+        leases: None,
     })
 }
 

@@ -26,6 +26,9 @@ pub fn wrap(storage: Storage, backend: StorageBackend, metrics: Arc<Metrics>) ->
             inner: storage.blob,
             m: Meter { backend, metrics },
         }),
+        // Lease writes are counted by the cluster limiter itself (its own metrics), one
+        // per block of requests rather than per call.
+        leases: storage.leases,
     }
 }
 

@@ -173,6 +173,44 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StorageError>;
 }
 
+/// What one lease of rate-limit tokens got ([`LeaseStore::lease`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// Tokens this host may spend: `min(block, limit - counter before)`, 0 when the
+    /// counter had already reached the limit.
+    pub granted: u64,
+    /// The shared counter after this lease (tokens leased by every host so far; it may
+    /// exceed the limit by less than one block, the part of the last lease not granted).
+    pub used: u64,
+}
+
+/// Counters shared by every host on the same storage, from which the cluster-wide rate
+/// limits lease blocks of tokens (plugins/cluster_limits.rs). Only shared backends have
+/// one: a counter in one process's embedded store would limit nothing across hosts.
+#[async_trait]
+pub trait LeaseStore: Send + Sync + 'static {
+    /// In ONE atomic conditional write: when counter `key` of `tenant` is below `limit`
+    /// (or absent), adds `block` to it, and reports what was granted. A counter at or over
+    /// the limit is left alone and grants 0. `expires_at` (epoch seconds) is when the
+    /// counter may be forgotten (its window is over).
+    async fn lease(
+        &self,
+        tenant: &str,
+        key: &str,
+        block: u64,
+        limit: u64,
+        expires_at: u64,
+    ) -> Result<Lease, StorageError>;
+}
+
+/// The grant of a lease that moved a counter from `before` by `block` under `limit`: the
+/// leases of all hosts take disjoint ranges `[before, before + block)` of the counter, and
+/// only the part of each range below `limit` is spendable, so the grants of one window
+/// never sum to more than `limit`.
+pub fn granted(before: u64, block: u64, limit: u64) -> u64 {
+    limit.saturating_sub(before).min(block)
+}
+
 /// Opens the configured backend.
 pub async fn open(config: &crate::config::LoadedConfig) -> Result<Storage, StorageError> {
     match config.config.storage.backend {
@@ -196,6 +234,8 @@ pub async fn open(config: &crate::config::LoadedConfig) -> Result<Storage, Stora
 pub struct Storage {
     pub kv: Arc<dyn KvStore>,
     pub blob: Arc<dyn BlobStore>,
+    /// Shared counters for cluster-wide rate limits (`None`: this backend has none).
+    pub leases: Option<Arc<dyn LeaseStore>>,
 }
 
 impl Storage {

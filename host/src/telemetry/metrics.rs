@@ -198,6 +198,8 @@ pub struct Metrics {
     storage_errors: Family<StorageErrorLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
     jwks_refreshes: Family<ResultLabels, Counter>,
+    limit_leases: Family<ResultLabels, Counter>,
+    limit_local_fallbacks: Counter,
     billing_events: Family<BillingEventLabels, Counter>,
     billing_signature_failures: Family<ReasonLabels, Counter>,
     webhook_deliveries: Family<WebhookLabels, Counter>,
@@ -318,6 +320,23 @@ impl Metrics {
             let _ = reloads.get_or_create(&ResultLabels { result });
             let _ = jwks_refreshes.get_or_create(&ResultLabels { result });
         }
+        let limit_leases = Family::<ResultLabels, Counter>::default();
+        let limit_local_fallbacks = Counter::default();
+        if config.limits.mode == crate::config::LimitsMode::Cluster {
+            r.register(
+                "limit_leases",
+                "Cluster-wide rate limits: lease writes of token blocks, by result (granted, exhausted, failed)",
+                limit_leases.clone(),
+            );
+            r.register(
+                "limit_local_fallbacks",
+                "Cluster-wide rate limits: checks answered by the host's local limiter because the shared counter could not be reached",
+                limit_local_fallbacks.clone(),
+            );
+            for result in ["granted", "exhausted", "failed"] {
+                let _ = limit_leases.get_or_create(&ResultLabels { result });
+            }
+        }
         let billing_events = Family::<BillingEventLabels, Counter>::default();
         r.register(
             "billing_webhook_events",
@@ -413,6 +432,8 @@ impl Metrics {
             storage_errors,
             reloads,
             jwks_refreshes,
+            limit_leases,
+            limit_local_fallbacks,
             billing_events,
             billing_signature_failures,
             webhook_deliveries,
@@ -513,6 +534,19 @@ impl Metrics {
                 result: if ok { "ok" } else { "failed" },
             })
             .inc();
+    }
+
+    /// A lease write of the cluster-wide rate limits finished (`plugins::cluster_limits`):
+    /// `granted`, `exhausted` (the window's budget was gone) or `failed`.
+    pub fn limit_lease(&self, result: &'static str) {
+        self.limit_leases
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// A rate-limit check answered locally because the shared counter was unreachable.
+    pub fn limit_local_fallback(&self) {
+        self.limit_local_fallbacks.inc();
     }
 
     /// A JWKS key-set fetch finished (`auth::jwks`).

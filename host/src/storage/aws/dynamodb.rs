@@ -820,6 +820,88 @@ impl KvStore for DynamoKv {
     }
 }
 
+/// The partition of rate-limit lease counters: a namespace no plugin can be granted (plugin
+/// namespaces start with a letter or digit), in the table of the `ratelimits` namespace
+/// (the short-lived sessions table by default).
+const LEASE_SPACE: &str = "_limits";
+/// The namespace whose table holds the lease counters.
+const LEASE_TABLE_OF: &str = "ratelimits";
+
+#[async_trait]
+impl crate::storage::LeaseStore for DynamoKv {
+    async fn lease(
+        &self,
+        tenant: &str,
+        key: &str,
+        block: u64,
+        limit: u64,
+        expires_at: u64,
+    ) -> Result<crate::storage::Lease, StorageError> {
+        check_key(key)?;
+        let (table, _) = self.table(&Scope {
+            space: LEASE_TABLE_OF.into(),
+            tenant: tenant.into(),
+        });
+        let scope = Scope {
+            space: LEASE_SPACE.into(),
+            tenant: tenant.into(),
+        };
+        let mut x = Expr::default();
+        let used = x.name("used");
+        let exp = x.name("expires_at");
+        let add = x.num(block);
+        let at = x.num(expires_at);
+        let lim = x.num(limit);
+        // One conditional UpdateItem per block: ADD is atomic on the item, so concurrent
+        // leases of every host take disjoint ranges of the counter; once it reaches the
+        // limit the condition fails and the counter stops moving.
+        let r = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(Self::key(&scope, key)))
+            .update_expression(format!("ADD {used} {add} SET {exp} = {at}"))
+            .condition_expression(format!("attribute_not_exists({used}) OR {used} < {lim}"))
+            .set_expression_attribute_names(Some(x.names))
+            .set_expression_attribute_values(Some(x.values))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let used_of = |item: Option<&Item>| -> Result<u64, StorageError> {
+            match item.and_then(|i| i.get("used")) {
+                Some(AttributeValue::N(n)) => n
+                    .parse()
+                    .map_err(|_| StorageError::Unavailable(format!("corrupt lease counter {n:?}"))),
+                _ => Err(StorageError::Unavailable(
+                    "lease counter missing from the answer".into(),
+                )),
+            }
+        };
+        match r {
+            Ok(out) => {
+                let after = used_of(out.attributes())?;
+                // A retry of an attempt whose answer was lost adds a second block: that
+                // block is counted and never granted, so it can only make the fleet stricter.
+                let before = after.saturating_sub(block);
+                Ok(crate::storage::Lease {
+                    granted: crate::storage::granted(before, block, limit),
+                    used: after,
+                })
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(crate::storage::Lease {
+                        granted: 0,
+                        used: used_of(c.item()).unwrap_or(limit),
+                    })
+                }
+                _ => Err(unavailable("dynamodb UpdateItem (lease)", e)),
+            },
+        }
+    }
+}
+
 fn non_empty_names(m: HashMap<String, String>) -> Option<HashMap<String, String>> {
     (!m.is_empty()).then_some(m)
 }

@@ -30,13 +30,15 @@ pub async fn open(cfg: &AwsStorageConfig) -> Result<Storage, StorageError> {
 /// As [`open`], with clients configured by the caller (tests, tools).
 pub fn open_with(clients: AwsClients, cfg: &AwsStorageConfig) -> Storage {
     let blobs = Arc::new(s3::S3Blobs::new(clients.s3, cfg));
+    let kv = Arc::new(dynamodb::DynamoKv::new(
+        clients.dynamodb,
+        blobs.clone(),
+        cfg,
+    ));
     Storage {
-        kv: Arc::new(dynamodb::DynamoKv::new(
-            clients.dynamodb,
-            blobs.clone(),
-            cfg,
-        )),
+        kv: kv.clone(),
         blob: blobs,
+        leases: Some(kv),
     }
 }
 
