@@ -13,12 +13,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 
-pub use host::{Entry, KvError, Precondition};
+pub use host::{Entry, KvError, Page, Precondition};
 
 /// Attempts [`update_with_retry`] makes before giving up with [`Error::Contended`].
 pub const MAX_ATTEMPTS: usize = 8;
 
-/// What the helpers need from storage: the single-entry calls of the WIT `kv` interface.
+/// What the helpers need from storage: the calls of the WIT `kv` interface on one entry
+/// and the prefix query.
 pub trait Store {
     fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, KvError>;
     fn put(
@@ -28,6 +29,19 @@ pub trait Store {
         value: &[u8],
         precondition: Precondition,
     ) -> Result<u64, KvError>;
+    fn delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, KvError>;
+    fn query(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, KvError>;
 }
 
 /// The host's kv import.
@@ -47,6 +61,25 @@ impl Store for Host {
         precondition: Precondition,
     ) -> Result<u64, KvError> {
         host::put(namespace, key, value, precondition)
+    }
+
+    fn delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, KvError> {
+        host::delete(namespace, key, precondition)
+    }
+
+    fn query(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, KvError> {
+        host::query(namespace, prefix, cursor, limit)
     }
 }
 
@@ -147,18 +180,43 @@ where
     T: Serialize + DeserializeOwned,
     F: FnMut(Option<T>) -> T,
 {
+    match try_update_with_retry(store, namespace, key, |old: Option<Versioned<T>>| {
+        Ok::<T, std::convert::Infallible>(update(old.map(|v| v.value)))
+    })? {
+        Ok(v) => Ok(v),
+        Err(never) => match never {},
+    }
+}
+
+/// [`update_with_retry`] where `update` may refuse (e.g. the entry does not exist, or
+/// its version is not the one the caller expects): its error is returned as the inner
+/// `Err` and nothing is written.
+pub fn try_update_with_retry<T, E, F>(
+    store: &impl Store,
+    namespace: &str,
+    key: &str,
+    mut update: F,
+) -> Result<Result<Versioned<T>, E>, Error>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(Option<Versioned<T>>) -> Result<T, E>,
+{
     for _ in 0..MAX_ATTEMPTS {
-        let (current, precondition) = match get_json::<T>(store, namespace, key)? {
-            Some(v) => (Some(v.value), Precondition::Version(v.version)),
-            None => (None, Precondition::Absent),
+        let current = get_json::<T>(store, namespace, key)?;
+        let precondition = match &current {
+            Some(v) => Precondition::Version(v.version),
+            None => Precondition::Absent,
         };
-        let next = update(current);
+        let next = match update(current) {
+            Ok(next) => next,
+            Err(e) => return Ok(Err(e)),
+        };
         match put_json(store, namespace, key, &next, precondition) {
             Ok(version) => {
-                return Ok(Versioned {
+                return Ok(Ok(Versioned {
                     value: next,
                     version,
-                });
+                }));
             }
             Err(Error::Kv(KvError::Conflict(_))) => continue,
             Err(e) => return Err(e),
@@ -216,6 +274,29 @@ mod tests {
             map.insert(key.to_owned(), (value.to_vec(), n));
             Ok(n)
         }
+
+        fn delete(&self, _: &str, key: &str, _: Precondition) -> Result<bool, KvError> {
+            Ok(self.map.borrow_mut().remove(key).is_some())
+        }
+
+        fn query(&self, _: &str, prefix: &str, _: Option<&str>, _: u32) -> Result<Page, KvError> {
+            let mut entries: Vec<Entry> = self
+                .map
+                .borrow()
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(k, (v, n))| Entry {
+                    key: k.clone(),
+                    value: v.clone(),
+                    version: *n,
+                })
+                .collect();
+            entries.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(Page {
+                entries,
+                next_cursor: None,
+            })
+        }
     }
 
     #[test]
@@ -249,6 +330,19 @@ mod tests {
         let v = update_with_retry(&m, "n", "c", |old: Option<u64>| old.unwrap_or(0) + 1).unwrap();
         assert_eq!(v.value, 101);
         assert_eq!(m.puts.get() - before, 3);
+    }
+
+    #[test]
+    fn try_update_can_refuse_without_writing() {
+        let m = Mem::default();
+        let r = try_update_with_retry(&m, "n", "c", |old: Option<Versioned<u64>>| match old {
+            None => Err("absent"),
+            Some(v) => Ok(v.value + 1),
+        })
+        .unwrap();
+        assert_eq!(r, Err("absent"));
+        assert_eq!(m.puts.get(), 0);
+        assert!(m.query("n", "", None, 10).unwrap().entries.is_empty());
     }
 
     #[test]
