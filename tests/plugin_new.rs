@@ -139,6 +139,7 @@ fn generate(lang: &str, prefix: &str) -> (tempfile::TempDir, Vec<(String, PathBu
 /// The projects' `plugin.toml` snippets, plus a route through the policy and a second
 /// default prompt store rendering with the generated renderer.
 fn config(prefix: &str, projects: &[(String, PathBuf)]) -> String {
+    let mut extra = String::new();
     for (_, dir) in projects {
         extra.push_str(&std::fs::read_to_string(dir.join("plugin.toml")).unwrap());
         extra.push('\n');
