@@ -177,6 +177,20 @@ policies = ["policy"]
     )
 }
 
+/// `mcp-prompts check` on the config: the pasted snippets must pass it (every plugin
+/// loads and answers a harmless call). It compiles the components into the runtime's
+/// cache dir, which the server then loads from: three interpreter components compiled
+/// at start-up could take longer than the harness waits for a server to be ready.
+fn check_and_start(config: String) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(&path, config.replace("{data}", data.to_str().unwrap())).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    Server::start_with(&config)
+}
+
 async fn json_of(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
@@ -346,7 +360,7 @@ async fn rust_projects_test_build_and_serve() {
         )
         .unwrap();
     }
-    let s = tokio::task::spawn_blocking(move || Server::start_with(&config("rs", &projects)))
+    let s = tokio::task::spawn_blocking(move || check_and_start(config("rs", &projects)))
         .await
         .unwrap();
     exercise(&s, "rs").await;
@@ -360,7 +374,7 @@ async fn python_projects_test_build_and_serve() {
         let wasm = dir.join(format!("{name}.wasm"));
         build_cached(dir, name, &wasm, || tool(dir, "./build.sh", &[], &[]));
     }
-    let s = tokio::task::spawn_blocking(move || Server::start_with(&config("py", &projects)))
+    let s = tokio::task::spawn_blocking(move || check_and_start(config("py", &projects)))
         .await
         .unwrap();
     exercise(&s, "py").await;
@@ -382,7 +396,7 @@ async fn js_projects_test_build_and_serve() {
             tool(dir, "npm", &["run", "--silent", "build"], &[])
         });
     }
-    let s = tokio::task::spawn_blocking(move || Server::start_with(&config("js", &projects)))
+    let s = tokio::task::spawn_blocking(move || check_and_start(config("js", &projects)))
         .await
         .unwrap();
     exercise(&s, "js").await;
