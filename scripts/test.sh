@@ -39,5 +39,9 @@ if ! command -v componentize-py >/dev/null 2>&1 \
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 plugins/examples/build.sh
+# The guest SDKs' own tests (the Rust SDK's run with the plugins' below). tests/plugin_new.rs
+# then generates projects in every language and builds them with cargo, componentize-py
+# (above) and componentize-js (npm, pinned by the template's package-lock.json).
+node --test sdk/js
 cargo test --manifest-path plugins/Cargo.toml --target-dir target
 cargo test --workspace "$@"

@@ -1,11 +1,15 @@
 //! The JavaScript renderer example (plugins/examples/js-renderer, built with
 //! componentize-js by plugins/examples/build.sh) behind the default prompt store, loaded by
-//! the real server and rendering real requests over TLS.
+//! the real server and rendering real requests over TLS; and the hostile JavaScript
+//! policy (plugins/examples/js-hostile) failing only its own requests.
 
 use crate::common;
 
 use common::{Server, base_config, example, prompt};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// The default config plus a second prompt store on `/v1/js` whose renderer is the
 /// JavaScript component. Compiled components are cached under target/.
@@ -35,7 +39,23 @@ namespace = "js-prompts"
 path = "/v1/js"
 handler = "js-store"
 auth = "optional"
+
+[plugins.js-hostile]
+path = "{hostile}"
+world = "policy"
+timeout = "2s"
+memory_limit = "96MiB"
+# componentize-js imports every import of the policy world, kv included.
+kv = ["js-unused"]
+stub_wasi = ["http"]
+
+[[routes]]
+path = "/v1/jsh"
+handler = "prompt-store"
+auth = "optional"
+policies = ["js-hostile"]
 "#,
+        hostile = example("js_hostile").display(),
         renderer = example("js_renderer").display(),
         store = common::plugin("prompt_store").display(),
     ))
@@ -48,7 +68,7 @@ auth = "optional"
 
 #[tokio::test]
 async fn javascript_renderer_renders_variables_partials_and_errors() {
-    let s = Server::start_with(&config());
+    let s = Arc::new(Server::start_with(&config()));
     let token = s.token("alice", &[]);
     for (id, content) in [
         ("footer", "-- {{who}}"),
@@ -113,4 +133,56 @@ async fn javascript_renderer_renders_variables_partials_and_errors() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["content"], "Hi JS", "{v}");
+
+    // The hostile policy: an endless loop, a memory bomb and a throw each fail only their
+    // own request, while requests through the good plugins keep succeeding meanwhile.
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = {
+        let (s, stop) = (s.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut ok = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let r = s
+                    .client
+                    .post(s.url("/v1/js/greet/apply"))
+                    .json(&json!({"variables": {"who": "JS", "place": {"city": "Lyon"}}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "a healthy request failed");
+                ok += 1;
+            }
+            ok
+        })
+    };
+    for (id, status, kind) in [
+        ("loop", 504u16, "/problems/plugin-timeout"),
+        ("oom", 500, "/problems/plugin-limit"),
+        ("raise", 500, "/problems/plugin-trap"),
+    ] {
+        let started = Instant::now();
+        let r = s
+            .client
+            .get(s.url(&format!("/v1/jsh/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{id}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{id} took {:?}",
+            started.elapsed()
+        );
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["type"], kind, "{id}: {v}");
+        // The hostile plugin still answers well-behaved calls afterwards (the prompt
+        // store behind it: 200 for the prompt created above).
+        let r = s.client.get(s.url("/v1/jsh/greet")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "after {id}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let ok = background.await.unwrap();
+    assert!(ok > 0);
+    let r = s.client.get(s.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
 }

@@ -41,6 +41,7 @@ mod mcp_stream;
 mod metrics;
 mod multimodal;
 mod operations;
+mod plugin_new;
 mod prompt_config;
 mod rate_limits;
 mod server;

@@ -6,7 +6,7 @@
 #
 #   plugins/examples/build.sh           # every example
 #   plugins/examples/build.sh python    # only the Python ones
-#   plugins/examples/build.sh js        # only the JavaScript one
+#   plugins/examples/build.sh js        # only the JavaScript ones
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/target/examples"
@@ -48,16 +48,26 @@ if [ "$want" = all ] || [ "$want" = python ]; then
     py policy "$d" hostile "$out/python_hostile.wasm"
 fi
 
-if [ "$want" = all ] || [ "$want" = js ]; then
-    d="$root/plugins/examples/js-renderer"
-    if ! fresh "$out/js_renderer.wasm" "$d/renderer.js" "$d/package-lock.json" "$wit/plugin.wit"; then
-        # componentize-js, not `jco componentize` (which fails on paths with `failed to get
-        # path metadata`); pinned by package-lock.json.
-        npm ci --prefix "$d" --no-audit --no-fund --silent
-        started=$SECONDS
-        (cd "$d" && ./node_modules/.bin/componentize-js --wit "$wit" --world-name renderer \
-            -o "$out/js_renderer.wasm.tmp" renderer.js)
-        mv "$out/js_renderer.wasm.tmp" "$out/js_renderer.wasm"
-        echo "built $out/js_renderer.wasm ($(stat -c %s "$out/js_renderer.wasm") bytes, $((SECONDS - started)) s)"
+# js WORLD SOURCE OUTPUT: one componentize-js build, with the componentize-js that
+# js-renderer's package-lock.json pins (one npm install serves every JavaScript example).
+js() {
+    local world="$1" source="$2" output="$3"
+    local d="$root/plugins/examples/js-renderer"
+    if fresh "$output" "$source" "$d/package-lock.json" "$wit/plugin.wit"; then
+        return
     fi
+    # componentize-js, not `jco componentize` (which fails on paths with `failed to get
+    # path metadata`).
+    fresh "$d/node_modules/.package-lock.json" "$d/package-lock.json" \
+        || npm ci --prefix "$d" --no-audit --no-fund --silent
+    local started=$SECONDS
+    (cd "$(dirname "$source")" && "$d/node_modules/.bin/componentize-js" --wit "$wit" \
+        --world-name "$world" -o "$output.tmp" "$(basename "$source")")
+    mv "$output.tmp" "$output"
+    echo "built $output ($(stat -c %s "$output") bytes, $((SECONDS - started)) s)"
+}
+
+if [ "$want" = all ] || [ "$want" = js ]; then
+    js renderer "$root/plugins/examples/js-renderer/renderer.js" "$out/js_renderer.wasm"
+    js policy "$root/plugins/examples/js-hostile/hostile.js" "$out/js_hostile.wasm"
 fi

@@ -6,11 +6,13 @@ mod export;
 mod health;
 mod import;
 mod plugin;
+mod plugin_new;
 mod reload;
 mod remote;
 mod serve;
 mod stdio;
 mod target;
+mod templates;
 mod user;
 
 use crate::config;

@@ -32,11 +32,66 @@ pub enum PluginCommand {
         #[arg(long, default_value_t = 5)]
         runs: u32,
     },
+    /// Create a plugin project: the WIT, the guest helpers, a minimal implementation of
+    /// the world, a test, a build script, the config to paste and a README.
+    New {
+        /// The plugin's name: lowercase letters, digits and '-' (also its config key).
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::cli::plugin_new::Lang,
+        #[arg(long, value_enum)]
+        world: crate::cli::plugin_new::NewWorld,
+        /// Where to create it (default: ./NAME); must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print the WIT this binary speaks (`mcp-prompts:plugin@X.Y.Z`), or write it to a file
+    /// for a toolchain to build against.
+    Wit {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Inspect { file, runs } => inspect(&file, runs).await,
+        PluginCommand::New {
+            name,
+            lang,
+            world,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            match crate::cli::plugin_new::create(lang, world, &name, &dir) {
+                Ok(created) => {
+                    println!("{created}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                // Bad input is a usage error (2, like clap's own); a failed write is not.
+                Err(e @ crate::cli::plugin_new::NewError::Write { .. }) => Err(e.into()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        PluginCommand::Wit { out } => {
+            let wit = crate::cli::plugin_new::PLUGIN_WIT;
+            match out {
+                None => print!("{wit}"),
+                Some(path) => {
+                    std::fs::write(&path, wit)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    eprintln!(
+                        "wrote {} (mcp-prompts:plugin@{})",
+                        path.display(),
+                        crate::cli::plugin_new::wit_version()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -15,28 +15,8 @@ pub struct Principal<'a> {
     pub caller: Caller<'a>,
 }
 
-/// Mirrors WIT `decision`, with headers as (name, value) pairs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Allow, adding these headers (empty: a plain allow).
-    Allow(Vec<(String, String)>),
-    Deny {
-        status: u16,
-        reason: String,
-        headers: Vec<(String, String)>,
-        /// Scopes that would allow the request (a missing-scope denial), else empty.
-        scopes: Vec<String>,
-    },
-}
-
-fn deny(status: u16, reason: impl Into<String>, headers: Vec<(String, String)>) -> Verdict {
-    Verdict::Deny {
-        status,
-        reason: reason.into(),
-        headers,
-        scopes: Vec::new(),
-    }
-}
+pub use mcp_prompts_plugin_sdk::policy::{Header, Verdict};
+use mcp_prompts_plugin_sdk::policy::{allow, allow_with, deny};
 
 /// Decides one request. Requests the access rules refuse are not counted: they cost
 /// the server little, and a caller must not burn its budget on a missing login.
@@ -63,18 +43,17 @@ pub fn evaluate(
         };
     }
     let limits = match &settings.rate_limits {
-        RateLimits::Off => return Verdict::Allow(Vec::new()),
+        RateLimits::Off => return allow(),
         RateLimits::Misconfigured => {
             return deny(
                 403,
                 "requests are refused: the rate-limit configuration is invalid",
-                Vec::new(),
             );
         }
         RateLimits::On(limits) => limits,
     };
     let Some(limit) = limits.limit_for(principal.map(|p| p.tier)) else {
-        return Verdict::Allow(Vec::new());
+        return allow();
     };
     let key = match principal {
         Some(p) => ratelimit::counter_key(Some((p.tenant, p.subject))),
@@ -82,11 +61,13 @@ pub fn evaluate(
     };
     let spent = budgets.spend(&key, limit, limits.window_ms);
     if spent.allowed {
-        return Verdict::Allow(spent.headers());
+        return allow_with(spent.headers());
     }
-    let mut headers = spent.headers();
     let retry = spent.retry_after_secs();
-    headers.push(("Retry-After".to_owned(), retry.to_string()));
+    let headers = spent
+        .headers()
+        .into_iter()
+        .chain([("Retry-After".to_owned(), retry.to_string())]);
     let who = if principal.is_some() {
         "your"
     } else {
@@ -98,8 +79,8 @@ pub fn evaluate(
             "rate limit exceeded: {who} budget of {limit} requests per {} is spent; retry in {retry} s",
             window_text(limits.window_ms)
         ),
-        headers,
     )
+    .with_headers(headers)
 }
 
 fn window_text(ms: u64) -> String {
@@ -171,13 +152,10 @@ mod tests {
     }
 
     fn remaining(v: &Verdict) -> Option<&str> {
-        let headers = match v {
-            Verdict::Allow(h) | Verdict::Deny { headers: h, .. } => h,
-        };
-        headers
+        v.headers()
             .iter()
-            .find(|(n, _)| n == "X-RateLimit-Remaining")
-            .map(|(_, v)| v.as_str())
+            .find(|h| h.name == "X-RateLimit-Remaining")
+            .map(|h| h.value.as_str())
     }
 
     #[test]
@@ -197,7 +175,7 @@ mod tests {
             panic!("{over:?}")
         };
         assert!(reason.contains("2 requests per 1 min"), "{reason}");
-        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = headers.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -242,7 +220,7 @@ mod tests {
         let (s, m) = (settings(), Mem::default());
         assert_eq!(
             run(&s, None, "create", &m),
-            deny(401, "authentication required", vec![])
+            deny(401, "authentication required")
         );
         assert!(m.used.borrow().is_empty());
     }

@@ -1,17 +1,28 @@
 //! Binding to the WIT world `policy`.
 
-use crate::evaluate::{Principal, Verdict, evaluate};
+use crate::evaluate::{Principal, evaluate};
 use crate::ratelimit::{Budgets, Spent};
 use crate::rules::Caller;
 use crate::settings;
 
+// Only the export is generated here; the imports are the SDK's (one set of types).
 wit_bindgen::generate!({
     path: "../../wit",
     world: "policy",
+    with: {
+        "mcp-prompts:plugin/types@0.2.0": mcp_prompts_plugin_sdk::wit::types,
+        "mcp-prompts:plugin/kv@0.2.0": mcp_prompts_plugin_sdk::wit::kv,
+        "mcp-prompts:plugin/limits@0.2.0": mcp_prompts_plugin_sdk::wit::limits,
+        "mcp-prompts:plugin/log@0.2.0": mcp_prompts_plugin_sdk::wit::log,
+        "mcp-prompts:plugin/config@0.2.0": mcp_prompts_plugin_sdk::wit::config,
+    },
 });
 
 use exports::mcp_prompts::plugin::access_policy as wit;
-use mcp_prompts::plugin::{config, limits, log};
+use mcp_prompts_plugin_sdk::wit::{config, limits};
+use mcp_prompts_plugin_sdk::{impl_policy_decision, log};
+
+impl_policy_decision!(exports::mcp_prompts::plugin::access_policy);
 
 /// The host's in-memory budgets (`limits` import).
 struct HostBudgets;
@@ -29,12 +40,6 @@ impl Budgets for HostBudgets {
     }
 }
 
-fn headers(list: Vec<(String, String)>) -> Vec<wit::Header> {
-    list.into_iter()
-        .map(|(name, value)| wit::Header { name, value })
-        .collect()
-}
-
 struct Component;
 
 impl wit::Guest for Component {
@@ -42,7 +47,7 @@ impl wit::Guest for Component {
         // Read per call: instances are per request and lookups are cheap host calls.
         let (settings, warnings) = settings::load(config::get);
         for warning in &warnings {
-            log::log(log::Level::Warn, warning);
+            log::warn(warning);
         }
         let principal = request.principal.as_ref().map(|p| Principal {
             subject: &p.subject,
@@ -53,28 +58,14 @@ impl wit::Guest for Component {
                 groups: &p.groups,
             },
         });
-        let verdict = evaluate(
+        evaluate(
             &settings,
             principal,
             request.client.as_deref(),
             &request.action,
             &HostBudgets,
-        );
-        match verdict {
-            Verdict::Allow(h) if h.is_empty() => wit::Decision::Allow,
-            Verdict::Allow(h) => wit::Decision::AllowWith(headers(h)),
-            Verdict::Deny {
-                status,
-                reason,
-                headers: h,
-                scopes,
-            } => wit::Decision::Deny(wit::Denial {
-                status,
-                reason,
-                headers: headers(h),
-                required_scopes: scopes,
-            }),
-        }
+        )
+        .into()
     }
 }
 
