@@ -41,6 +41,7 @@ mod metrics;
 mod multimodal;
 mod operations;
 mod prompt_config;
+mod proxy_routes;
 mod rate_limits;
 mod server;
 mod tenancy;

@@ -6,7 +6,7 @@
 #
 #   plugins/examples/build.sh           # every example
 #   plugins/examples/build.sh python    # only the Python ones
-#   plugins/examples/build.sh js        # only the JavaScript one
+#   plugins/examples/build.sh js        # only the JavaScript ones
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/target/examples"
@@ -59,5 +59,18 @@ if [ "$want" = all ] || [ "$want" = js ]; then
             -o "$out/js_renderer.wasm.tmp" renderer.js)
         mv "$out/js_renderer.wasm.tmp" "$out/js_renderer.wasm"
         echo "built $out/js_renderer.wasm ($(stat -c %s "$out/js_renderer.wasm") bytes, $((SECONDS - started)) s)"
+    fi
+fi
+
+if [ "$want" = all ] || [ "$want" = js ]; then
+    # A wasi:http/proxy component (a `fetch` event handler): no --wit, so componentize-js
+    # targets StarlingMonkey's own wasi:http/proxy world.
+    d="$root/plugins/examples/js-http-route"
+    if ! fresh "$out/js_http_route.wasm" "$d/route.js" "$d/package-lock.json"; then
+        npm ci --prefix "$d" --no-audit --no-fund --silent
+        started=$SECONDS
+        (cd "$d" && ./node_modules/.bin/componentize-js -o "$out/js_http_route.wasm.tmp" route.js)
+        mv "$out/js_http_route.wasm.tmp" "$out/js_http_route.wasm"
+        echo "built $out/js_http_route.wasm ($(stat -c %s "$out/js_http_route.wasm") bytes, $((SECONDS - started)) s)"
     fi
 fi

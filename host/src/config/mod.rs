@@ -17,6 +17,7 @@ mod cross_table;
 mod mcp;
 mod media;
 mod names;
+pub mod outbound;
 mod plugins;
 mod reload;
 mod root;
