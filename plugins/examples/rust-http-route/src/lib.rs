@@ -11,6 +11,8 @@
 //! - `/loop`: an endless loop; `/bomb`: allocates until memory runs out; `/panic`.
 
 use std::io::{Read as _, Write as _};
+// (The streams' inherent `read`/`flush` shadow the std traits' methods, hence the
+// fully qualified calls below.)
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingRequest, OutgoingResponse,
@@ -97,7 +99,7 @@ fn stream(out: ResponseOutparam, chunks: usize, size: usize) {
         let mut w = body.write().expect("stream");
         for i in 0..chunks {
             let chunk = vec![b'a' + (i % 26) as u8; size];
-            if w.write_all(&chunk).and_then(|_| w.flush()).is_err() {
+            if w.write_all(&chunk).and_then(|_| std::io::Write::flush(&mut w)).is_err() {
                 return; // The client went away.
             }
         }
@@ -112,7 +114,7 @@ fn upload(request: IncomingRequest, out: ResponseOutparam) {
         let mut s = body.stream().map_err(|_| "no stream".to_string())?;
         let mut buf = vec![0u8; 65536];
         loop {
-            match s.read(&mut buf) {
+            match std::io::Read::read(&mut s, &mut buf) {
                 Ok(0) => return Ok(()),
                 Ok(k) => n += k,
                 Err(e) => return Err(e.to_string()),
@@ -182,7 +184,7 @@ fn drip(out: ResponseOutparam) {
     ResponseOutparam::set(out, Ok(resp));
     let mut w = body.write().expect("stream");
     loop {
-        if w.write_all(b"drip\n").and_then(|_| w.flush()).is_err() {
+        if w.write_all(b"drip\n").and_then(|_| std::io::Write::flush(&mut w)).is_err() {
             return;
         }
         wasip2::clocks::monotonic_clock::subscribe_duration(100_000_000).block();
@@ -196,7 +198,7 @@ fn respond(out: ResponseOutparam, status: u16, ctype: &str, bytes: &[u8]) {
     ResponseOutparam::set(out, Ok(resp));
     {
         let mut w = body.write().expect("stream");
-        let _ = w.write_all(bytes).and_then(|_| w.flush());
+        let _ = w.write_all(bytes).and_then(|_| std::io::Write::flush(&mut w));
     }
     let _ = OutgoingBody::finish(body, None);
 }
