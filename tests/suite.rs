@@ -43,6 +43,7 @@ mod multimodal;
 mod operations;
 mod plugin_new;
 mod prompt_config;
+mod proxy_routes;
 mod rate_limits;
 mod server;
 mod tenancy;

@@ -71,3 +71,16 @@ if [ "$want" = all ] || [ "$want" = js ]; then
     js renderer "$root/plugins/examples/js-renderer/renderer.js" "$out/js_renderer.wasm"
     js policy "$root/plugins/examples/js-hostile/hostile.js" "$out/js_hostile.wasm"
 fi
+
+if [ "$want" = all ] || [ "$want" = js ]; then
+    # A wasi:http/proxy component (a `fetch` event handler): no --wit, so componentize-js
+    # targets StarlingMonkey's own wasi:http/proxy world.
+    d="$root/plugins/examples/js-http-route"
+    if ! fresh "$out/js_http_route.wasm" "$d/route.js" "$d/package-lock.json"; then
+        npm ci --prefix "$d" --no-audit --no-fund --silent
+        started=$SECONDS
+        (cd "$d" && ./node_modules/.bin/componentize-js -o "$out/js_http_route.wasm.tmp" route.js)
+        mv "$out/js_http_route.wasm.tmp" "$out/js_http_route.wasm"
+        echo "built $out/js_http_route.wasm ($(stat -c %s "$out/js_http_route.wasm") bytes, $((SECONDS - started)) s)"
+    fi
+fi

@@ -108,6 +108,12 @@ fn world_of(f: &Footprint) -> Option<World> {
         Some(World::Renderer)
     } else if exports("access-policy") {
         Some(World::Policy)
+    } else if f
+        .exports
+        .iter()
+        .any(|e| e.starts_with("wasi:http/incoming-handler@"))
+    {
+        Some(World::Proxy)
     } else {
         None
     }
@@ -156,7 +162,11 @@ async fn inspect(file: &Path, runs: u32) -> anyhow::Result<ExitCode> {
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let f = analyze(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let world = world_of(&f);
-    let g = grants(&f);
+    let mut g = grants(&f);
+    if world == Some(World::Proxy) {
+        // A proxy component gets the real wasi:http, not a stub.
+        g.stub_wasi.retain(|s| *s != "http");
+    }
     let mut out = String::new();
     writeln!(out, "file: {} ({} bytes)", file.display(), bytes.len())?;
     match world {
@@ -369,6 +379,8 @@ pub async fn probe(
                 .await
                 .map(|_| ())?;
         }
+        // Instantiated, but sent no request: a request could have effects (outbound).
+        World::Proxy => crate::plugins::proxy::probe(runtime, plugin).await?,
         World::PromptHandler => {
             let q = ListQuery {
                 limit: 1,

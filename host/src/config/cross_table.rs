@@ -105,7 +105,9 @@ pub(super) fn warm_fits_pool(
     Ok(())
 }
 
-/// A route's handler is a `prompt-handler` plugin and its policies are `policy` plugins.
+/// A route's handler is a `prompt-handler` plugin (the prompt REST API) or a `proxy`
+/// plugin (a wasi:http component mounted at the path), and its policies are `policy`
+/// plugins. A proxy route takes none of the prompt API's keys.
 pub(super) fn route_plugins(
     i: usize,
     route: &RouteConfig,
@@ -115,11 +117,12 @@ pub(super) fn route_plugins(
     let key = |k: &str| format!("routes[{i}].{k}");
     match plugins.get(&route.handler) {
         Some(p) if p.world == World::PromptHandler => {}
+        Some(p) if p.world == World::Proxy => proxy_route_keys(i, route, cx)?,
         Some(p) => {
             return Err(cx.invalid(
                 key("handler"),
                 format!(
-                    "plugin {:?} is a {} plugin, not a prompt-handler",
+                    "plugin {:?} is a {} plugin, not a prompt-handler or proxy",
                     route.handler,
                     p.world.as_str()
                 ),
@@ -146,6 +149,76 @@ pub(super) fn route_plugins(
             }
             None => return Err(cx.invalid(key("policies"), format!("no plugin named {pol:?}"))),
         }
+    }
+    Ok(())
+}
+
+/// The prompt API's keys have no meaning on a route served by a wasi:http component:
+/// set to anything but their defaults, they are refused rather than silently ignored.
+fn proxy_route_keys(i: usize, route: &RouteConfig, cx: &Ctx) -> Result<(), ConfigError> {
+    let defaults = RouteConfig::prompt_defaults();
+    for (k, set) in [
+        ("read_only", route.read_only),
+        (
+            "default_labels",
+            route.default_labels != defaults.default_labels,
+        ),
+        ("protected_labels", !route.protected_labels.is_empty()),
+        ("cache_pinned", route.cache_pinned != defaults.cache_pinned),
+        (
+            "cache_resolved",
+            route.cache_resolved != defaults.cache_resolved,
+        ),
+    ] {
+        if set {
+            return Err(cx.invalid(
+                format!("routes[{i}].{k}"),
+                format!(
+                    "applies to prompt routes only; plugin {:?} is a proxy (wasi:http) \
+                     component, which answers every request under {} itself",
+                    route.handler, route.path
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// MCP serves prompts from a prompt route: `mcp.route` (or, without it, the first route)
+/// must not be a proxy route.
+pub(super) fn mcp_route_serves_prompts(
+    m: &McpConfig,
+    routes: &[RouteConfig],
+    plugins: &BTreeMap<String, PluginConfig>,
+    cx: &Ctx,
+) -> Result<(), ConfigError> {
+    if !m.enabled {
+        return Ok(());
+    }
+    let route = match &m.route {
+        Some(r) => routes
+            .iter()
+            .find(|x| x.path.trim_end_matches('/') == r.trim_end_matches('/')),
+        None => routes.first(),
+    };
+    let Some(route) = route else { return Ok(()) };
+    if plugins
+        .get(&route.handler)
+        .is_some_and(|p| p.world == World::Proxy)
+    {
+        let key = if m.route.is_some() {
+            "mcp.route"
+        } else {
+            "routes[0]"
+        };
+        return Err(cx.invalid(
+            key,
+            format!(
+                "MCP serves prompts from a prompt route, and {} is a proxy (wasi:http) route; \
+                 set mcp.route to a prompt-handler route (or list one first)",
+                route.path
+            ),
+        ));
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ mod limits;
 mod mcp;
 mod media;
 mod names;
+pub mod outbound;
 mod plugins;
 mod reload;
 mod root;

@@ -66,6 +66,10 @@ pub enum World {
     PromptHandler,
     Renderer,
     Policy,
+    /// A standard `wasi:http/proxy` component (what `wasmtime serve` and Spin run),
+    /// mounted by a `[[routes]]` entry; `"http"` is accepted as an alias.
+    #[serde(alias = "http")]
+    Proxy,
 }
 
 impl World {
@@ -74,6 +78,7 @@ impl World {
             World::PromptHandler => "prompt-handler",
             World::Renderer => "renderer",
             World::Policy => "policy",
+            World::Proxy => "proxy",
         }
     }
 }
@@ -125,6 +130,10 @@ pub struct PluginConfig {
     /// fresh instance for every call.
     #[serde(default)]
     pub warm: Option<WarmConfig>,
+    /// Where a `proxy` plugin may send outbound HTTP requests (Spin-style patterns,
+    /// config/outbound.rs); empty: nowhere.
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
     /// The plugin's own settings, readable through its `config` import.
     #[serde(default)]
     pub config: toml::Table,
@@ -237,6 +246,7 @@ pub(super) fn validate(
                 return Err(cx.invalid(key("blob"), format!("invalid bucket name {b:?}")));
             }
         }
+        proxy_keys(name, p, cx)?;
         match (&p.renderer, p.world) {
             (Some(rn), World::PromptHandler) => match plugins.get(rn) {
                 Some(rp) if rp.world == World::Renderer => {}
@@ -266,4 +276,40 @@ pub(super) fn validate(
         }
     }
     cross_table::warm_fits_pool(plugins, runtime, cx)
+}
+
+/// `allowed_outbound_hosts` belongs to `proxy` plugins and must parse; the keys that grant
+/// mcp-prompts imports do not apply to a `proxy` plugin, which imports only WASI.
+fn proxy_keys(name: &str, p: &PluginConfig, cx: &Ctx) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("plugins.{name}.{k}");
+    if p.world != World::Proxy {
+        if !p.allowed_outbound_hosts.is_empty() {
+            return Err(cx.invalid(
+                key("allowed_outbound_hosts"),
+                format!(
+                    "only proxy (wasi:http) plugins make outbound requests; this is a {} plugin",
+                    p.world.as_str()
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    if let Err((pattern, e)) = super::outbound::OutboundHosts::parse(&p.allowed_outbound_hosts) {
+        return Err(cx.invalid(key("allowed_outbound_hosts"), format!("{pattern:?}: {e}")));
+    }
+    for (k, set) in [("kv", !p.kv.is_empty()), ("blob", !p.blob.is_empty())] {
+        if set {
+            return Err(cx.invalid(
+                key(k),
+                "a proxy (wasi:http) plugin has no mcp-prompts imports, so nothing to grant",
+            ));
+        }
+    }
+    if p.stub_wasi.contains(&StubWasi::Http) {
+        return Err(cx.invalid(
+            key("stub_wasi"),
+            "a proxy plugin gets the real wasi:http; \"http\" cannot be stubbed for it",
+        ));
+    }
+    Ok(())
 }

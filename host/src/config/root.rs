@@ -73,6 +73,7 @@ impl Config {
         super::cross_table::plugins_avoid_host_namespaces(&self.plugins, &self.users, cx)?;
         routes::validate(&self.routes, &self.plugins, cx)?;
         self.mcp.validate(&self.routes, cx)?;
+        super::cross_table::mcp_route_serves_prompts(&self.mcp, &self.routes, &self.plugins, cx)?;
         self.webhooks.validate(cx)
     }
 }

@@ -1,5 +1,5 @@
-//! `[[routes]]`: where the prompt REST API is mounted, with which handler, auth mode and
-//! policy chain.
+//! `[[routes]]`: where the prompt REST API (or a wasi:http component) is mounted, with
+//! which handler, auth mode and policy chain.
 
 use super::names::is_valid_name;
 use super::{ConfigError, Ctx, PluginConfig, cross_table};
@@ -30,7 +30,8 @@ pub enum AuthMode {
 pub struct RouteConfig {
     /// Path prefix the prompt REST API is mounted at, e.g. "/v1/prompts".
     pub path: String,
-    /// A `prompt-handler` plugin.
+    /// A `prompt-handler` plugin (the prompt REST API) or a `proxy` plugin (a wasi:http
+    /// component answering every request under `path`).
     pub handler: String,
     #[serde(default = "default_auth")]
     pub auth: AuthMode,
@@ -79,6 +80,26 @@ pub const CACHE_PINNED: &str = "private, max-age=31536000, immutable";
 /// registries' SDKs cache the same way).
 pub const CACHE_RESOLVED: &str =
     "private, max-age=60, stale-while-revalidate=300, stale-if-error=86400";
+
+impl RouteConfig {
+    /// The defaults of the prompt API's keys (what a proxy route must leave untouched).
+    pub(super) fn prompt_defaults() -> Self {
+        Self {
+            path: String::new(),
+            handler: String::new(),
+            auth: AUTH,
+            policies: Vec::new(),
+            scopes: Vec::new(),
+            tenant: None,
+            read_only: false,
+            default_labels: default_labels(),
+            protected_labels: BTreeMap::new(),
+            max_concurrency: None,
+            cache_pinned: default_cache_pinned(),
+            cache_resolved: default_cache_resolved(),
+        }
+    }
+}
 
 fn default_cache_pinned() -> String {
     CACHE_PINNED.to_string()

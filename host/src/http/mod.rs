@@ -11,6 +11,7 @@ pub mod cors;
 pub mod mcp;
 pub mod metrics_listener;
 pub mod problem;
+pub mod proxy;
 pub mod redirect;
 pub mod rest;
 pub mod router;
@@ -26,13 +27,22 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// A response body: complete in memory (every route), or a stream of chunks from a
-/// channel (the MCP server-to-client event stream, whose end is not known up front).
+/// channel (the MCP server-to-client event stream, whose end is not known up front), or
+/// a relayed stream that may end in an error (a wasi:http component's body, http/proxy.rs).
 pub struct Body(BodyKind);
 
 enum BodyKind {
     Full(Option<Bytes>),
     Stream(tokio::sync::mpsc::Receiver<Bytes>),
+    Relay(tokio::sync::mpsc::Receiver<Result<Bytes, BodyAborted>>),
 }
+
+/// A streamed body that could not be completed. Hyper aborts the response (resets the
+/// stream, or closes the connection without the final chunk), so the client never takes
+/// a truncated body for a whole one.
+#[derive(Debug, thiserror::Error)]
+#[error("response body aborted: {0}")]
+pub struct BodyAborted(pub String);
 
 impl Body {
     pub fn new(data: impl Into<Bytes>) -> Self {
@@ -44,6 +54,11 @@ impl Body {
     pub fn channel(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
         Self(BodyKind::Stream(rx))
     }
+
+    /// A body that ends when the sender is dropped, or aborts at the first `Err`.
+    pub fn relay(rx: tokio::sync::mpsc::Receiver<Result<Bytes, BodyAborted>>) -> Self {
+        Self(BodyKind::Relay(rx))
+    }
 }
 
 impl Default for Body {
@@ -54,7 +69,7 @@ impl Default for Body {
 
 impl hyper::body::Body for Body {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = BodyAborted;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -65,6 +80,9 @@ impl hyper::body::Body for Body {
             BodyKind::Stream(rx) => rx
                 .poll_recv(cx)
                 .map(|c| c.map(|b| Ok(hyper::body::Frame::data(b)))),
+            BodyKind::Relay(rx) => rx
+                .poll_recv(cx)
+                .map(|c| c.map(|r| r.map(hyper::body::Frame::data))),
         }
     }
 
@@ -77,7 +95,7 @@ impl hyper::body::Body for Body {
             BodyKind::Full(b) => {
                 hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
             }
-            BodyKind::Stream(_) => hyper::body::SizeHint::default(),
+            BodyKind::Stream(_) | BodyKind::Relay(_) => hyper::body::SizeHint::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Order of a request: CORS preflight → built-ins (`/health`, `/ready`, `/metrics`) →
 //! snapshot → MCP metadata and `/mcp` (`http/mcp/`) → `/users/me`, `/users/{sub}/tier`
 //! → prompt routes
-//! (`http/rest/prompts.rs`). Who the caller is gets decided once, in `service::caller`.
+//! (`http/rest/prompts.rs`) or wasi:http component routes (`http/proxy.rs`). Who the caller is gets decided once, in `service::caller`.
 
 use super::problem::{Problem, json};
 use super::{Body, cors, method_not_allowed};
@@ -53,7 +53,7 @@ where
     let path = req.uri().path().to_string();
     let limit = app.server.request_timeout;
     let cors_origin = cors::allowed_origin(&app, &req);
-    let handled = match tokio::time::timeout(limit, dispatch(&app, req, &request_id)).await {
+    let handled = match tokio::time::timeout(limit, dispatch(&app, req, &request_id, tls)).await {
         Ok(h) => h,
         Err(_) => {
             let p = Problem::new(
@@ -91,7 +91,7 @@ where
     resp
 }
 
-async fn dispatch<B>(app: &Arc<App>, req: Request<B>, request_id: &str) -> Handled
+async fn dispatch<B>(app: &Arc<App>, req: Request<B>, request_id: &str, tls: bool) -> Handled
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -218,6 +218,10 @@ where
         caller,
         spend: Default::default(),
     };
+    if super::proxy::is_proxy(route) {
+        // A wasi:http component answers everything under the prefix (http/proxy.rs).
+        return super::proxy::serve(app, sreq, route, &rest, req, tls).await;
+    }
     let resp = super::rest::prompts::serve(app, &sreq, route, &rest, req).await;
     Handled {
         response: resp,

@@ -13,6 +13,7 @@ pub mod content;
 mod engine;
 mod footprint;
 pub mod limits;
+pub mod proxy;
 pub mod rider;
 mod runtime;
 mod state;

@@ -84,7 +84,7 @@ impl PluginFailure {
 /// Raised by the epoch callback when a call's deadline has passed.
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]
-struct DeadlineExceeded;
+pub(super) struct DeadlineExceeded;
 
 /// A plugin failed to load. The message names the plugin and the reason.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,8 @@ pub enum Pre {
     Handler(handler::PromptHandlerPre<State>),
     Renderer(renderer::RendererPre<State>),
     Policy(policy::PolicyPre<State>),
+    /// A wasi:http component; its store type and call path are in proxy.rs.
+    Proxy(Box<super::proxy::ProxyPlugin>),
 }
 
 /// A compiled, import-checked, pre-instantiated plugin.
@@ -197,6 +199,14 @@ impl Runtime {
     pub fn retain_components(&self, set: &PluginSet) {
         let keep: Vec<Component> = set.values().map(|p| p.component.clone()).collect();
         self.inner.cache.retain(&keep);
+    }
+
+    pub(super) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(super) fn metrics(&self) -> Option<&Arc<crate::telemetry::metrics::Metrics>> {
+        self.inner.metrics.get()
     }
 
     pub(super) fn limiter(&self) -> &super::limits::Limiter {
@@ -292,15 +302,22 @@ impl Runtime {
             plugin: name.to_string(),
             reason: format!("does not match the {} world: {e:#}", pc.world.as_str()),
         };
-        let linker =
-            super::stubs::linker_for(&self.inner.linker, pc, &component).map_err(refused)?;
-        let ipre = linker.instantiate_pre(&component).map_err(refused)?;
-        let pre = match pc.world {
-            World::PromptHandler => {
-                Pre::Handler(handler::PromptHandlerPre::new(ipre).map_err(refused)?)
+        let pre = if pc.world == World::Proxy {
+            super::proxy::load(&self.inner.engine, name, pc, &component)?
+        } else {
+            let linker =
+                super::stubs::linker_for(&self.inner.linker, pc, &component).map_err(refused)?;
+            let ipre = linker.instantiate_pre(&component).map_err(refused)?;
+            match pc.world {
+                World::PromptHandler => {
+                    Pre::Handler(handler::PromptHandlerPre::new(ipre).map_err(refused)?)
+                }
+                World::Renderer => {
+                    Pre::Renderer(renderer::RendererPre::new(ipre).map_err(refused)?)
+                }
+                World::Policy => Pre::Policy(policy::PolicyPre::new(ipre).map_err(refused)?),
+                World::Proxy => unreachable!("loaded above"),
             }
-            World::Renderer => Pre::Renderer(renderer::RendererPre::new(ipre).map_err(refused)?),
-            World::Policy => Pre::Policy(policy::PolicyPre::new(ipre).map_err(refused)?),
         };
         let config_json = serde_json::to_string(&pc.config).map_err(|e| LoadError::Refused {
             plugin: name.to_string(),
@@ -390,6 +407,12 @@ impl Runtime {
                     .mcp_prompts_plugin_access_policy()
                     .clone(),
             ),
+            // Proxy components are called per request by plugins/proxy.rs, never here.
+            Pre::Proxy(_) => {
+                return Err(wasmtime::Error::msg(
+                    "a proxy plugin serves HTTP requests, not plugin calls",
+                ));
+            }
         };
         Ok((
             Live {
@@ -644,7 +667,7 @@ fn wrong_world(plugin: &LoadedPlugin, want: World) -> PluginFailure {
 }
 
 /// Turns a wasmtime error from a call into the failure reported to the client and the log.
-fn classify(plugin: &LoadedPlugin, e: wasmtime::Error) -> PluginFailure {
+pub(super) fn classify(plugin: &LoadedPlugin, e: wasmtime::Error) -> PluginFailure {
     let name = plugin.name.clone();
     if let Some(n) = e.downcast_ref::<NestedFailure>() {
         return n.0.clone();
@@ -725,6 +748,10 @@ pub(super) const WASI_ALLOWED: &[&str] = &[
     "wasi:filesystem/preopens",
 ];
 
+/// What a `proxy` plugin imports beyond [`WASI_ALLOWED`]: wasi:http itself (outbound
+/// requests are checked per request against `allowed_outbound_hosts`, proxy.rs).
+pub(super) const PROXY_ALLOWED: &[&str] = &["wasi:http/types", "wasi:http/outgoing-handler"];
+
 /// Refuses a plugin whose imports go beyond its world and its grants, with a message
 /// that says which import and which config key would grant it.
 pub(super) fn check_imports<'a>(
@@ -740,13 +767,15 @@ pub(super) fn check_imports<'a>(
         };
         if let Some(iface) = bare.strip_prefix("mcp-prompts:plugin/") {
             let world = pc.world;
-            let in_world = matches!(
-                (world, iface),
-                (_, "types" | "log" | "config")
-                    | (World::PromptHandler, "kv" | "blob" | "render" | "rendering")
-                    | (World::Renderer, "rendering")
-                    | (World::Policy, "kv" | "limits")
-            );
+            // A proxy component is a standard wasi:http one: it imports only WASI.
+            let in_world = world != World::Proxy
+                && matches!(
+                    (world, iface),
+                    (_, "types" | "log" | "config")
+                        | (World::PromptHandler, "kv" | "blob" | "render" | "rendering")
+                        | (World::Renderer, "rendering")
+                        | (World::Policy, "kv" | "limits")
+                );
             if !in_world {
                 return Err(refuse(format!(
                     "imports {import}, which the {} world does not provide",
@@ -770,6 +799,7 @@ pub(super) fn check_imports<'a>(
                 )));
             }
         } else if !WASI_ALLOWED.iter().any(|p| bare.starts_with(p))
+            && !(pc.world == World::Proxy && PROXY_ALLOWED.iter().any(|p| bare.starts_with(p)))
             && !pc.stub_wasi.iter().any(|s| bare.starts_with(s.prefix()))
         {
             return Err(refuse(super::stubs::refusal(name, import)));

@@ -56,6 +56,7 @@ export const prompts = {
       missingVariables: [],
       messagesJson: undefined,
       configJson: undefined,
+      description: typeof doc.description === 'string' ? doc.description : undefined,
     };
   },
   deleteVersion: () => unsupported('deleting past versions (only the newest is kept)'),

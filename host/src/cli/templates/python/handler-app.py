@@ -84,7 +84,9 @@ class Prompts(exports.Prompts):
             if isinstance(e.value, rendering.RenderError_MissingVariables):
                 fail(p.HandlerError_MissingVariables(e.value.value))
             fail(p.HandlerError_RenderFailed(str(e.value)))
-        return p.Applied(content, list(variables), [], None, None)
+        description = doc.get("description")
+        description = description if isinstance(description, str) else None
+        return p.Applied(content, list(variables), [], None, None, description)
 
     def delete_version(self, ctx, id, version):
         unsupported("deleting past versions (only the newest is kept)")

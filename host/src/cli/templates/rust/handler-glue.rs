@@ -136,6 +136,7 @@ impl wit::Guest for Component {
             missing_variables: Vec::new(),
             messages_json: None,
             config_json: None,
+            description: doc["description"].as_str().map(str::to_owned),
         })
     }
 
