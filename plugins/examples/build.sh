@@ -73,13 +73,14 @@ if [ "$want" = all ] || [ "$want" = js ]; then
 fi
 
 if [ "$want" = all ] || [ "$want" = js ]; then
-    # A wasi:http/proxy component (a `fetch` event handler): no --wit, so componentize-js
-    # targets StarlingMonkey's own wasi:http/proxy world.
+    # A wasi:http/proxy component (a `fetch` event handler), built against the standard
+    # proxy world kept in the example's wit/ (componentize-js needs one).
     d="$root/plugins/examples/js-http-route"
-    if ! fresh "$out/js_http_route.wasm" "$d/route.js" "$d/package-lock.json"; then
+    if ! fresh "$out/js_http_route.wasm" "$d/route.js" "$d/package-lock.json" "$d/wit/world.wit"; then
         npm ci --prefix "$d" --no-audit --no-fund --silent
         started=$SECONDS
-        (cd "$d" && ./node_modules/.bin/componentize-js -o "$out/js_http_route.wasm.tmp" route.js)
+        (cd "$d" && ./node_modules/.bin/componentize-js --wit wit --world-name route \
+            -o "$out/js_http_route.wasm.tmp" route.js)
         mv "$out/js_http_route.wasm.tmp" "$out/js_http_route.wasm"
         echo "built $out/js_http_route.wasm ($(stat -c %s "$out/js_http_route.wasm") bytes, $((SECONDS - started)) s)"
     fi

@@ -798,10 +798,13 @@ pub(super) fn check_imports<'a>(
                     "imports {import} but is not granted it: set plugins.{name}.{key} in the config"
                 )));
             }
-        } else if !WASI_ALLOWED.iter().any(|p| bare.starts_with(p))
-            && !(pc.world == World::Proxy && PROXY_ALLOWED.iter().any(|p| bare.starts_with(p)))
-            && !pc.stub_wasi.iter().any(|s| bare.starts_with(s.prefix()))
-        {
+        } else {
+            let allowed = WASI_ALLOWED.iter().any(|p| bare.starts_with(p))
+                || (pc.world == World::Proxy && PROXY_ALLOWED.iter().any(|p| bare.starts_with(p)))
+                || pc.stub_wasi.iter().any(|s| bare.starts_with(s.prefix()));
+            if allowed {
+                continue;
+            }
             return Err(refuse(super::stubs::refusal(name, import)));
         }
     }
