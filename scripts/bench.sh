@@ -14,6 +14,14 @@
 #   BENCH_ROUNDS       how many times the whole sequence runs (default 1)
 #   BENCH_OUT          where the raw JSON lines go (default target/bench/http-DATE.jsonl)
 #   BENCH_SKIP_BUILD   set to 1 to use the existing release build
+#   BENCH_ROWS         extended regex: run only the rows whose label matches (the bare
+#                      baseline always runs), e.g. to profile one row at length
+#
+# Two servers run side by side on the same plugins: one with a fresh instance per call (the
+# default) and one with every plugin's `[plugins.NAME.warm]` on (docs/plugins.md#warm-instances).
+# Each serves the Rust policy and renderer and, when plugins/examples/build.sh has built them
+# (componentize-py, componentize-js), the Python policy and the JavaScript renderer examples, so
+# the language rows compare per-request cost against the Rust rows of the same run.
 #
 # Every row also reports the server's resident memory (sampled during the measured window:
 # its peak, and before/after), and the RS256 row (a Cognito-shaped token verified against
@@ -41,6 +49,8 @@ if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     echo "== building (release) =="
     cargo plugins
     cargo build --release --workspace --examples --bins
+    # The Python and JavaScript rows; without componentize-py or npm they are skipped.
+    plugins/examples/build.sh || echo "bench.sh: language examples not built; their rows are skipped" >&2
 fi
 
 BIN=$ROOT/target/release/mcp-prompts
@@ -50,6 +60,12 @@ ISSUER=$ROOT/target/release/examples/jwks_issuer
 WASM=$ROOT/target/wasm32-wasip2/release
 for f in "$BIN" "$BARE" "$LOADGEN" "$ISSUER" "$WASM/renderer.wasm" "$WASM/prompt_store.wasm" "$WASM/policy.wasm"; do
     [[ -e "$f" ]] || { echo "bench.sh: missing $f (run without BENCH_SKIP_BUILD=1)" >&2; exit 1; }
+done
+PY_POLICY=$ROOT/target/examples/python_policy.wasm
+JS_RENDERER=$ROOT/target/examples/js_renderer.wasm
+LANGS=1
+for f in "$PY_POLICY" "$JS_RENDERER"; do
+    [[ -e "$f" ]] || { echo "bench.sh: $f missing (plugins/examples/build.sh): language rows skipped" >&2; LANGS=0; }
 done
 
 TMP=$(mktemp -d)
@@ -98,20 +114,25 @@ ISSUER_URL=$(wait_for_url "$TMP/issuer.out" "listening on " "$ISSUER_PID") || {
 }
 RS_TOKEN=$(grep -m1 '^token ' "$TMP/issuer.out" | cut -d' ' -f2)
 
-# --- config: embedded store, ephemeral port, the release plugins, quiet logs -------------
-DATA=$TMP/data
-CONFIG=$TMP/config.toml
-cat >"$CONFIG" <<EOF
+# --- configs: embedded store, ephemeral port, the release plugins, quiet logs ------------
+# write_config FILE DATA_DIR WARM(0|1) TLS_LINES: the same plugins and routes for both
+# servers; with WARM=1 every plugin keeps warm instances. Both servers share one dev-token
+# secret (so one token serves both) and, through TLS_LINES, one certificate.
+DEV_SECRET=$TMP/dev-jwt-secret
+write_config() {
+    local file=$1 data=$2 warm=$3 tls=$4
+    cat >"$file" <<EOF
 [server]
 listen = "127.0.0.1:0"
 mode = "tls"
+$tls
 
 [storage]
 backend = "embedded"
-data_dir = "$DATA"
+data_dir = "$data"
 
 [auth.dev]
-secret_file = "$DATA/dev-jwt-secret"
+secret_file = "$DEV_SECRET"
 generate_if_missing = true
 
 [[auth.oidc]]
@@ -192,6 +213,61 @@ policies = ["limited"]
 [mcp]
 route = "/v1/limited"
 EOF
+    if [[ "$LANGS" == 1 ]]; then
+        cat >>"$file" <<EOF
+
+# The Python policy example in front of the Rust store (compare: "server GET prompt"), and
+# the JavaScript renderer example behind a second store (compare: "server POST apply").
+[plugins.py-policy]
+path = "$PY_POLICY"
+world = "policy"
+memory_limit = "128MiB"
+timeout = "5s"
+kv = ["py-unused"]
+stub_wasi = ["sockets"]
+
+[[routes]]
+path = "/v1/py"
+handler = "prompt-store"
+auth = "optional"
+policies = ["py-policy"]
+
+[plugins.js-renderer]
+path = "$JS_RENDERER"
+world = "renderer"
+memory_limit = "128MiB"
+timeout = "5s"
+stub_wasi = ["http"]
+
+[plugins.js-store]
+path = "$WASM/prompt_store.wasm"
+world = "prompt-handler"
+memory_limit = "64MiB"
+timeout = "10s"
+kv = ["prompts"]
+renderer = "js-renderer"
+
+[plugins.js-store.config]
+namespace = "prompts"
+
+[[routes]]
+path = "/v1/js"
+handler = "js-store"
+auth = "optional"
+policies = ["policy"]
+EOF
+    fi
+    if [[ "$warm" == 1 ]]; then
+        local names=(renderer prompt-store policy limited)
+        [[ "$LANGS" == 1 ]] && names+=(py-policy js-renderer js-store)
+        for name in "${names[@]}"; do
+            printf '\n[plugins.%s.warm]\nmax_calls = 1000\nmax_idle = 16\nidle_timeout = "60s"\n' "$name" >>"$file"
+        done
+    fi
+}
+DATA=$TMP/data
+CONFIG=$TMP/config.toml
+write_config "$CONFIG" "$DATA" 0 ""
 
 # --- seed one prompt (import runs while the server is stopped: one writer) ---------------
 PROMPT_ID=bench-greet
@@ -206,18 +282,25 @@ cat >"$TMP/seed/$PROMPT_ID.json" <<'EOF'
   "tags": ["bench"]
 }
 EOF
-"$BIN" import --config "$CONFIG" "$TMP/seed" >"$TMP/import.out" 2>&1 || {
-    echo "bench.sh: seeding failed:" >&2; cat "$TMP/import.out" >&2; exit 1;
+# start_server CONFIG NAME -> prints "PID URL" (seeds the store first).
+start_server() {
+    local config=$1 name=$2 pid url
+    "$BIN" import --config "$config" "$TMP/seed" >"$TMP/$name-import.out" 2>&1 || {
+        echo "bench.sh: seeding failed:" >&2; cat "$TMP/$name-import.out" >&2; return 1;
+    }
+    "$BIN" serve --config "$config" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    pid=$!
+    url=$(wait_for_url "$TMP/$name.out" "mcp-prompts listening on " "$pid") || {
+        cat "$TMP/$name.err" >&2; kill "$pid" 2>/dev/null; return 1;
+    }
+    echo "$pid $url"
 }
 
-"$BIN" serve --config "$CONFIG" >"$TMP/server.out" 2>"$TMP/server.err" &
-SERVER_PID=$!
+read -r SERVER_PID SERVER_URL < <(start_server "$CONFIG" server) || exit 1
 PIDS+=("$SERVER_PID")
-SERVER_URL=$(wait_for_url "$TMP/server.out" "mcp-prompts listening on " "$SERVER_PID") || {
-    cat "$TMP/server.err" >&2; exit 1;
-}
 
-# The server generated its self-signed certificate into $DATA/tls on start-up.
+# The server generated its self-signed certificate into $DATA/tls on start-up; the bare
+# responder and the warm server present the same one, so one CA file verifies all three.
 CA=$DATA/tls/cert.pem
 "$BARE" --listen 127.0.0.1:0 --cert "$CA" --key "$DATA/tls/key.pem" >"$TMP/bare.out" 2>"$TMP/bare.err" &
 BARE_PID=$!
@@ -226,7 +309,13 @@ BARE_URL=$(wait_for_url "$TMP/bare.out" "listening on " "$BARE_PID") || {
     cat "$TMP/bare.err" >&2; exit 1;
 }
 
-echo "== server $SERVER_URL (pid $SERVER_PID), bare responder $BARE_URL (pid $BARE_PID)"
+WARM_CONFIG=$TMP/warm.toml
+write_config "$WARM_CONFIG" "$TMP/data-warm" 1 "cert_file = \"$DATA/tls/cert.pem\"
+key_file = \"$DATA/tls/key.pem\""
+read -r WARM_PID WARM_URL < <(start_server "$WARM_CONFIG" warm) || exit 1
+PIDS+=("$WARM_PID")
+
+echo "== server $SERVER_URL (pid $SERVER_PID), warm server $WARM_URL (pid $WARM_PID), bare responder $BARE_URL (pid $BARE_PID)"
 echo "== $CONNECTIONS connections, ${WARMUP} warm-up + ${DURATION} measured per run, loadgen threads $THREADS, $ROUNDS round(s), $(nproc) cores"
 echo "== raw results: $OUT"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
@@ -243,6 +332,9 @@ MCP_BODY='{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"bench
 run() {
     local label=$1 pid=$2 url=$3
     shift 3
+    if [[ -n "${BENCH_ROWS:-}" && "$label" != "bare GET" ]] && ! grep -Eq -- "$BENCH_ROWS" <<<"$label"; then
+        return 0
+    fi
     "$LOADGEN" --url "$url" --ca "$CA" --connections "${CONNS:-$CONNECTIONS}" --duration "$DURATION" \
         --warmup "$WARMUP" --threads "$THREADS" --watch-pid "$pid" --label "$label" "$@" \
         | tee -a "$OUT" >"$TMP/last.json"
@@ -272,6 +364,33 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         --header "mcp-method: prompts/get" --header "mcp-name: bench-greet"
     CONNS=$MANY run "auth+limits GET prompt, $MANY conns" "$SERVER_PID" \
         "$SERVER_URL/v1/limited/$PROMPT_ID" --header "$AUTH" --expect-body "$PROMPT_ID"
+    # The same requests with warm instances ([plugins.NAME.warm] on every plugin).
+    run "warm GET prompt" "$WARM_PID" "$WARM_URL/v1/prompts/$PROMPT_ID" --expect-body "$PROMPT_ID"
+    run "warm POST apply" "$WARM_PID" "$WARM_URL/v1/prompts/$PROMPT_ID/apply" \
+        --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
+    run "warm auth+limits GET prompt" "$WARM_PID" "$WARM_URL/v1/limited/$PROMPT_ID" \
+        --header "$AUTH" --expect-body "$PROMPT_ID"
+    run "warm auth+limits POST apply" "$WARM_PID" "$WARM_URL/v1/limited/$PROMPT_ID/apply" \
+        --header "$AUTH" --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
+    run "warm auth+limits MCP prompts/get" "$WARM_PID" "$WARM_URL/mcp" \
+        --header "$AUTH" --method POST --body "$MCP_BODY" --jsonrpc --expect-body "Hello Ada" \
+        --header "accept: application/json, text/event-stream" \
+        --header "mcp-protocol-version: 2026-07-28" \
+        --header "mcp-method: prompts/get" --header "mcp-name: bench-greet"
+    CONNS=$MANY run "warm auth+limits GET prompt, $MANY conns" "$WARM_PID" \
+        "$WARM_URL/v1/limited/$PROMPT_ID" --header "$AUTH" --expect-body "$PROMPT_ID"
+    if [[ "$LANGS" == 1 ]]; then
+        # Per-request cost of a Python policy and a JavaScript renderer, fresh and warm,
+        # against the Rust rows above ("server GET prompt", "server POST apply", "warm ...").
+        run "python policy GET prompt" "$SERVER_PID" "$SERVER_URL/v1/py/$PROMPT_ID" \
+            --expect-body "$PROMPT_ID"
+        run "warm python policy GET prompt" "$WARM_PID" "$WARM_URL/v1/py/$PROMPT_ID" \
+            --expect-body "$PROMPT_ID"
+        run "js renderer POST apply" "$SERVER_PID" "$SERVER_URL/v1/js/$PROMPT_ID/apply" \
+            --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
+        run "warm js renderer POST apply" "$WARM_PID" "$WARM_URL/v1/js/$PROMPT_ID/apply" \
+            --method POST --body "$APPLY_BODY" --expect-body "Hello Ada"
+    fi
 done
 
 echo
@@ -279,8 +398,9 @@ echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 jq -r -s '
   def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
   def ms(x): if x == null then "-" else r(x / 1000; 2) end;
-  (map(select(.label == "bare GET")) | map({key: (.round | tostring), value: .}) | from_entries) as $base
   def mib(x): if x == null then "-" else r(x / 1024; 1) end;
+  (map(select(.label == "bare GET")) | map({key: (.round | tostring), value: .}) | from_entries) as $base
+  |
   ["round", "target", "req/s", "p50 ms", "p99 ms", "errors", "429s", "srv CPU us/req",
      "req/s ratio", "p50 ratio", "p99 ratio", "CPU/req ratio", "RSS peak MiB", "RSS before>after MiB"],
     (.[] | . as $x | $base[($x.round | tostring)] as $b
@@ -301,9 +421,24 @@ jq -r -s '
   group_by(.round)[]
   | (map(select(.label == "auth+limits GET prompt"))[0]) as $hs
   | (map(select(.label == "RS256 auth+limits GET prompt"))[0]) as $rs
-  | (map(select(.url | contains("/health") | not) | select(.label != "bare GET"))) as $srv
-  | "round \(.[0].round): RS256 / HS256 req/s \(r($rs.rps / $hs.rps; 3)), p50 \(r($rs.p50_us / $hs.p50_us; 2)); server RSS after the round \(r(($srv | last | .server_rss_after_kib) / 1024; 1)) MiB, peak \(r(($srv | map(.server_rss_peak_kib // 0) | max) / 1024; 1)) MiB"
+  | (map(select(.url | contains("/health") | not) | select(.label != "bare GET"))) as $all
+  | ($all | map(select(.label | startswith("warm") | not))) as $fresh
+  | ($all | map(select(.label | startswith("warm")))) as $warm
+  | def rss(s): if (s | length) == 0 then "-" else "after the round \(r((s | last | .server_rss_after_kib) / 1024; 1)) MiB, peak \(r((s | map(.server_rss_peak_kib // 0) | max) / 1024; 1)) MiB" end;
+    "round \(.[0].round): RS256 / HS256 req/s \(if $rs == null or $hs == null then "-" else "\(r($rs.rps / $hs.rps; 3)), p50 \(r($rs.p50_us / $hs.p50_us; 2))" end); server RSS \(rss($fresh)); warm server RSS \(rss($warm))"
 ' "$TMP/all.jsonl"
+
+# Per-request cost (server CPU per request) of the Python policy and the JavaScript renderer
+# against the Rust plugin in the same place, fresh and warm (issue 12's target: within 3x).
+if [[ "$LANGS" == 1 ]]; then
+    jq -r -s '
+      def r(x; n): if x == null then "-" else ((x * pow(10; n) | round) / pow(10; n) | tostring) end;
+      def cpu(l): (map(select(.label == l))[0].server_cpu_us_per_req);
+      def ratio(a; b): if a == null or b == null then "-" else r(a / b; 2) end;
+      group_by(.round)[]
+      | "round \(.[0].round): CPU/req python policy / rust policy: fresh \(ratio(cpu("python policy GET prompt"); cpu("server GET prompt"))), warm \(ratio(cpu("warm python policy GET prompt"); cpu("warm GET prompt"))); js renderer / rust renderer: fresh \(ratio(cpu("js renderer POST apply"); cpu("server POST apply"))), warm \(ratio(cpu("warm js renderer POST apply"); cpu("warm POST apply")))"
+    ' "$TMP/all.jsonl"
+fi
 
 if jq -e -s 'map(.errors) | add > 0' "$TMP/all.jsonl" >/dev/null; then
     echo
