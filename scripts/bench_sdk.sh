@@ -124,7 +124,7 @@ cat >"$CAT/bench-greet.json" <<'JSON'
 }
 JSON
 
-# --- ours: bench.sh's rate-limited route behind /mcp ----------------------------------------
+# --- ours: bench.sh's rate-limited route behind /mcp, warm instances as config/*.toml ship ---
 DATA=$TMP/data
 CONFIG=$TMP/config.toml
 cat >"$CONFIG" <<EOF
@@ -158,6 +158,11 @@ world = "renderer"
 memory_limit = "64MiB"
 timeout = "2s"
 
+[plugins.renderer.warm]                # as config/dev.toml ships
+max_calls = 1000
+max_idle = 8
+idle_timeout = "60s"
+
 [plugins.prompt-store]
 path = "$WASM/prompt_store.wasm"
 world = "prompt-handler"
@@ -165,6 +170,11 @@ memory_limit = "64MiB"
 timeout = "5s"
 kv = ["prompts"]
 renderer = "renderer"
+
+[plugins.prompt-store.warm]                # as config/dev.toml ships
+max_calls = 1000
+max_idle = 8
+idle_timeout = "60s"
 
 [plugins.prompt-store.config]
 namespace = "prompts"
@@ -174,6 +184,11 @@ path = "$WASM/policy.wasm"
 world = "policy"
 memory_limit = "16MiB"
 timeout = "1s"
+
+[plugins.limited.warm]                # as config/dev.toml ships
+max_calls = 1000
+max_idle = 8
+idle_timeout = "60s"
 
 [plugins.limited.config]
 anonymous_read = true

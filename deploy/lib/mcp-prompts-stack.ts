@@ -540,6 +540,8 @@ export class McpPromptsStack extends Stack {
         MCP_PROMPTS_LOG_LEVEL: 'info',
         // server.trusted_proxies: the ALB's X-Forwarded-For is believed from inside the VPC.
         MCP_PROMPTS_TRUSTED_PROXY: vpc.vpcCidrBlock,
+        // [limits] mode: with minCount >= 2 tasks, local budgets would admit n x each limit.
+        MCP_PROMPTS_LIMITS_MODE: s.limitsMode,
       },
       secrets: {
         // For configs that accept HS256 service tokens (`[auth.dev] secret_env`); the

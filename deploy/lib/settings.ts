@@ -34,6 +34,8 @@ export interface Settings {
   /** Two AZs to use; unset: the first two of the region (a lookup with credentials at synth). */
   readonly availabilityZones?: string[];
   readonly writeScope: string;
+  /** `[limits] mode`: `cluster` (the fleet shares one budget per key) or `local` (per task). */
+  readonly limitsMode: 'cluster' | 'local';
 }
 
 function str(node: Node, key: string): string | undefined {
@@ -113,6 +115,10 @@ export function readSettings(node: Node): Settings {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const domainName = str(node, 'domainName');
+  const limitsMode = str(node, 'limitsMode') ?? 'cluster';
+  if (limitsMode !== 'cluster' && limitsMode !== 'local') {
+    throw new Error(`context limitsMode=${limitsMode}: expected cluster or local`);
+  }
   return {
     stage,
     domainName,
@@ -136,5 +142,6 @@ export function readSettings(node: Node): Settings {
     logRetentionDays: int(node, 'logRetentionDays', 90, 1, 3653),
     availabilityZones: azs(str(node, 'availabilityZones')),
     writeScope: str(node, 'writeScope') ?? 'prompts/write',
+    limitsMode,
   };
 }

@@ -342,10 +342,23 @@ test('cdk-nag AwsSolutions: no unsuppressed error or warning, every suppression 
   assert.ok(suppressions > 0);
 });
 
+test('rate limits: the fleet shares one budget per key (cluster mode) unless limitsMode=local', () => {
+  // Two or more tasks with per-task budgets would admit minCount x every limit.
+  assert.equal(envOf(containerDef()).MCP_PROMPTS_LIMITS_MODE, 'cluster');
+  const local = synth({ limitsMode: 'local' }).template.toJSON();
+  const td = Object.values(local.Resources as Record<string, Json>).find((r) => r.Type === 'AWS::ECS::TaskDefinition');
+  assert.equal(envOf(td.Properties.ContainerDefinitions[0]).MCP_PROMPTS_LIMITS_MODE, 'local');
+  // Cluster leases are conditional UpdateItems on the sessions table (the ratelimits namespace).
+  const policy = resources('AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  const tables = policy.find((st: Json) => st.Sid === 'PromptTables');
+  assert.ok(tables.Action.includes('dynamodb:UpdateItem'));
+});
+
 test('settings: invalid context is refused at synth time', () => {
   assert.throws(() => synth({ cpu: '1024', memory: '512' }), /memory=512/);
   assert.throws(() => synth({ certificateArn: 'nope' }), /certificateArn/);
   assert.throws(() => synth({ minCount: '3', desiredCount: '2' }), /minCount <= desiredCount/);
   assert.throws(() => synth({ logRetentionDays: '2' }), /logRetentionDays=2/);
   assert.throws(() => synth({ stage: 'Prod_1' }), /stage=Prod_1/);
+  assert.throws(() => synth({ limitsMode: 'global' }), /limitsMode=global/);
 });

@@ -132,51 +132,11 @@ impl ServerHandler for PromptServer {
         cx: RmcpContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let call = self.call(&cx)?;
-        let mut args = request.arguments.unwrap_or_default();
-        prompts::drop_blank_args(&mut args);
-        let name = request.name;
-        // One policy decision and one handler call: `apply` reports what is missing and
-        // returns the description, and the handler decodes placeholder fills sent as JSON
-        // text (MCP arguments are strings).
-        let applied = call.apply(&name, &Value::Object(args)).await.map_err(|e| {
-            match (&e.missing_variables, e.kind) {
-                (Some(m), _) => McpError::invalid_params(
-                    format!("missing required argument: {}", m.join(", ")),
-                    Some(json!({"missingArguments": m})),
-                ),
-                (None, ErrorKind::NotFound) => McpError::invalid_params(
-                    format!("unknown prompt: {name}"),
-                    Some(json!({"name": name})),
-                ),
-                (None, _) => to_error(&e, ErrorCode::INVALID_PARAMS),
-            }
-        })?;
-        let mut meta = serde_json::Map::new();
-        if let Some(config) = &applied.config {
-            meta.insert(prompts::CONFIG_META.into(), Value::Object(config.clone()));
-        }
-        let messages = match &applied.messages {
-            Some(chat) => {
-                let images = call
-                    .images(&name, chat)
-                    .await
-                    .map_err(|e| to_error(&e, ErrorCode::INVALID_PARAMS))?;
-                let links = cx
-                    .peer
-                    .peer_info()
-                    .is_none_or(|i| prompts::has_resource_links(i.protocol_version.as_str()));
-                let (messages, roles) = prompts::chat_messages(chat, &images, links);
-                meta.insert(prompts::ROLES_META.into(), roles);
-                messages
-            }
-            None => prompts::messages(applied.content),
-        };
-        let mut r = GetPromptResult::new(messages);
-        r.description = applied.description.clone();
-        if !meta.is_empty() {
-            r.meta = Some(rmcp::model::MetaObject(meta));
-        }
-        Ok(r.into())
+        let links = cx
+            .peer
+            .peer_info()
+            .is_none_or(|i| prompts::has_resource_links(i.protocol_version.as_str()));
+        get_prompt(&call, request, links).await.map(Into::into)
     }
 
     async fn list_tools(
@@ -355,4 +315,54 @@ impl ServerHandler for PromptServer {
         let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
         Ok(CompleteResult::new(info))
     }
+}
+
+/// `prompts/get`: one policy decision and one handler call. Shared by the rmcp handler
+/// (stdio) and the HTTP transport's direct path, which calls it without an rmcp service
+/// (see `http/mcp/mod.rs`). `links`: whether the client's revision knows resource links.
+pub(crate) async fn get_prompt(
+    call: &Call,
+    request: GetPromptRequestParams,
+    links: bool,
+) -> Result<GetPromptResult, McpError> {
+    let mut args = request.arguments.unwrap_or_default();
+    prompts::drop_blank_args(&mut args);
+    let name = request.name;
+    // `apply` reports what is missing and returns the description, and the handler
+    // decodes placeholder fills sent as JSON text (MCP arguments are strings).
+    let applied = call.apply(&name, &Value::Object(args)).await.map_err(|e| {
+        match (&e.missing_variables, e.kind) {
+            (Some(m), _) => McpError::invalid_params(
+                format!("missing required argument: {}", m.join(", ")),
+                Some(json!({"missingArguments": m})),
+            ),
+            (None, ErrorKind::NotFound) => McpError::invalid_params(
+                format!("unknown prompt: {name}"),
+                Some(json!({"name": name})),
+            ),
+            (None, _) => to_error(&e, ErrorCode::INVALID_PARAMS),
+        }
+    })?;
+    let mut meta = serde_json::Map::new();
+    if let Some(config) = &applied.config {
+        meta.insert(prompts::CONFIG_META.into(), Value::Object(config.clone()));
+    }
+    let messages = match &applied.messages {
+        Some(chat) => {
+            let images = call
+                .images(&name, chat)
+                .await
+                .map_err(|e| to_error(&e, ErrorCode::INVALID_PARAMS))?;
+            let (messages, roles) = prompts::chat_messages(chat, &images, links);
+            meta.insert(prompts::ROLES_META.into(), roles);
+            messages
+        }
+        None => prompts::messages(applied.content),
+    };
+    let mut r = GetPromptResult::new(messages);
+    r.description = applied.description;
+    if !meta.is_empty() {
+        r.meta = Some(rmcp::model::MetaObject(meta));
+    }
+    Ok(r)
 }

@@ -6,7 +6,8 @@
 //! log). This module is the transport only — HTTP checks, revision negotiation, sessions
 //! in the kv store — and hands each JSON-RPC request to the rmcp service machinery
 //! (`serve_directly` over a one-shot transport), which dispatches it to
-//! [`PromptServer`](crate::mcp::server::PromptServer).
+//! [`PromptServer`](crate::mcp::server::PromptServer). `prompts/get`, the method clients
+//! call most, skips that machinery and calls the same handler function directly.
 //!
 //! Before anything else: the `Host` allow-list (`mcp.allowed_hosts`) and the `Origin`
 //! rule (same origin, or `mcp.allowed_origins`) — the spec's DNS-rebinding defence.
@@ -42,7 +43,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use rmcp::model::{
     ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, GetExtensions,
-    InitializeRequestParams, JsonRpcRequest, ServerJsonRpcMessage,
+    GetPromptRequestParams, InitializeRequestParams, JsonRpcRequest, ProtocolVersion,
+    ServerJsonRpcMessage,
 };
 use rmcp::service::RoleServer;
 use serde_json::{Value, json};
@@ -780,6 +782,9 @@ const STANDARD_METHODS: &[&str] = &[
 /// Hands one request to the rmcp service (method routing, params, per-revision result
 /// shape) and returns its response message.
 async fn dispatch(env: &Call, id: Value, msg: Value, peer: InitializeRequestParams) -> Value {
+    if msg.get("method").and_then(Value::as_str) == Some("prompts/get") {
+        return get_prompt(env, id, msg, &peer).await;
+    }
     let mut request: JsonRpcRequest<ClientRequest> = match serde_json::from_value(msg) {
         Ok(r) => r,
         Err(e) => {
@@ -822,5 +827,56 @@ async fn dispatch(env: &Call, id: Value, msg: Value, peer: InitializeRequestPara
             Some(&id),
             &ErrorData::internal_error("the request produced no response", None),
         ),
+    }
+}
+
+/// `prompts/get`, the hot method, straight to the shared handler: typed params and no
+/// rmcp service task per request (`serve_directly` costs a task, channels and a second
+/// parse of the whole message through `ClientRequest`). It keeps what rmcp's dispatch
+/// checks for this method: params that fit the type (-32602) and, for a request that
+/// declares 2026-07-28 or later in `_meta`, the required `_meta` keys.
+async fn get_prompt(
+    env: &Call,
+    id: Value,
+    mut msg: Value,
+    peer: &InitializeRequestParams,
+) -> Value {
+    let params = msg
+        .as_object_mut()
+        .and_then(|m| m.remove("params"))
+        .unwrap_or(Value::Null);
+    let params: GetPromptRequestParams = match serde_json::from_value(params) {
+        Ok(p) => p,
+        Err(_) => {
+            return rpc_error(
+                Some(&id),
+                &ErrorData::invalid_params("invalid params for prompts/get", None),
+            );
+        }
+    };
+    if let Some(meta) = &params.meta
+        && meta
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+    {
+        let missing = meta.missing_required_keys(&ProtocolVersion::V_2026_07_28);
+        if !missing.is_empty() {
+            let m = format!(
+                "request _meta is missing or has malformed required fields: {}",
+                missing.join(", ")
+            );
+            return rpc_error(Some(&id), &ErrorData::invalid_params(m, None));
+        }
+    }
+    let links = crate::mcp::prompts::has_resource_links(peer.protocol_version.as_str());
+    match crate::mcp::server::get_prompt(env, params, links).await {
+        Ok(result) => match serde_json::to_value(result) {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(e) => rpc_error(
+                Some(&id),
+                &ErrorData::internal_error(format!("unserialisable result: {e}"), None),
+            ),
+        },
+        Err(e) => rpc_error(Some(&id), &e),
     }
 }
