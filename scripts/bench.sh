@@ -17,8 +17,10 @@
 #   BENCH_ROWS         extended regex: run only the rows whose label matches (the bare
 #                      baseline always runs), e.g. to profile one row at length
 #
-# Two servers run side by side on the same plugins: one with a fresh instance per call (the
-# default) and one with every plugin's `[plugins.NAME.warm]` on (docs/plugins.md#warm-instances).
+# Two servers run side by side on the same plugins: one with a fresh instance per call (a
+# plugin without a `warm` table) and one with every plugin's `[plugins.NAME.warm]` on, as
+# config/*.toml ship the bundled plugins (docs/plugins.md#warm-instances). MCP prompts/get is
+# measured stateless (2026-07-28) on both and in a 2025-11-25 session on the warm server.
 # Each serves the Rust policy and renderer and, when plugins/examples/build.sh has built them
 # (componentize-py, componentize-js), the Python policy and the JavaScript renderer examples, so
 # the language rows compare per-request cost against the Rust rows of the same run.
@@ -328,6 +330,24 @@ RS_AUTH="authorization: Bearer $RS_TOKEN"
 # MCP prompts/get in the stateless 2026-07-28 revision (no session).
 MCP_BODY='{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"bench-greet","arguments":{"name":"Ada","topic":"benchmarks"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
 
+# MCP prompts/get in a 2025-11-25 session of the warm server (initialize, then
+# notifications/initialized; the requests name the session instead of carrying _meta).
+MCP_SESSION_BODY='{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"bench-greet","arguments":{"name":"Ada","topic":"benchmarks"}}}'
+mcp_session() {
+    local url=$1 sid
+    sid=$(curl -sS --fail --cacert "$CA" -D - -o /dev/null -X POST "$url/mcp" -H "$AUTH" \
+        -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+        --data '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+        | tr -d '\r' | awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')
+    [[ -n "$sid" ]] || { echo "bench.sh: initialize at $url/mcp returned no session" >&2; return 1; }
+    curl -sS --fail --cacert "$CA" -o /dev/null -X POST "$url/mcp" -H "$AUTH" \
+        -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+        -H "mcp-session-id: $sid" -H 'mcp-protocol-version: 2025-11-25' \
+        --data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    echo "$sid"
+}
+WARM_SESSION=$(mcp_session "$WARM_URL") || exit 1
+
 # [CONNS=N] run LABEL PID URL [loadgen args...]
 run() {
     local label=$1 pid=$2 url=$3
@@ -377,6 +397,10 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         --header "accept: application/json, text/event-stream" \
         --header "mcp-protocol-version: 2026-07-28" \
         --header "mcp-method: prompts/get" --header "mcp-name: bench-greet"
+    run "warm auth+limits MCP prompts/get, session" "$WARM_PID" "$WARM_URL/mcp" \
+        --header "$AUTH" --method POST --body "$MCP_SESSION_BODY" --jsonrpc --expect-body "Hello Ada" \
+        --header "accept: application/json, text/event-stream" \
+        --header "mcp-protocol-version: 2025-11-25" --header "mcp-session-id: $WARM_SESSION"
     CONNS=$MANY run "warm auth+limits GET prompt, $MANY conns" "$WARM_PID" \
         "$WARM_URL/v1/limited/$PROMPT_ID" --header "$AUTH" --expect-body "$PROMPT_ID"
     if [[ "$LANGS" == 1 ]]; then
@@ -424,7 +448,10 @@ jq -r -s '
   | (map(select(.url | contains("/health") | not) | select(.label != "bare GET"))) as $all
   | ($all | map(select(.label | startswith("warm") | not))) as $fresh
   | ($all | map(select(.label | startswith("warm")))) as $warm
+  | (map(select(.label == "warm auth+limits MCP prompts/get"))[0]) as $sl
+  | (map(select(.label == "warm auth+limits MCP prompts/get, session"))[0]) as $se
   | def rss(s): if (s | length) == 0 then "-" else "after the round \(r((s | last | .server_rss_after_kib) / 1024; 1)) MiB, peak \(r((s | map(.server_rss_peak_kib // 0) | max) / 1024; 1)) MiB" end;
+    "round \(.[0].round): MCP prompts/get CPU/req session / stateless \(if $sl == null or $se == null then "-" else r($se.server_cpu_us_per_req / $sl.server_cpu_us_per_req; 2) end)",
     "round \(.[0].round): RS256 / HS256 req/s \(if $rs == null or $hs == null then "-" else "\(r($rs.rps / $hs.rps; 3)), p50 \(r($rs.p50_us / $hs.p50_us; 2))" end); server RSS \(rss($fresh)); warm server RSS \(rss($warm))"
 ' "$TMP/all.jsonl"
 
