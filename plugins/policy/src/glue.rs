@@ -3,7 +3,9 @@
 use crate::evaluate::{Principal, evaluate};
 use crate::ratelimit::{Budgets, Spent};
 use crate::rules::Caller;
-use crate::settings;
+use crate::settings::{self, Settings};
+use std::cell::OnceCell;
+use std::rc::Rc;
 
 // Only the export is generated here; the imports are the SDK's (one set of types).
 wit_bindgen::generate!({
@@ -42,13 +44,30 @@ impl Budgets for HostBudgets {
 
 struct Component;
 
+thread_local! {
+    static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
+}
+
+/// The settings, read (and their warnings logged) by an instance's first call: the
+/// configuration cannot change under a live instance (a reload replaces the instances),
+/// and a warm instance serves many calls, which would otherwise each make a host call
+/// per key.
+fn settings() -> Rc<Settings> {
+    SETTINGS.with(|s| {
+        s.get_or_init(|| {
+            let (settings, warnings) = settings::load(config::get);
+            for warning in &warnings {
+                log::warn(warning);
+            }
+            Rc::new(settings)
+        })
+        .clone()
+    })
+}
+
 impl wit::Guest for Component {
     fn decide(request: wit::RequestInfo) -> wit::Decision {
-        // Read per call: instances are per request and lookups are cheap host calls.
-        let (settings, warnings) = settings::load(config::get);
-        for warning in &warnings {
-            log::warn(warning);
-        }
+        let settings = settings();
         let principal = request.principal.as_ref().map(|p| Principal {
             subject: &p.subject,
             tenant: &p.tenant,

@@ -7,6 +7,8 @@ use crate::backend::{
     self, Backend, Entry, Error, KvError, Page, RenderError, RenderRequest, WriteOp,
 };
 use crate::{clock, labels, list, store};
+use std::cell::OnceCell;
+use std::rc::Rc;
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -19,16 +21,25 @@ use mcp_prompts::plugin::{config, kv, log, render, rendering};
 
 const DEFAULT_NAMESPACE: &str = "prompts";
 
-/// The host as seen by one call. Config is read per call: instances are short-lived and
-/// the lookup is a cheap host call.
+/// The host as seen by one call, with the plugin's settings.
 struct Host {
+    settings: Rc<Settings>,
+}
+
+/// The plugin configuration, read by an instance's first call: it cannot change under a
+/// live instance (a reload replaces the instances), and a warm instance serves many calls.
+struct Settings {
     namespace: String,
     /// Tiers that may read premium prompts (`premium_tiers`).
     premium_tiers: Vec<String>,
 }
 
-impl Host {
-    fn new() -> Self {
+thread_local! {
+    static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
+}
+
+impl Settings {
+    fn read() -> Self {
         let namespace = config::get("namespace")
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
@@ -38,16 +49,27 @@ impl Host {
                 log::log(log::Level::Warn, &warning);
                 Vec::new()
             });
-        Host {
+        Settings {
             namespace,
             premium_tiers,
         }
+    }
+}
+
+impl Host {
+    fn new() -> Self {
+        let settings = SETTINGS.with(|s| s.get_or_init(|| Rc::new(Settings::read())).clone());
+        Host { settings }
     }
 
     /// The caller, judged against this plugin's premium tiers.
     fn viewer<'a>(&self, ctx: &'a CallContext) -> Viewer<'a> {
         match &ctx.principal {
-            Some(p) => Viewer::new(author(ctx).unwrap_or(""), &p.tier, &self.premium_tiers),
+            Some(p) => Viewer::new(
+                author(ctx).unwrap_or(""),
+                &p.tier,
+                &self.settings.premium_tiers,
+            ),
             None => Viewer::ANONYMOUS,
         }
     }
@@ -80,7 +102,7 @@ fn entry(e: kv::Entry) -> Entry {
 
 impl Backend for Host {
     fn kv_get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        kv::get(&self.namespace, key)
+        kv::get(&self.settings.namespace, key)
             .map(|e| e.map(entry))
             .map_err(kv_error)
     }
@@ -107,11 +129,11 @@ impl Backend for Host {
                 }),
             })
             .collect();
-        kv::transact(&self.namespace, &ops).map_err(kv_error)
+        kv::transact(&self.settings.namespace, &ops).map_err(kv_error)
     }
 
     fn kv_query(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<Page, KvError> {
-        kv::query(&self.namespace, prefix, cursor, limit)
+        kv::query(&self.settings.namespace, prefix, cursor, limit)
             .map(|page| Page {
                 entries: page.entries.into_iter().map(entry).collect(),
                 next_cursor: page.next_cursor,
@@ -155,6 +177,7 @@ impl Backend for Host {
     }
 
     fn max_config_bytes(&self) -> usize {
+        // Only writes need it: read when asked.
         config::get("max_config_size")
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(crate::validate::DEFAULT_MAX_CONFIG_BYTES)

@@ -33,15 +33,23 @@ impl Guest for Renderer {
             partials: &partials,
             required: &required,
         };
-        engine::render(&borrowed, &configured_limits()).map_err(|failure| {
+        engine::render(&borrowed, &limits()).map_err(|failure| {
             log_failure(&failure);
             to_wit(failure)
         })
     }
 }
 
-/// Reads the limits from the plugin configuration on every call: instances are created
-/// per request, so there is nothing to cache them in.
+thread_local! {
+    static LIMITS: std::cell::OnceCell<Limits> = const { std::cell::OnceCell::new() };
+}
+
+/// The limits, read from the plugin configuration by an instance's first call: the
+/// configuration cannot change under a live instance (a reload replaces the instances).
+fn limits() -> Limits {
+    LIMITS.with(|l| *l.get_or_init(configured_limits))
+}
+
 fn configured_limits() -> Limits {
     let raw = config::get(MAX_OUTPUT_BYTES_KEY);
     let (mut limits, problem) = Limits::from_config(raw.as_deref());

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::io;
+use std::rc::Rc;
 
 use handlebars::template::Template;
 use handlebars::{
@@ -127,14 +128,20 @@ pub(crate) fn render_counted(
     let partials = compile_partials(request.partials)?;
     let named: Vec<(&str, &Template)> = partials
         .iter()
-        .map(|(name, template)| (*name, template))
+        .map(|(name, template)| (*name, &**template))
         .collect();
     let aliases = partials::check(&main, &named)?;
     let variables = parse_variables(request.variables_json)?;
     check_required(&variables, request.required)?;
     let worst_case_steps = check_budget(&main, &named, &variables, limits)?;
-    let registry = registry(partials, &aliases);
-    let (output, writes) = render_checked(&main, &registry, variables, limits)?;
+    let (output, writes) = crate::cache::with_registry(|registry| {
+        let registered = register(registry, &partials, &aliases);
+        let rendered = render_checked(&main, registry, variables, limits);
+        for name in &registered {
+            registry.unregister_template(name);
+        }
+        rendered
+    })?;
     Ok(Rendered {
         output,
         writes,
@@ -162,8 +169,12 @@ fn check_budget(
     Ok(steps)
 }
 
-/// Parses one template; `name` is `None` for the main template.
-fn compile(source: &str, name: Option<&str>) -> Result<Template, RenderFailure> {
+/// Parses one template (or finds it parsed by an earlier call: `cache.rs`); `name` is
+/// `None` for the main template.
+fn compile(source: &str, name: Option<&str>) -> Result<Rc<Template>, RenderFailure> {
+    if let Some(template) = crate::cache::compiled(name, source) {
+        return Ok(template);
+    }
     let source_name = name.unwrap_or_default();
     if nesting::block_depth(source, MAX_BLOCK_DEPTH) > MAX_BLOCK_DEPTH {
         return Err(RenderFailure::Syntax(SyntaxFailure {
@@ -178,7 +189,12 @@ fn compile(source: &str, name: Option<&str>) -> Result<Template, RenderFailure> 
         Some(name) => Template::compile_with_name(source, name.to_owned()),
         None => Template::compile(source),
     };
-    compiled.map_err(|error| RenderFailure::Syntax(syntax_failure(&error, source, source_name)))
+    let template = Rc::new(
+        compiled
+            .map_err(|error| RenderFailure::Syntax(syntax_failure(&error, source, source_name)))?,
+    );
+    crate::cache::keep(name, source, &template);
+    Ok(template)
 }
 
 fn syntax_failure(error: &TemplateError, source: &str, source_name: &str) -> SyntaxFailure {
@@ -202,7 +218,7 @@ fn saturating_u32(value: usize) -> u32 {
 
 fn compile_partials<'a>(
     partials: &[(&'a str, &str)],
-) -> Result<Vec<(&'a str, Template)>, RenderFailure> {
+) -> Result<Vec<(&'a str, Rc<Template>)>, RenderFailure> {
     let mut seen = HashSet::new();
     let mut compiled = Vec::with_capacity(partials.len());
     for &(name, source) in partials {
@@ -260,18 +276,23 @@ fn check_required(variables: &Map<String, Value>, required: &[&str]) -> Result<(
     }
 }
 
-/// A registry holding the partials, also under the quoted spellings the templates use.
-fn registry(partials: Vec<(&str, Template)>, aliases: &[Alias]) -> Handlebars<'static> {
-    let mut registry = Handlebars::new();
-    // Prompts carry code and markup meant for a model, not HTML for a browser.
-    registry.register_escape_fn(handlebars::no_escape);
+/// Registers the partials in `registry`, also under the quoted spellings the templates
+/// use, and returns every name registered.
+fn register(
+    registry: &mut Handlebars<'static>,
+    partials: &[(&str, Rc<Template>)],
+    aliases: &[Alias],
+) -> Vec<String> {
+    let mut names = Vec::with_capacity(partials.len() + aliases.len());
     for (name, template) in partials {
-        for alias in aliases.iter().filter(|alias| alias.name == name) {
-            registry.register_template(&alias.spelling, template.clone());
+        for alias in aliases.iter().filter(|alias| alias.name == *name) {
+            registry.register_template(&alias.spelling, (**template).clone());
+            names.push(alias.spelling.clone());
         }
-        registry.register_template(name, template);
+        registry.register_template(name, (**template).clone());
+        names.push((*name).to_owned());
     }
-    registry
+    names
 }
 
 /// Renders a main template that passed every static check.

@@ -481,3 +481,78 @@ fn loops_inside_partials_count_against_the_budget() {
     let message = failed_message(render(&request, &small));
     assert!(message.contains("more than the 10 allowed"), "{message}");
 }
+
+// What an instance keeps between calls (cache.rs): each test runs on its own thread, so it
+// starts with an empty cache and registry, as a fresh instance does.
+
+#[test]
+fn a_kept_template_renders_as_a_freshly_parsed_one() {
+    let template = "Hi {{name}}{{#if topic}}, about {{topic}}{{/if}}: {{> sig}}";
+    let partials = [("sig", "-- {{name}}")];
+    let first = ok(render_with(template, json!({"name": "Ada"}), &partials));
+    let kept = crate::cache::kept();
+    assert_eq!(kept, 2, "the main template and its partial are kept");
+    let second = ok(render_with(
+        template,
+        json!({"name": "Bo", "topic": "x"}),
+        &partials,
+    ));
+    assert_eq!(first, "Hi Ada: -- Ada");
+    assert_eq!(second, "Hi Bo, about x: -- Bo");
+    assert_eq!(
+        crate::cache::kept(),
+        kept,
+        "the second call parsed nothing new"
+    );
+}
+
+#[test]
+fn one_calls_partials_are_gone_in_the_next() {
+    ok(render_with(
+        "{{> 'my part'}}",
+        json!({}),
+        &[("my part", "P")],
+    ));
+    // The same names, now unsupplied: refused as if no earlier call had registered them.
+    for template in ["{{> 'my part'}}", "{{> [my part]}}"] {
+        match render_vars(template, json!({})) {
+            Err(RenderFailure::MissingPartial(name)) => assert_eq!(name, "my part"),
+            other => panic!("expected MissingPartial, got {other:?}"),
+        }
+    }
+    // A partial of the same name with other text renders that text.
+    let out = ok(render_with(
+        "{{> 'my part'}}",
+        json!({}),
+        &[("my part", "Q")],
+    ));
+    assert_eq!(out, "Q");
+}
+
+#[test]
+fn templates_that_do_not_parse_are_not_kept() {
+    for _ in 0..2 {
+        assert!(matches!(
+            render_vars("{{#if x}}unclosed", json!({})),
+            Err(RenderFailure::Syntax(_))
+        ));
+    }
+    assert_eq!(crate::cache::kept(), 0);
+}
+
+#[test]
+fn the_cache_is_bounded() {
+    for i in 0..300 {
+        let template = format!("{i}: {{{{v}}}}");
+        assert_eq!(
+            ok(render_vars(&template, json!({"v": i}))),
+            format!("{i}: {i}")
+        );
+    }
+    assert!(crate::cache::kept() <= 128, "kept {}", crate::cache::kept());
+    // A template too large to keep still renders, every time.
+    let big = format!("{}{{{{v}}}}", "x".repeat(100 * 1024));
+    for _ in 0..2 {
+        assert!(ok(render_vars(&big, json!({"v": 1}))).ends_with('1'));
+    }
+}
