@@ -19,14 +19,17 @@ const MAX_ENTRIES: usize = 128;
 const MAX_SOURCE_BYTES: usize = 512 * 1024;
 const MAX_KEPT_TEMPLATE: usize = MAX_SOURCE_BYTES / 8;
 
-/// `(partial name, source)`: a partial compiles with its name (it appears in errors and
-/// in the template's own name), the main template without.
-type Key = (Option<String>, String);
+/// Compiled templates by source, each with the partial name it was compiled under (a
+/// partial compiles with its name, which appears in errors; the main template without).
+/// Keyed by source first so that a lookup borrows the request's text instead of copying it.
+/// A compiled template and the partial name it was compiled under.
+type Named = (Option<String>, Rc<Template>);
 
 #[derive(Default)]
 struct Compiled {
-    map: HashMap<Key, Rc<Template>>,
-    order: VecDeque<Key>,
+    map: HashMap<String, Vec<Named>>,
+    /// `(source, name)` in the order kept, oldest first.
+    order: VecDeque<(String, Option<String>)>,
     bytes: usize,
 }
 
@@ -38,9 +41,12 @@ thread_local! {
 /// The compiled `source` of a previous call, if kept.
 pub fn compiled(name: Option<&str>, source: &str) -> Option<Rc<Template>> {
     COMPILED.with_borrow(|c| {
-        c.map
-            .get(&(name.map(str::to_owned), source.to_owned()))
-            .cloned()
+        c.map.get(source).and_then(|named| {
+            named
+                .iter()
+                .find(|(n, _)| n.as_deref() == name)
+                .map(|(_, t)| t.clone())
+        })
     })
 }
 
@@ -50,20 +56,29 @@ pub fn keep(name: Option<&str>, source: &str, template: &Rc<Template>) {
         return;
     }
     COMPILED.with_borrow_mut(|c| {
-        let key = (name.map(str::to_owned), source.to_owned());
-        if c.map.contains_key(&key) {
+        let named = c.map.get(source);
+        if named.is_some_and(|named| named.iter().any(|(n, _)| n.as_deref() == name)) {
             return;
         }
         while c.order.len() >= MAX_ENTRIES || c.bytes + source.len() > MAX_SOURCE_BYTES {
-            let Some(old) = c.order.pop_front() else {
+            let Some((old_source, old_name)) = c.order.pop_front() else {
                 break;
             };
-            c.bytes -= old.1.len();
-            c.map.remove(&old);
+            c.bytes -= old_source.len();
+            if let Some(named) = c.map.get_mut(&old_source) {
+                named.retain(|(n, _)| *n != old_name);
+                if named.is_empty() {
+                    c.map.remove(&old_source);
+                }
+            }
         }
         c.bytes += source.len();
-        c.order.push_back(key.clone());
-        c.map.insert(key, template.clone());
+        let name = name.map(str::to_owned);
+        c.order.push_back((source.to_owned(), name.clone()));
+        c.map
+            .entry(source.to_owned())
+            .or_default()
+            .push((name, template.clone()));
     });
 }
 
@@ -84,5 +99,5 @@ pub fn with_registry<R>(f: impl FnOnce(&mut Handlebars<'static>) -> R) -> R {
 
 #[cfg(test)]
 pub fn kept() -> usize {
-    COMPILED.with_borrow(|c| c.map.len())
+    COMPILED.with_borrow(|c| c.order.len())
 }
